@@ -1,0 +1,163 @@
+//! The traits every PLM and DAM connector implements, and the types they exchange with the
+//! engine.
+//!
+//! Change feeds are keyset-paged: the engine asks for records modified at or after a time,
+//! oldest first, and restarts the query from the last time it saw instead of following an
+//! offset, so records edited during a run never shift a page and get skipped. A connector
+//! returns the server's own continuation for the case where one timestamp fills a whole page.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::model::{LinkId, PartKey, PartRevision, RemoteFields, RemoteLink, VideoExperiment};
+
+/// A query on a change feed.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeQuery {
+    /// Records modified at or after this time (None: everything).
+    pub since: Option<DateTime<Utc>>,
+    /// The server continuation returned by the previous page of the *same* query.
+    pub continuation: Option<String>,
+    /// Preferred page size.
+    pub page_size: u32,
+}
+
+/// A record the connector could not decode; it goes to quarantine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    /// The record's id, when it could be read.
+    pub id: Option<String>,
+    /// Why it was rejected, naming the field.
+    pub reason: String,
+}
+
+/// One page of a change feed.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Records, oldest modification first.
+    pub items: Vec<T>,
+    /// Records that could not be decoded.
+    pub rejected: Vec<Rejected>,
+    /// Continuation for the next page of the same query, None on the last page.
+    pub continuation: Option<String>,
+    /// The server's clock when it answered (from the HTTP `Date` header), if it said.
+    pub server_time: Option<DateTime<Utc>>,
+}
+
+impl<T> Page<T> {
+    /// An empty last page.
+    pub fn empty() -> Self {
+        Page {
+            items: Vec::new(),
+            rejected: Vec::new(),
+            continuation: None,
+            server_time: None,
+        }
+    }
+}
+
+/// Kind of a property in a remote schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PropertyInfo {
+    /// Remote name.
+    pub name: String,
+    /// Remote type name (Edm.String, select, text, …).
+    pub kind: String,
+    /// True when partreel may write it.
+    pub writable: bool,
+}
+
+/// What a remote system lets a mapping use: entity name → properties.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RemoteSchema {
+    /// Entities (for a PLM: `part`, `link`; for a DAM: `asset`) with their properties.
+    pub entities: std::collections::BTreeMap<String, Vec<PropertyInfo>>,
+}
+
+/// Counters a connector keeps for the run report.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ConnectorStats {
+    /// HTTP requests sent (each retry counts).
+    pub requests: u64,
+    /// Retries among them.
+    pub retries: u64,
+    /// Milliseconds spent waiting on the rate limiter.
+    pub rate_limit_wait_ms: u64,
+}
+
+/// A product lifecycle management system.
+#[async_trait]
+pub trait PlmConnector: Send + Sync {
+    /// Configured name of this system (used in ids, logs and reports).
+    fn system(&self) -> &str;
+
+    /// Part revisions modified at or after `query.since`, oldest first.
+    async fn changed_parts(&self, query: &ChangeQuery) -> Result<Page<PartRevision>>;
+
+    /// Every revision of the given part numbers (batched by the connector as it sees fit).
+    async fn parts_by_number(&self, numbers: &[String]) -> Result<Vec<PartRevision>>;
+
+    /// Link records modified at or after `query.since`, oldest first.
+    async fn changed_links(&self, query: &ChangeQuery) -> Result<Page<RemoteLink>>;
+
+    /// Link records carrying any of these link ids (crash recovery looks before it creates).
+    async fn find_links(&self, ids: &[LinkId]) -> Result<Vec<RemoteLink>>;
+
+    /// Creates the record for a link on a part revision, with the link id stored on it.
+    /// Must be safe to call again after an ambiguous failure: it looks for the link id first.
+    async fn create_link(
+        &self,
+        part: &PartRevision,
+        link_id: &LinkId,
+        fields: &RemoteFields,
+    ) -> Result<RemoteLink>;
+
+    /// Makes sure an existing link record is attached to the part revision (the second half
+    /// of a creation interrupted by a crash).
+    async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()>;
+
+    /// Writes changed fields of a link record.
+    async fn update_link(&self, link: &RemoteLink, fields: &RemoteFields) -> Result<RemoteLink>;
+
+    /// The properties a mapping may use.
+    async fn schema(&self) -> Result<RemoteSchema>;
+
+    /// Request counters so far.
+    fn stats(&self) -> ConnectorStats;
+
+    /// Part revisions are keyed by (number, revision); this finds one in a fetched list.
+    fn pick<'a>(&self, parts: &'a [PartRevision], key: &PartKey) -> Option<&'a PartRevision> {
+        parts
+            .iter()
+            .find(|p| p.number == key.number && p.revision == key.revision)
+    }
+}
+
+/// A digital asset manager holding video experiments.
+#[async_trait]
+pub trait DamConnector: Send + Sync {
+    /// Configured name of this system.
+    fn system(&self) -> &str;
+
+    /// Video assets modified at or after `query.since`, oldest first, archived ones included
+    /// (flagged).
+    async fn changed_assets(&self, query: &ChangeQuery) -> Result<Page<VideoExperiment>>;
+
+    /// One asset, None when it no longer exists.
+    async fn get_asset(&self, asset_id: &str) -> Result<Option<VideoExperiment>>;
+
+    /// Writes remote fields of an asset and confirms by reading it back; returns the asset as
+    /// read after the write.
+    async fn write_fields(&self, asset_id: &str, fields: &RemoteFields) -> Result<VideoExperiment>;
+
+    /// URL of the original file (not a transcoded preview).
+    async fn original_url(&self, asset_id: &str) -> Result<Option<String>>;
+
+    /// The properties a mapping may use.
+    async fn schema(&self) -> Result<RemoteSchema>;
+
+    /// Request counters so far.
+    fn stats(&self) -> ConnectorStats;
+}

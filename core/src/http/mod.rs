@@ -1,0 +1,334 @@
+//! The one HTTP client every connector uses.
+//!
+//! [`HttpClient::send`] does, for every request: add credentials through an [`Auth`], wait for
+//! the system's `governor` rate limit, send with timeouts, read the body with a size bound,
+//! renew stale credentials once and replay, and retry what [`retry::classify`] says is safe to
+//! retry, with exponential backoff, jitter and the server's `Retry-After`. Spans and log lines
+//! carry the system, method and path — never headers, bodies or query strings — so no secret
+//! reaches a log.
+
+pub mod auth;
+pub mod oauth;
+pub mod ratelimit;
+pub mod request;
+pub mod retry;
+pub mod secret;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::connector::ConnectorStats;
+use crate::error::ConnectorError;
+
+pub use auth::{Auth, NoAuth};
+pub use ratelimit::RateLimitConfig;
+pub use request::{Request, Response};
+pub use retry::{RetryAction, RetryConfig};
+pub use secret::SecretRef;
+
+/// Largest response body read into memory, unless configured otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// HTTP settings of one system (the `http` table of a connector's configuration).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Whole-request timeout.
+    pub timeout_secs: u64,
+    /// TCP connect timeout.
+    pub connect_timeout_secs: u64,
+    /// Client-side rate limit.
+    pub rate_limit: RateLimitConfig,
+    /// Retry policy.
+    pub retry: RetryConfig,
+    /// Largest response body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            timeout_secs: 60,
+            connect_timeout_secs: 10,
+            rate_limit: RateLimitConfig::default(),
+            retry: RetryConfig::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limit_wait_ms: AtomicU64,
+}
+
+/// A rate-limited, retrying HTTP client bound to one remote system. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    system: Arc<str>,
+    limiter: Arc<ratelimit::Limiter>,
+    retry: RetryConfig,
+    max_body_bytes: usize,
+    stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("system", &self.system)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failure before any HTTP status was seen.
+struct TransportFailure {
+    /// True when the request may have reached the server.
+    sent: bool,
+    message: String,
+}
+
+impl HttpClient {
+    /// Builds the client of one system. Redirects are not followed (a credential must never
+    /// be replayed to another host); cookies are kept for session-based systems.
+    pub fn new(system: &str, config: &HttpConfig) -> Result<Self, ConnectorError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs.max(1)))
+            .connect_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .user_agent(concat!("partreel/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("{system}: cannot build HTTP client: {e}")))?;
+        let limiter = ratelimit::Limiter::new(&config.rate_limit)
+            .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
+        Ok(HttpClient {
+            client,
+            system: Arc::from(system),
+            limiter: Arc::new(limiter),
+            retry: config.retry.clone(),
+            max_body_bytes: config.max_body_bytes,
+            stats: Arc::new(Stats::default()),
+        })
+    }
+
+    /// The configured system name.
+    pub fn system(&self) -> &str {
+        &self.system
+    }
+
+    /// Counters for the run report.
+    pub fn stats(&self) -> ConnectorStats {
+        ConnectorStats {
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            rate_limit_wait_ms: self.stats.rate_limit_wait_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends a request with credentials, rate limit, re-authentication and retries. Returns a
+    /// response with a 2xx status, or a typed error.
+    pub async fn send(&self, req: Request, auth: &dyn Auth) -> Result<Response, ConnectorError> {
+        let mut delays = self.retry.backoff();
+        let mut attempt: u32 = 0;
+        let mut renewed = false;
+        loop {
+            attempt += 1;
+            let mut r = req.clone();
+            auth.apply(self, &mut r).await?;
+            let outcome = self.send_once(&r).await;
+            let (action, err) = match outcome {
+                Ok(resp) if resp.status.is_success() => return Ok(resp),
+                Ok(resp) => {
+                    if !renewed && auth.renew_if_stale(self, &r, &resp).await? {
+                        renewed = true;
+                        tracing::debug!(system = %self.system, method = %r.method, path = %r.url.path(), "credentials renewed, replaying");
+                        continue;
+                    }
+                    let retry_after = resp.retry_after();
+                    let action = retry::classify(
+                        Some(resp.status.as_u16()),
+                        retry_after,
+                        r.idempotent,
+                        true,
+                    );
+                    if resp.status.as_u16() == 401 {
+                        return Err(ConnectorError::Auth {
+                            system: self.system.to_string(),
+                            message: format!(
+                                "{} {} answered 401: {}",
+                                r.method,
+                                r.url.path(),
+                                resp.error_message()
+                            ),
+                        });
+                    }
+                    (action, self.http_error(&r, &resp, retry_after))
+                }
+                Err(t) => {
+                    let action = retry::classify(None, None, r.idempotent, t.sent);
+                    let err = if matches!(action, RetryAction::Ambiguous) {
+                        ConnectorError::Ambiguous {
+                            system: self.system.to_string(),
+                            method: r.method.to_string(),
+                            path: r.url.path().to_string(),
+                            message: t.message,
+                        }
+                    } else {
+                        ConnectorError::Transport {
+                            system: self.system.to_string(),
+                            method: r.method.to_string(),
+                            path: r.url.path().to_string(),
+                            message: t.message,
+                        }
+                    };
+                    (action, err)
+                }
+            };
+            match action {
+                RetryAction::Retry { after } if attempt < self.retry.max_attempts => {
+                    let backoff = delays.next().unwrap_or(self.retry.max_backoff());
+                    let wait = self.retry.wait(after, backoff, err.status());
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(system = %self.system, method = %r.method, path = %r.url.path(), attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                RetryAction::Ambiguous => {
+                    // A non-idempotent write may have been applied: the caller must look
+                    // before writing again.
+                    return Err(match err {
+                        ConnectorError::Http {
+                            system,
+                            method,
+                            path,
+                            status,
+                            message,
+                            ..
+                        } => ConnectorError::Ambiguous {
+                            system,
+                            method,
+                            path,
+                            message: format!("{status}: {message}"),
+                        },
+                        other => other,
+                    });
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    fn http_error(&self, r: &Request, resp: &Response, retry_after: Option<Duration>) -> ConnectorError {
+        ConnectorError::Http {
+            system: self.system.to_string(),
+            method: r.method.to_string(),
+            path: r.url.path().to_string(),
+            status: resp.status.as_u16(),
+            message: resp.error_message(),
+            retry_after,
+        }
+    }
+
+    async fn send_once(&self, r: &Request) -> Result<Response, TransportFailure> {
+        let waited = self.limiter.until_ready().await;
+        if !waited.is_zero() {
+            self.stats
+                .rate_limit_wait_ms
+                .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let mut builder = self
+            .client
+            .request(r.method.clone(), r.url.clone())
+            .headers(r.headers.clone());
+        if let Some(body) = &r.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, body.content_type)
+                .body(body.bytes.clone());
+        }
+        let mut resp = builder.send().await.map_err(|e| TransportFailure {
+            sent: !e.is_connect(),
+            message: describe_reqwest_error(&e),
+        })?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_body_bytes {
+                        return Err(TransportFailure {
+                            sent: true,
+                            message: format!(
+                                "response body larger than {} bytes",
+                                self.max_body_bytes
+                            ),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(TransportFailure {
+                        sent: true,
+                        message: format!("response body cut short: {}", describe_reqwest_error(&e)),
+                    });
+                }
+            }
+        }
+        let server_time = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
+        tracing::debug!(system = %self.system, method = %r.method, path = %r.url.path(), status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, bytes = body.len(), "http");
+        Ok(Response {
+            status,
+            headers,
+            body: body.into(),
+            server_time,
+        })
+    }
+}
+
+/// reqwest's Display includes the URL with its query string; keep only the kind of failure.
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "body error"
+    } else if e.is_request() {
+        "request failed"
+    } else {
+        "error"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// Parses an HTTP `Date` header (RFC 7231 IMF-fixdate, e.g. `Fri, 27 Nov 2026 17:22:12 GMT`).
+pub fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests;
