@@ -1,1 +1,29 @@
-//! placeholder
+//! partreel-sim: loopback emulators of the vendor APIs partreel speaks, with deterministic seed
+//! data, fault injection and a request log.
+//!
+//! # Layout
+//! - [`framework`]: what every emulator shares — the sim clock, fault injection, the rate
+//!   limit, the request log and the serving middleware.
+//! - `windchill`: PTC Windchill WRS (OData v4), per `docs/wire/windchill.md`.
+//! - `bynder`: Bynder API v4, per `docs/wire/bynder.md`.
+//! - `seed`: the deterministic generator (the demo story, then N parts and M clips).
+//! - `control`: the `/__sim/` HTTP control API for a sim run as its own process.
+//! - [`Sim`]: both emulators started on `127.0.0.1:0`, with test mutations.
+#![deny(missing_docs)]
+
+mod bynder;
+pub mod config_writer;
+mod control;
+pub mod framework;
+mod seed;
+mod sim;
+mod windchill;
+
+#[cfg(test)]
+mod tests;
+
+pub use framework::clock::SimClock;
+pub use framework::faults::{FaultControl, FaultCounters, FaultKind, FaultPlan};
+pub use framework::ratelimit::RateLimit;
+pub use framework::reqlog::{RequestEntry, RequestLog, System};
+pub use sim::{Emulator, Sim, SimConfig, SimCredentials};

@@ -1,1 +1,883 @@
-//! placeholder
+//! The sync engine: pull → resolve → plan → apply → commit.
+//!
+//! 1. **Pull** each feed (PLM parts, PLM link records, DAM clips) from its cursor
+//!    ([`pull`]); each page's records are stored and the clips they affect are put on the
+//!    durable work queue *before* the cursor moves, so a crash loses nothing.
+//! 2. **Resolve** each queued clip to the part revisions it is about (part number + revision,
+//!    part number alone → latest revision, or SKU → latest revision of each part with it),
+//!    looking up unknown part numbers in the PLM in batches.
+//! 3. **Plan** its links and metadata against the three-way base ([`plan`]).
+//! 4. **Apply** with bounded concurrency; each remote write is journaled first, and the link id
+//!    stored on the remote record lets a retry or a restart find it instead of duplicating it
+//!    ([`apply`]).
+//! 5. **Commit**: the clip leaves the queue only after its writes and their results are stored.
+//!
+//! Records that fail for good go to quarantine with their reason; the run goes on.
+
+pub mod apply;
+pub mod plan;
+pub mod pull;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::sync::Mutex;
+use tracing::Instrument;
+
+use crate::connector::{DamConnector, Page, PlmConnector, Rejected};
+use crate::error::ConnectorError;
+use crate::mapping::{Entity, MappingSet};
+use crate::model::{PartRevision, RemoteLink, VideoExperiment, canonical};
+use crate::state::{
+    AssetRecord, JournalState, LinkOrigin, PartRecord, StateError, StateStore, WorkItem,
+};
+
+pub use report::SyncReport;
+
+/// Feed names used for cursors.
+pub mod streams {
+    /// PLM part revisions.
+    pub const PARTS: &str = "parts";
+    /// PLM link records.
+    pub const LINKS: &str = "links";
+    /// DAM clips.
+    pub const ASSETS: &str = "assets";
+    /// Time of the last full DAM listing.
+    pub const FULL_SCAN: &str = "full_scan";
+}
+
+/// An error that stops a run (records failing alone go to quarantine instead).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A remote system failed beyond retries.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// A change feed misbehaved.
+    #[error("change feed: {0}")]
+    Feed(String),
+    /// One clip cannot be synced as it is; it goes to quarantine with this reason and the run
+    /// goes on (this never ends a run).
+    #[error("{0}")]
+    Record(String),
+}
+
+/// How a run behaves (from the `[sync]` table of the configuration and the command line).
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Plan and report only; write nothing remote and leave the state store untouched.
+    pub dry_run: bool,
+    /// Overlap held back behind the server clock when cursors move.
+    pub overlap: Duration,
+    /// Page size asked of change feeds.
+    pub page_size: u32,
+    /// Carry links forward to part revisions created after the link.
+    pub carry_forward: bool,
+    /// Clips planned and applied at once.
+    pub concurrency: usize,
+    /// List the whole DAM to find deleted clips in this run.
+    pub full_scan: bool,
+    /// Do a full listing when the last one is older than this.
+    pub full_scan_interval: Option<Duration>,
+    /// Work queue batch size.
+    pub work_batch: usize,
+    /// Lease length on queued work.
+    pub lease: Duration,
+    /// Name of this process in work leases.
+    pub owner: String,
+    /// Test-only: abort the process right after this many remote writes (crash-safety tests).
+    pub crash_after_writes: Option<u64>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            dry_run: false,
+            overlap: Duration::from_secs(30),
+            page_size: 1000,
+            carry_forward: true,
+            concurrency: 8,
+            full_scan: false,
+            full_scan_interval: Some(Duration::from_secs(24 * 3600)),
+            work_batch: 200,
+            lease: Duration::from_secs(300),
+            owner: "local".into(),
+            crash_after_writes: None,
+        }
+    }
+}
+
+/// One PLM, one DAM, their mappings and the state store.
+pub struct SyncEngine {
+    plm: Arc<dyn PlmConnector>,
+    dam: Arc<dyn DamConnector>,
+    store: Arc<dyn StateStore>,
+    maps: Arc<MappingSet>,
+    opts: SyncOptions,
+}
+
+/// Mutable state of one run, shared by concurrent clip tasks.
+pub(crate) struct RunState {
+    pub run_id: String,
+    pub report: Mutex<SyncReport>,
+    pub writes: AtomicU64,
+}
+
+fn new_run_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!(
+        "{}-{:06x}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        n & 0xff_ffff
+    )
+}
+
+impl SyncEngine {
+    /// Puts the pieces together.
+    pub fn new(
+        plm: Arc<dyn PlmConnector>,
+        dam: Arc<dyn DamConnector>,
+        store: Arc<dyn StateStore>,
+        maps: Arc<MappingSet>,
+        opts: SyncOptions,
+    ) -> Self {
+        SyncEngine {
+            plm,
+            dam,
+            store,
+            maps,
+            opts,
+        }
+    }
+
+    /// Runs one sync and returns its report.
+    pub async fn run(&self) -> Result<SyncReport, EngineError> {
+        let run_id = new_run_id();
+        let span = tracing::info_span!("sync", run_id = %run_id);
+        self.run_inner(run_id).instrument(span).await
+    }
+
+    async fn run_inner(&self, run_id: String) -> Result<SyncReport, EngineError> {
+        let started = Instant::now();
+        let store: Arc<dyn StateStore> = if self.opts.dry_run {
+            Arc::from(self.store.scratch_copy().await?)
+        } else {
+            self.store.clone()
+        };
+        let run = Arc::new(RunState {
+            run_id: run_id.clone(),
+            report: Mutex::new(SyncReport {
+                run_id: run_id.clone(),
+                dry_run: self.opts.dry_run,
+                started_at: Some(Utc::now()),
+                ..Default::default()
+            }),
+            writes: AtomicU64::new(0),
+        });
+        store.run_started(&run_id, Utc::now()).await?;
+        tracing::info!(
+            plm = self.plm.system(),
+            dam = self.dam.system(),
+            dry_run = self.opts.dry_run,
+            "sync started"
+        );
+
+        let result = self.phases(&store, &run).await;
+
+        let mut report = run.report.lock().await.clone();
+        for (system, stats) in [
+            (self.plm.system(), self.plm.stats()),
+            (self.dam.system(), self.dam.stats()),
+        ] {
+            report.requests.insert(system.to_string(), stats.requests);
+            report.retries.insert(system.to_string(), stats.retries);
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        let json = serde_json::to_string(&report).unwrap_or_default();
+        store.run_finished(&run_id, outcome, &json).await?;
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    links_created = report.links_created,
+                    links_updated = report.links_updated,
+                    links_retired = report.links_retired,
+                    asset_writes = report.asset_writes,
+                    quarantined = report.quarantined.len(),
+                    conflicts = report.conflicts.len(),
+                    "sync finished"
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sync failed");
+                Err(e)
+            }
+        }
+    }
+
+    async fn phases(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<(), EngineError> {
+        if !self.opts.dry_run {
+            apply::recover(self, store, run).await?;
+        }
+        self.pull_parts(store, run).await?;
+        self.pull_links(store, run).await?;
+        let scan = self.pull_assets(store, run).await?;
+        if let Some(scan_id) = scan {
+            self.find_deleted(store, run, &scan_id).await?;
+        }
+        self.drain(store, run).await
+    }
+
+    async fn quarantine(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &RunState,
+        system: &str,
+        record: &str,
+        kind: &str,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        tracing::warn!(system, record, reason, "quarantined");
+        store
+            .quarantine_put(system, record, kind, reason, &run.run_id)
+            .await?;
+        run.report
+            .lock()
+            .await
+            .quarantined
+            .push(report::Quarantined {
+                system: system.to_string(),
+                record: record.to_string(),
+                reason: reason.to_string(),
+            });
+        Ok(())
+    }
+
+    async fn quarantine_rejected(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &RunState,
+        system: &str,
+        kind: &str,
+        rejected: &[Rejected],
+    ) -> Result<(), EngineError> {
+        for r in rejected {
+            let id = r.id.clone().unwrap_or_else(|| "(unknown id)".into());
+            self.quarantine(store, run, system, &id, kind, &r.reason)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn feed_cursor(&self, start: Option<DateTime<Utc>>) -> pull::FeedCursor {
+        pull::FeedCursor {
+            start,
+            overlap: self.opts.overlap,
+        }
+    }
+
+    /// Converts a pulled part into its stored form.
+    fn part_record(
+        &self,
+        p: &PartRevision,
+        first_seen: DateTime<Utc>,
+    ) -> Result<PartRecord, String> {
+        let values = self
+            .maps
+            .plm
+            .to_canonical(Entity::Part, &p.fields)
+            .map_err(|errs| join_errors(&errs))?;
+        Ok(PartRecord {
+            system: p.system.clone(),
+            number: p.number.clone(),
+            revision: p.revision.clone(),
+            remote_id: p.remote_id.clone(),
+            name: p.name.clone(),
+            lifecycle_state: p.lifecycle_state.clone(),
+            sku: values
+                .get(canonical::SKU)
+                .cloned()
+                .filter(|s| !s.is_empty()),
+            modified: p.modified,
+            values,
+            first_seen,
+        })
+    }
+
+    async fn pull_parts(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<(), EngineError> {
+        let system = self.plm.system().to_string();
+        let start = store.cursor(&system, streams::PARTS).await?;
+        let plm = self.plm.clone();
+        let (end, count) = pull::read_feed(
+            self.feed_cursor(start),
+            self.opts.page_size,
+            |p: &PartRevision| p.modified,
+            |q| {
+                let plm = plm.clone();
+                async move { plm.changed_parts(&q).await }
+            },
+            |page: Page<PartRevision>| async move { self.store_parts(store, run, page).await },
+            |at| {
+                let (store, system) = (store.clone(), system.clone());
+                async move { Ok(store.set_cursor(&system, streams::PARTS, at).await?) }
+            },
+        )
+        .await?;
+        if let Some(end) = end {
+            store.set_cursor(&system, streams::PARTS, end).await?;
+        }
+        run.report
+            .lock()
+            .await
+            .pulled
+            .insert(format!("{system}/{}", streams::PARTS), count);
+        Ok(())
+    }
+
+    async fn store_parts(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+        page: Page<PartRevision>,
+    ) -> Result<(), EngineError> {
+        let system = self.plm.system();
+        self.quarantine_rejected(store, run, system, "part", &page.rejected)
+            .await?;
+        let now = Utc::now();
+        let mut records = Vec::with_capacity(page.items.len());
+        let mut affected: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+        for p in &page.items {
+            let stored = store.part(system, &p.number, &p.revision).await?;
+            if stored
+                .as_ref()
+                .is_some_and(|s| s.modified == p.modified && s.remote_id == p.remote_id)
+            {
+                continue;
+            }
+            let first_seen = stored.as_ref().map_or(now, |s| s.first_seen);
+            let rec = match self.part_record(p, first_seen) {
+                Ok(r) => r,
+                Err(reason) => {
+                    let id = format!("{}/{}", p.number, p.revision);
+                    self.quarantine(store, run, system, &id, "part", &reason)
+                        .await?;
+                    continue;
+                }
+            };
+            match &stored {
+                Some(s) => {
+                    if s.values != rec.values
+                        || s.name != rec.name
+                        || s.lifecycle_state != rec.lifecycle_state
+                        || s.remote_id != rec.remote_id
+                    {
+                        affected.insert((p.number.clone(), Some(p.revision.clone())));
+                    }
+                }
+                // A new revision: clips linked to earlier revisions may carry forward.
+                None if self.opts.carry_forward => {
+                    affected.insert((p.number.clone(), None));
+                }
+                None => {}
+            }
+            records.push(rec);
+        }
+        store.upsert_parts(&records).await?;
+        let mut work = Vec::new();
+        for (number, revision) in affected {
+            for l in store
+                .links_for_part(system, &number, revision.as_deref())
+                .await?
+            {
+                work.push(WorkItem {
+                    dam_system: l.dam_system,
+                    asset_id: l.asset_id,
+                });
+            }
+        }
+        store.enqueue(&work).await?;
+        Ok(())
+    }
+
+    async fn pull_links(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<(), EngineError> {
+        let system = self.plm.system().to_string();
+        let start = store.cursor(&system, streams::LINKS).await?;
+        let plm = self.plm.clone();
+        let (end, count) = pull::read_feed(
+            self.feed_cursor(start),
+            self.opts.page_size,
+            |l: &RemoteLink| l.modified,
+            |q| {
+                let plm = plm.clone();
+                async move { plm.changed_links(&q).await }
+            },
+            |page: Page<RemoteLink>| async move {
+                self.quarantine_rejected(store, run, self.plm.system(), "link", &page.rejected)
+                    .await?;
+                let mut unknown = 0;
+                for l in &page.items {
+                    let values = match self.maps.plm.to_canonical(Entity::Link, &l.fields) {
+                        Ok(v) => v,
+                        Err(errs) => {
+                            let reason = join_errors(&errs);
+                            self.quarantine(
+                                store,
+                                run,
+                                self.plm.system(),
+                                &l.remote_id,
+                                "link",
+                                &reason,
+                            )
+                            .await?;
+                            continue;
+                        }
+                    };
+                    if !store
+                        .observe_link(&l.link_id, &values, l.modified, &l.remote_id)
+                        .await?
+                    {
+                        unknown += 1;
+                    }
+                }
+                run.report.lock().await.unknown_link_records += unknown;
+                Ok(())
+            },
+            |at| {
+                let (store, system) = (store.clone(), system.clone());
+                async move { Ok(store.set_cursor(&system, streams::LINKS, at).await?) }
+            },
+        )
+        .await?;
+        if let Some(end) = end {
+            store.set_cursor(&system, streams::LINKS, end).await?;
+        }
+        run.report
+            .lock()
+            .await
+            .pulled
+            .insert(format!("{system}/{}", streams::LINKS), count);
+        Ok(())
+    }
+
+    /// Converts a pulled clip into its stored form, keeping what partreel learned itself.
+    fn asset_record(
+        &self,
+        v: &VideoExperiment,
+        stored: Option<&AssetRecord>,
+    ) -> Result<AssetRecord, String> {
+        let values = self
+            .maps
+            .dam
+            .to_canonical(Entity::Asset, &v.fields)
+            .map_err(|errs| join_errors(&errs))?;
+        let mut watermark = stored.map(|s| s.watermark.clone()).unwrap_or_default();
+        watermark.visible_field = values
+            .get(canonical::VISIBLE_WATERMARK)
+            .and_then(|s| s.parse::<bool>().ok());
+        Ok(AssetRecord {
+            system: v.system.clone(),
+            asset_id: v.asset_id.clone(),
+            title: v.title.clone(),
+            modified: v.modified,
+            version: v.version.clone(),
+            archived: v.archived,
+            deleted: false,
+            rendition_url: v.rendition_url.clone(),
+            values,
+            watermark,
+        })
+    }
+
+    /// Pulls the clip feed; returns the id of the full listing when this run did one.
+    async fn pull_assets(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<Option<String>, EngineError> {
+        let system = self.dam.system().to_string();
+        let cursor = store.cursor(&system, streams::ASSETS).await?;
+        let last_scan = store.cursor(&system, streams::FULL_SCAN).await?;
+        let scan_due = self.opts.full_scan
+            || match (last_scan, self.opts.full_scan_interval) {
+                (None, _) => cursor.is_none(),
+                (Some(t), Some(every)) => {
+                    Utc::now() - t > chrono::Duration::from_std(every).unwrap_or_default()
+                }
+                (Some(_), None) => false,
+            };
+        let scan_id = scan_due.then(|| run.run_id.clone());
+        let start = if scan_due { None } else { cursor };
+        let dam = self.dam.clone();
+        let scan_ref = scan_id.clone();
+        let (end, count) = pull::read_feed(
+            self.feed_cursor(start),
+            self.opts.page_size,
+            |v: &VideoExperiment| v.modified,
+            |q| {
+                let dam = dam.clone();
+                async move { dam.changed_assets(&q).await }
+            },
+            |page: Page<VideoExperiment>| {
+                let scan = scan_ref.clone();
+                async move { self.store_assets(store, run, page, scan.as_deref()).await }
+            },
+            |at| {
+                let (store, system) = (store.clone(), system.clone());
+                // A full listing restarts from the beginning; never move the cursor back.
+                let keep = cursor;
+                async move {
+                    let at = keep.map_or(at, |k| k.max(at));
+                    Ok(store.set_cursor(&system, streams::ASSETS, at).await?)
+                }
+            },
+        )
+        .await?;
+        if let Some(end) = end {
+            let end = cursor.map_or(end, |c| c.max(end));
+            store.set_cursor(&system, streams::ASSETS, end).await?;
+        }
+        run.report
+            .lock()
+            .await
+            .pulled
+            .insert(format!("{system}/{}", streams::ASSETS), count);
+        Ok(scan_id)
+    }
+
+    async fn store_assets(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+        page: Page<VideoExperiment>,
+        scan: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let system = self.dam.system();
+        self.quarantine_rejected(store, run, system, "asset", &page.rejected)
+            .await?;
+        let mut records = Vec::with_capacity(page.items.len());
+        for v in &page.items {
+            let stored = store.asset(system, &v.asset_id).await?;
+            if let Some(s) = &stored
+                && s.modified == v.modified
+                && s.version == v.version
+                && !s.deleted
+            {
+                continue;
+            }
+            match self.asset_record(v, stored.as_ref()) {
+                Ok(r) => records.push(r),
+                Err(reason) => {
+                    self.quarantine(store, run, system, &v.asset_id, "asset", &reason)
+                        .await?;
+                }
+            }
+        }
+        store.upsert_assets(&records, true).await?;
+        if let Some(scan) = scan {
+            let ids: Vec<String> = page.items.iter().map(|v| v.asset_id.clone()).collect();
+            store.mark_seen(system, &ids, scan).await?;
+        }
+        Ok(())
+    }
+
+    /// After a full listing: clips with live links that the listing did not show are read one
+    /// by one; those that are gone are marked deleted and their links retired.
+    async fn find_deleted(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+        scan: &str,
+    ) -> Result<(), EngineError> {
+        let system = self.dam.system().to_string();
+        let mut after: Option<String> = None;
+        loop {
+            let ids = store
+                .unseen_linked_assets(&system, scan, after.as_deref(), 200)
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in ids {
+                let stored = store.asset(&system, &id).await?;
+                match self.dam.get_asset(&id).await? {
+                    None => {
+                        if let Some(mut rec) = stored {
+                            tracing::info!(asset = %id, "clip deleted in the DAM; retiring its links");
+                            rec.deleted = true;
+                            store.upsert_assets(&[rec], true).await?;
+                        }
+                    }
+                    Some(v) => match self.asset_record(&v, stored.as_ref()) {
+                        Ok(rec) => store.upsert_assets(&[rec], true).await?,
+                        Err(reason) => {
+                            self.quarantine(store, run, &system, &id, "asset", &reason)
+                                .await?
+                        }
+                    },
+                }
+                store
+                    .mark_seen(&system, std::slice::from_ref(&id), scan)
+                    .await?;
+            }
+            after = Some(last);
+        }
+        store
+            .set_cursor(&system, streams::FULL_SCAN, Utc::now())
+            .await?;
+        Ok(())
+    }
+
+    /// Plans and applies every queued clip.
+    async fn drain(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<(), EngineError> {
+        let mut seen_in_run: BTreeSet<WorkItem> = BTreeSet::new();
+        loop {
+            let items = store
+                .lease_work(
+                    &self.opts.owner,
+                    self.opts.work_batch,
+                    self.opts.lease.as_secs(),
+                )
+                .await?;
+            // Items this run already handled and that came back (re-queued by a concurrent
+            // feed) wait for the next run, so a run always ends.
+            let items: Vec<WorkItem> = items
+                .into_iter()
+                .filter(|w| !seen_in_run.contains(w))
+                .collect();
+            if items.is_empty() {
+                break;
+            }
+            seen_in_run.extend(items.iter().cloned());
+            self.prefetch_parts(store, &items).await?;
+            let results: Vec<Result<(), EngineError>> = futures::stream::iter(items)
+                .map(|item| async move { apply::clip(self, store, run, &item).await })
+                .buffer_unordered(self.opts.concurrency.max(1))
+                .collect()
+                .await;
+            for r in results {
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks up, in one batch, the part numbers queued clips name that the state does not
+    /// know yet.
+    async fn prefetch_parts(
+        &self,
+        store: &Arc<dyn StateStore>,
+        items: &[WorkItem],
+    ) -> Result<(), EngineError> {
+        let plm = self.plm.system();
+        let mut missing: BTreeSet<String> = BTreeSet::new();
+        for w in items {
+            let Some(a) = store.asset(&w.dam_system, &w.asset_id).await? else {
+                continue;
+            };
+            let Some(number) = a
+                .values
+                .get(canonical::PART_NUMBER)
+                .filter(|s| !s.is_empty())
+            else {
+                continue;
+            };
+            let known = match a
+                .values
+                .get(canonical::PART_REVISION)
+                .filter(|s| !s.is_empty())
+            {
+                Some(rev) => store.part(plm, number, rev).await?.is_some(),
+                None => !store.parts_by_number(plm, number).await?.is_empty(),
+            };
+            if !known {
+                missing.insert(number.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let numbers: Vec<String> = missing.into_iter().collect();
+        let found = self.plm.parts_by_number(&numbers).await?;
+        let now = Utc::now();
+        let mut records = Vec::new();
+        for p in &found {
+            let first_seen = store
+                .part(plm, &p.number, &p.revision)
+                .await?
+                .map_or(now, |s| s.first_seen);
+            if let Ok(r) = self.part_record(p, first_seen) {
+                records.push(r);
+            }
+        }
+        store.upsert_parts(&records).await?;
+        Ok(())
+    }
+
+    /// The part revisions a clip should be linked to, or why it cannot be resolved.
+    pub(crate) async fn resolve(
+        &self,
+        store: &Arc<dyn StateStore>,
+        asset: &AssetRecord,
+    ) -> Result<Resolution, EngineError> {
+        if asset.archived || asset.deleted {
+            return Ok(Resolution::Targets(Vec::new()));
+        }
+        let plm = self.plm.system();
+        let value = |f: &str| asset.values.get(f).filter(|s| !s.is_empty()).cloned();
+        let tagged: Vec<PartRecord> = match (
+            value(canonical::PART_NUMBER),
+            value(canonical::PART_REVISION),
+        ) {
+            (Some(number), Some(rev)) => match store.part(plm, &number, &rev).await? {
+                Some(p) => vec![p],
+                None => {
+                    return Ok(Resolution::Unresolved(format!(
+                        "part {number} revision {rev} not found in {plm}"
+                    )));
+                }
+            },
+            (Some(number), None) => match latest(store.parts_by_number(plm, &number).await?) {
+                Some(p) => vec![p],
+                None => {
+                    return Ok(Resolution::Unresolved(format!(
+                        "part {number} not found in {plm}"
+                    )));
+                }
+            },
+            (None, _) => match value(canonical::SKU) {
+                Some(sku) => {
+                    let mut by_number: BTreeMap<String, Vec<PartRecord>> = BTreeMap::new();
+                    for p in store.parts_by_sku(plm, &sku).await? {
+                        by_number.entry(p.number.clone()).or_default().push(p);
+                    }
+                    let parts: Vec<PartRecord> =
+                        by_number.into_values().filter_map(latest).collect();
+                    if parts.is_empty() {
+                        return Ok(Resolution::Unresolved(format!(
+                            "no part with SKU {sku} in {plm}"
+                        )));
+                    }
+                    parts
+                }
+                None => return Ok(Resolution::Untagged),
+            },
+        };
+        let mut targets: Vec<plan::Target> = tagged
+            .iter()
+            .map(|p| plan::Target {
+                part: p.clone(),
+                origin: LinkOrigin::Tagged,
+            })
+            .collect();
+        if self.opts.carry_forward {
+            let existing = store
+                .links_for_asset(&asset.system, &asset.asset_id)
+                .await?;
+            for p in &tagged {
+                let Some(link) = existing
+                    .iter()
+                    .find(|l| l.part_number == p.number && l.part_revision == p.revision)
+                else {
+                    continue;
+                };
+                for newer in store.parts_by_number(plm, &p.number).await? {
+                    if plan::revision_order(&newer.revision, &p.revision).is_gt()
+                        && newer.first_seen > link.created_at
+                    {
+                        targets.push(plan::Target {
+                            part: newer,
+                            origin: LinkOrigin::Carried,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Resolution::Targets(targets))
+    }
+
+    pub(crate) fn plm(&self) -> &Arc<dyn PlmConnector> {
+        &self.plm
+    }
+
+    pub(crate) fn dam(&self) -> &Arc<dyn DamConnector> {
+        &self.dam
+    }
+
+    pub(crate) fn maps(&self) -> &MappingSet {
+        &self.maps
+    }
+
+    pub(crate) fn opts(&self) -> &SyncOptions {
+        &self.opts
+    }
+}
+
+/// What a clip resolves to.
+pub(crate) enum Resolution {
+    /// Link to these.
+    Targets(Vec<plan::Target>),
+    /// The clip names nothing.
+    Untagged,
+    /// The clip names a part the PLM does not have.
+    Unresolved(String),
+}
+
+/// The latest revision among revisions of one part number.
+fn latest(parts: Vec<PartRecord>) -> Option<PartRecord> {
+    parts
+        .into_iter()
+        .max_by(|a, b| plan::revision_order(&a.revision, &b.revision))
+}
+
+/// Joins field errors into one reason naming each field.
+pub(crate) fn join_errors(errs: &[crate::mapping::FieldError]) -> String {
+    errs.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Marks a journal entry closed, logging instead of failing when the store hiccups after the
+/// remote write (the next run's recovery will settle it).
+pub(crate) async fn close_journal(
+    store: &Arc<dyn StateStore>,
+    id: i64,
+    state: JournalState,
+) -> Result<(), EngineError> {
+    store.journal_end(id, state).await?;
+    Ok(())
+}
+
+/// Counts a remote write and, in crash-safety tests, aborts right after the configured one.
+pub(crate) fn count_write(engine: &SyncEngine, run: &RunState) {
+    let n = run.writes.fetch_add(1, Ordering::SeqCst) + 1;
+    if engine.opts.crash_after_writes == Some(n) {
+        eprintln!("partreel: test crash after remote write {n}");
+        std::process::abort();
+    }
+}

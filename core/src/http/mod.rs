@@ -105,7 +105,9 @@ impl HttpClient {
             .cookie_store(true)
             .user_agent(concat!("partreel/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ConnectorError::Config(format!("{system}: cannot build HTTP client: {e}")))?;
+            .map_err(|e| {
+                ConnectorError::Config(format!("{system}: cannot build HTTP client: {e}"))
+            })?;
         let limiter = ratelimit::Limiter::new(&config.rate_limit)
             .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
         Ok(HttpClient {
@@ -224,7 +226,12 @@ impl HttpClient {
         }
     }
 
-    fn http_error(&self, r: &Request, resp: &Response, retry_after: Option<Duration>) -> ConnectorError {
+    fn http_error(
+        &self,
+        r: &Request,
+        resp: &Response,
+        retry_after: Option<Duration>,
+    ) -> ConnectorError {
         ConnectorError::Http {
             system: self.system.to_string(),
             method: r.method.to_string(),

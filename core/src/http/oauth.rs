@@ -131,9 +131,7 @@ impl ClientCredentials {
             }
         })?;
         let lifetime = resp.expires_in().unwrap_or(DEFAULT_LIFETIME);
-        let renew_in = lifetime
-            .checked_sub(REFRESH_MARGIN)
-            .unwrap_or(lifetime / 2);
+        let renew_in = lifetime.checked_sub(REFRESH_MARGIN).unwrap_or(lifetime / 2);
         tracing::debug!(system = %http.system(), lifetime_secs = lifetime.as_secs(), "oauth2 token obtained");
         Ok(CachedToken {
             token: SecretString::from(resp.access_token().secret().to_string()),
@@ -186,7 +184,9 @@ async fn bridge(
     }
     let resp = match http.send(r, &NoAuth).await {
         Ok(resp) => resp,
-        Err(ConnectorError::Http { status, message, .. }) if (400..500).contains(&status) => {
+        Err(ConnectorError::Http {
+            status, message, ..
+        }) if (400..500).contains(&status) => {
             let body = serde_json::json!({"error": if status == 401 { "invalid_client" } else { "invalid_request" }, "error_description": message});
             return oauth2::http::Response::builder()
                 .status(status)
@@ -283,7 +283,11 @@ fn base64_encode(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -43,7 +43,8 @@ impl Limiter {
         let burst = cfg
             .burst
             .unwrap_or_else(|| (cfg.requests / cfg.per_secs).max(1));
-        let burst = NonZeroU32::new(burst.max(1)).ok_or("http.rate_limit: burst must be at least 1")?;
+        let burst =
+            NonZeroU32::new(burst.max(1)).ok_or("http.rate_limit: burst must be at least 1")?;
         let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
             .ok_or("http.rate_limit: period too short")?
             .allow_burst(burst);

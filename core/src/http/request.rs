@@ -124,7 +124,11 @@ impl Response {
 
     /// `Retry-After` in seconds (the HTTP-date form is read too).
     pub fn retry_after(&self) -> Option<Duration> {
-        let v = self.headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+        let v = self
+            .headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?;
         if let Ok(secs) = v.trim().parse::<u64>() {
             return Some(Duration::from_secs(secs));
         }

@@ -94,7 +94,12 @@ impl RetryConfig {
 
     /// How long to wait before the next attempt: the server's `Retry-After` when it gave one
     /// (capped), the rate-limit backoff for a bare 429, else the jittered backoff.
-    pub fn wait(&self, retry_after: Option<Duration>, backoff: Duration, status: Option<u16>) -> Duration {
+    pub fn wait(
+        &self,
+        retry_after: Option<Duration>,
+        backoff: Duration,
+        status: Option<u16>,
+    ) -> Duration {
         match (retry_after, status) {
             (Some(after), _) => after
                 .min(Duration::from_secs(self.max_retry_after_secs))

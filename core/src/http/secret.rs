@@ -53,7 +53,11 @@ impl SecretRef {
                 }),
             },
             SecretRef::File(p) => {
-                let path = if p.is_absolute() { p.clone() } else { base.join(p) };
+                let path = if p.is_absolute() {
+                    p.clone()
+                } else {
+                    base.join(p)
+                };
                 let err = |reason: String| SecretError::File {
                     field: field.to_string(),
                     path: path.display().to_string(),

@@ -1,0 +1,404 @@
+//! [`WindchillClient`]: the [`PlmConnector`] for Windchill REST Services. Every request cites
+//! the PTC page of `docs/wire/windchill.md` it follows.
+//!
+//! Reads are OData collection queries, paged by the server (`@odata.nextLink`). A link is a
+//! WTDocument carrying the link id in an IBA, attached to the part revision by a describe link.
+//! Creating one is two non-idempotent POSTs, so each is preceded — and, after an ambiguous
+//! failure, followed — by a look for what is already there.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use partreel_core::PlmConnector;
+use partreel_core::connector::{ChangeQuery, ConnectorStats, Page, Rejected, RemoteSchema};
+use partreel_core::error::{ConnectorError, Result};
+use partreel_core::http::{HttpClient, Request};
+use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::WindchillSession;
+use crate::{convert, metadata, odata, wire};
+
+mod links;
+
+/// Values per `$filter … or …` query (keeps URLs well under server limits).
+const FILTER_BATCH: usize = 20;
+/// Rounds of look-then-write after an ambiguous POST.
+const WRITE_ROUNDS: u32 = 3;
+/// Pages followed in one call before giving up on a server that never stops paging.
+const MAX_PAGES: usize = 10_000;
+/// What paged reads are called in errors.
+const PARTS_PAGE: &str = "ProdMgmt/Parts page";
+const DOCS_PAGE: &str = "DocMgmt/Documents page";
+const DESCRIBED_BY: &str = "ProdMgmt/Parts DescribedBy";
+
+/// Everything the client is built from (assembled by `ValidatedWindchill::build`).
+pub(crate) struct ClientParts {
+    pub system: String,
+    pub http: HttpClient,
+    pub session: WindchillSession,
+    pub base: Url,
+    pub container: String,
+    pub link_id_property: String,
+    pub page_size: u32,
+    pub name_prefix: String,
+    pub part_select: Vec<String>,
+    pub link_select: Vec<String>,
+}
+
+/// A connected Windchill system. Build it with `WindchillConfig::validate` then
+/// `ValidatedWindchill::build`.
+pub struct WindchillClient {
+    p: ClientParts,
+}
+
+impl std::fmt::Debug for WindchillClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindchillClient")
+            .field("system", &self.p.system)
+            .field("base", &self.p.base.as_str())
+            .field("session", &self.p.session)
+            .field("container", &self.p.container)
+            .field("link_id_property", &self.p.link_id_property)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One decoded collection page.
+struct RawPage {
+    records: Vec<Value>,
+    next: Option<String>,
+    server_time: Option<DateTime<Utc>>,
+}
+
+impl WindchillClient {
+    pub(crate) fn new(p: ClientParts) -> Self {
+        WindchillClient { p }
+    }
+
+    fn malformed(&self, what: &str, detail: impl Into<String>) -> ConnectorError {
+        ConnectorError::Malformed {
+            system: self.p.system.clone(),
+            what: what.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        odata::url(&self.p.base, segments, query)
+    }
+
+    fn json_get(&self, url: Url) -> Request {
+        Request::get(url).header("accept", "application/json")
+    }
+
+    /// WCCG_RESTAPIsODataPreferHeader.html: one page of a collection, `Prefer:
+    /// odata.maxpagesize`; the body must be `{"value":[…]}`.
+    async fn page(&self, url: Url, page_size: u32, what: &str) -> Result<RawPage> {
+        let req = self
+            .json_get(url)
+            .header("prefer", &format!("odata.maxpagesize={page_size}"));
+        let resp = self.p.http.send(req, &self.p.session).await?;
+        let coll: wire::Collection = resp.json(&self.p.system, what)?;
+        Ok(RawPage {
+            records: coll.value,
+            next: coll.next_link,
+            server_time: resp.server_time,
+        })
+    }
+
+    /// Every record of a query, following `@odata.nextLink` to the end.
+    async fn all(&self, first: Url, what: &str) -> Result<Vec<Value>> {
+        let mut url = first;
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page = self.page(url.clone(), self.p.page_size, what).await?;
+            out.extend(page.records);
+            match page.next {
+                None => return Ok(out),
+                Some(next) => {
+                    let next = odata::next_link(&self.p.base, &next)
+                        .map_err(|e| self.malformed(what, e))?;
+                    if next == url {
+                        return Err(self.malformed(what, "@odata.nextLink repeats the request"));
+                    }
+                    url = next;
+                }
+            }
+        }
+        Err(self.malformed(what, format!("more than {MAX_PAGES} pages")))
+    }
+
+    /// The first page of a change feed, or the continuation the server gave.
+    fn feed_url(
+        &self,
+        q: &ChangeQuery,
+        what: &str,
+        set: [&str; 2],
+        filter: Option<String>,
+        select: &[String],
+    ) -> Result<Url> {
+        if let Some(next) = &q.continuation {
+            return odata::next_link(&self.p.base, next).map_err(|e| self.malformed(what, e));
+        }
+        let mut query = Vec::new();
+        let timed = q.since.is_some();
+        if let Some(f) = filter {
+            query.push(("$filter", f));
+        }
+        if timed {
+            query.push(("ptc.search.allowFilterOnTime", "true".to_string()));
+        }
+        query.push(("$orderby", "LastModified asc".to_string()));
+        query.push(("$select", select.join(",")));
+        Ok(self.url(&set, &query))
+    }
+
+    /// The engine's page size when it asks for a smaller one, else the configured one.
+    fn feed_page_size(&self, q: &ChangeQuery) -> u32 {
+        match q.page_size {
+            0 => self.p.page_size,
+            n => n.min(self.p.page_size),
+        }
+    }
+
+    /// Documents carrying any of `ids`, decoded strictly: a document that carries one of them
+    /// but cannot be read is a record error (creating another would duplicate it).
+    async fn documents_by_link_id(&self, ids: &[String]) -> Result<Vec<RemoteLink>> {
+        let mut out = Vec::new();
+        for batch in ids.chunks(FILTER_BATCH) {
+            // WCCG_RESTAPIsSupportedQueryOptions.html: `$filter=P eq '…' or …`.
+            let url = self.url(
+                &["DocMgmt", "Documents"],
+                &[
+                    ("$filter", odata::any_eq(&self.p.link_id_property, batch)),
+                    ("$select", self.p.link_select.join(",")),
+                ],
+            );
+            for rec in self.all(url, DOCS_PAGE).await? {
+                match convert::link(&rec, &self.p.link_id_property, &self.p.link_select) {
+                    Ok(Some(l)) if batch.contains(&l.link_id.0) => out.push(l),
+                    Ok(_) => {}
+                    Err(r) => return Err(self.record_error(r)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_error(&self, r: Rejected) -> ConnectorError {
+        ConnectorError::Record {
+            system: self.p.system.clone(),
+            record: r.id.unwrap_or_else(|| "document".into()),
+            message: r.reason,
+        }
+    }
+}
+
+#[async_trait]
+impl PlmConnector for WindchillClient {
+    fn system(&self) -> &str {
+        &self.p.system
+    }
+
+    /// WCCG_RESTAPIsSupportedQueryOptions.html + WCCG_RESTAPIsDateTimeOffset.html:
+    /// `GET {base}/ProdMgmt/Parts?$filter=LastModified ge …&ptc.search.allowFilterOnTime=true
+    /// &$orderby=LastModified asc&$select=…`, paged per WCCG_RESTAPIsODataPreferHeader.html.
+    async fn changed_parts(&self, q: &ChangeQuery) -> Result<Page<PartRevision>> {
+        let filter = q
+            .since
+            .map(|t| format!("LastModified ge {}", odata::time(t)));
+        let url = self.feed_url(
+            q,
+            PARTS_PAGE,
+            ["ProdMgmt", "Parts"],
+            filter,
+            &self.p.part_select,
+        )?;
+        let raw = self.page(url, self.feed_page_size(q), PARTS_PAGE).await?;
+        let mut page = Page::empty();
+        for rec in &raw.records {
+            match convert::part(&self.p.system, rec, &self.p.part_select) {
+                Ok(p) => page.items.push(p),
+                Err(r) => page.rejected.push(r),
+            }
+        }
+        tracing::debug!(system = %self.p.system, count = page.items.len(), rejected = page.rejected.len(), "parts page");
+        page.continuation = raw.next;
+        page.server_time = raw.server_time;
+        Ok(page)
+    }
+
+    /// WCCG_RESTAPIsSupportedQueryOptions.html: `$filter=Number eq 'A' or Number eq 'B'`,
+    /// 20 numbers a query, every page.
+    async fn parts_by_number(&self, numbers: &[String]) -> Result<Vec<PartRevision>> {
+        let mut unique: Vec<String> = Vec::new();
+        for n in numbers {
+            if !unique.contains(n) {
+                unique.push(n.clone());
+            }
+        }
+        let mut out = Vec::new();
+        for batch in unique.chunks(FILTER_BATCH) {
+            let url = self.url(
+                &["ProdMgmt", "Parts"],
+                &[
+                    ("$filter", odata::any_eq("Number", batch)),
+                    ("$select", self.p.part_select.join(",")),
+                ],
+            );
+            for rec in self.all(url, PARTS_PAGE).await? {
+                match convert::part(&self.p.system, &rec, &self.p.part_select) {
+                    Ok(p) => out.push(p),
+                    Err(r) => {
+                        tracing::warn!(system = %self.p.system, id = ?r.id, reason = %r.reason, "part skipped")
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// WCCG_RESTAPIsSupportedQueryOptions.html + WCCG_RESTAPIsDateTimeOffset.html: `GET
+    /// {base}/DocMgmt/Documents?$filter=LastModified ge … and <link id IBA> ne null&…`, paged
+    /// like parts; documents without a link id are not partreel's and are skipped.
+    async fn changed_links(&self, q: &ChangeQuery) -> Result<Page<RemoteLink>> {
+        let has_id = format!("{} ne null", self.p.link_id_property);
+        let filter = match q.since {
+            Some(t) => format!("LastModified ge {} and {has_id}", odata::time(t)),
+            None => has_id,
+        };
+        let url = self.feed_url(
+            q,
+            DOCS_PAGE,
+            ["DocMgmt", "Documents"],
+            Some(filter),
+            &self.p.link_select,
+        )?;
+        let raw = self.page(url, self.feed_page_size(q), DOCS_PAGE).await?;
+        let mut page = Page::empty();
+        for rec in &raw.records {
+            match convert::link(rec, &self.p.link_id_property, &self.p.link_select) {
+                Ok(Some(l)) => page.items.push(l),
+                Ok(None) => {}
+                Err(r) => page.rejected.push(r),
+            }
+        }
+        page.continuation = raw.next;
+        page.server_time = raw.server_time;
+        Ok(page)
+    }
+
+    /// WCCG_RESTAPIsSupportedQueryOptions.html: `GET {base}/DocMgmt/Documents?$filter=
+    /// PartreelLinkId eq '…' or …`, 20 ids a query, every page.
+    async fn find_links(&self, ids: &[LinkId]) -> Result<Vec<RemoteLink>> {
+        let ids: Vec<String> = ids.iter().map(|i| i.0.clone()).collect();
+        self.documents_by_link_id(&ids).await
+    }
+
+    /// Look (`find_links`), else `POST DocMgmt/Documents` (WCCG_RESTAccessExamplesCreateDocument)
+    /// — after an ambiguous failure look again before posting, at most 3 rounds — then attach
+    /// with `POST Parts('…')/DescribedBy` (wrs_ProdMgmt_domain_12_0_2_23.html).
+    async fn create_link(
+        &self,
+        part: &PartRevision,
+        link_id: &LinkId,
+        fields: &RemoteFields,
+    ) -> Result<RemoteLink> {
+        let lookup = std::slice::from_ref(link_id);
+        let mut found = self.find_links(lookup).await?.into_iter().next();
+        let mut round = 0;
+        let mut doc = loop {
+            if let Some(d) = found.take() {
+                break d;
+            }
+            round += 1;
+            match self.post_document(link_id, fields).await {
+                Ok(d) => break d,
+                Err(e @ ConnectorError::Ambiguous { .. }) => {
+                    // The POST may have been applied: look before posting again.
+                    found = self.find_links(lookup).await?.into_iter().next();
+                    if found.is_none() && round >= WRITE_ROUNDS {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.attach(&part.remote_id, &doc.remote_id).await?;
+        doc.part_remote_id = Some(part.remote_id.clone());
+        Ok(doc)
+    }
+
+    /// wrs_ProdMgmt_domain_12_0_2_23.html: `GET {base}/ProdMgmt/Parts('…')/DescribedBy?$select=ID`,
+    /// and attach when the document is not among them.
+    async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()> {
+        if self
+            .described_by(&part.remote_id)
+            .await?
+            .contains(&link.remote_id)
+        {
+            return Ok(());
+        }
+        self.attach(&part.remote_id, &link.remote_id).await
+    }
+
+    /// WCCG_RESTAccessExamplesUpdateaDocument.html: `PATCH {base}/DocMgmt/Documents('…')`
+    /// (+ CSRF_NONCE) with the changed properties → 200 entity, or 204 and a re-read.
+    async fn update_link(&self, link: &RemoteLink, fields: &RemoteFields) -> Result<RemoteLink> {
+        if fields.is_empty() {
+            return Ok(link.clone());
+        }
+        let doc = odata::keyed("Documents", &link.remote_id);
+        let url = self.url(&["DocMgmt", &doc], &[]);
+        let req = Request::new(Method::PATCH, url.clone())
+            .header("accept", "application/json")
+            .json(fields)?;
+        let resp = self.p.http.send(req, &self.p.session).await?;
+        let body = if resp.status.as_u16() == 204 || resp.body.is_empty() {
+            let read = url_with_select(url, &self.p.link_select);
+            self.p
+                .http
+                .send(self.json_get(read), &self.p.session)
+                .await?
+                .body
+        } else {
+            resp.body
+        };
+        let mut updated = self.entity_link(&body, "DocMgmt/Documents update", &link.link_id)?;
+        updated.part_remote_id = link.part_remote_id.clone();
+        Ok(updated)
+    }
+
+    /// WindchillCustomizationUsingWRS.html: `GET {base}/ProdMgmt/$metadata` and
+    /// `GET {base}/DocMgmt/$metadata` (EDMX).
+    async fn schema(&self) -> Result<RemoteSchema> {
+        let mut schema = RemoteSchema::default();
+        for (entity, domain, ty) in [
+            ("part", "ProdMgmt", "Part"),
+            ("link", "DocMgmt", "Document"),
+        ] {
+            let url = self.url(&[domain, "$metadata"], &[]);
+            let path = url.path().to_string();
+            let req = Request::get(url).header("accept", "application/xml");
+            let resp = self.p.http.send(req, &self.p.session).await?;
+            let props =
+                metadata::properties(&resp.body, ty).map_err(|e| self.malformed(&path, e))?;
+            schema.entities.insert(entity.to_string(), props);
+        }
+        Ok(schema)
+    }
+
+    fn stats(&self) -> ConnectorStats {
+        self.p.http.stats()
+    }
+}
+
+fn url_with_select(mut url: Url, select: &[String]) -> Url {
+    url.set_query(Some(&format!(
+        "$select={}",
+        urlencoding::encode(&select.join(","))
+    )));
+    url
+}

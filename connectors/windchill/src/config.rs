@@ -1,0 +1,260 @@
+//! The `windchill` connector's configuration: parsed and checked without any I/O
+//! ([`WindchillConfig::validate`]), then turned into a client once secrets are read
+//! ([`ValidatedWindchill::build`]).
+
+use std::path::PathBuf;
+
+use partreel_core::error::ConnectorError;
+use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::auth::WindchillSession;
+use crate::client::{ClientParts, WindchillClient};
+use crate::odata;
+
+/// Default IBA holding the link id on a document.
+pub const DEFAULT_LINK_ID_PROPERTY: &str = "PartreelLinkId";
+/// Default `Prefer: odata.maxpagesize` (the WRS default cap, per the Prefer header page).
+pub const DEFAULT_PAGE_SIZE: u32 = 2000;
+/// Largest page size WRS can be configured to serve (`maxPageSize` hard cap).
+pub const MAX_PAGE_SIZE: u32 = 100_000;
+/// Default prefix of the names of the documents partreel creates.
+pub const DEFAULT_DOCUMENT_NAME_PREFIX: &str = "VX";
+/// Default client-side rate limit, requests per second (and burst): WRS publishes no limit, so
+/// stay well below what one Windchill method server handles.
+pub const DEFAULT_REQUESTS_PER_SEC: u32 = 20;
+
+/// Properties the connector itself reads from every part.
+pub(crate) const PART_BUILTIN: &[&str] =
+    &["ID", "Number", "Name", "Revision", "State", "LastModified"];
+/// Properties the connector itself reads from every document (plus the link id property).
+pub(crate) const LINK_BUILTIN: &[&str] = &["ID", "LastModified"];
+
+/// Configuration of one Windchill system.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindchillConfig {
+    /// WRS root, e.g. `https://plm.example.com/Windchill/servlet/odata` (no domain, no query).
+    pub base_url: String,
+    /// Windchill user the connector signs in as (HTTP Basic).
+    pub username: String,
+    /// Where that user's password is read from (`{ env = "…" }` or `{ file = "…" }`).
+    pub password: SecretRef,
+    /// OID of the container (product or library) link documents are created in, e.g.
+    /// `OR:wt.pdmlink.PDMLinkProduct:48507000` — the OID only, not `Containers('…')`.
+    pub container: String,
+    /// Document IBA that holds the link id (must exist on WTDocument).
+    #[serde(default = "default_link_id_property")]
+    pub link_id_property: String,
+    /// Records asked for per page (`Prefer: odata.maxpagesize`), 1 to 100000.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Prefix of created document names (`<prefix>-<start of the prompt>`).
+    #[serde(default = "default_document_name_prefix")]
+    pub document_name_prefix: String,
+    /// HTTP settings; the rate limit defaults to 20 requests/s with bursts of 20 when
+    /// `http.rate_limit` is not given.
+    #[serde(default = "default_http", deserialize_with = "deserialize_http")]
+    pub http: HttpConfig,
+}
+
+fn default_link_id_property() -> String {
+    DEFAULT_LINK_ID_PROPERTY.to_string()
+}
+
+fn default_page_size() -> u32 {
+    DEFAULT_PAGE_SIZE
+}
+
+fn default_document_name_prefix() -> String {
+    DEFAULT_DOCUMENT_NAME_PREFIX.to_string()
+}
+
+fn default_rate_limit() -> RateLimitConfig {
+    RateLimitConfig {
+        requests: DEFAULT_REQUESTS_PER_SEC,
+        per_secs: 1,
+        burst: Some(DEFAULT_REQUESTS_PER_SEC),
+    }
+}
+
+fn default_http() -> HttpConfig {
+    HttpConfig {
+        rate_limit: default_rate_limit(),
+        ..HttpConfig::default()
+    }
+}
+
+/// Reads `http` like core does, but with this connector's rate limit when none is given (core's
+/// own default applies per field, so a partial `[http]` table would otherwise get core's).
+fn deserialize_http<'de, D: Deserializer<'de>>(d: D) -> Result<HttpConfig, D::Error> {
+    let mut value = serde_json::Value::deserialize(d)?;
+    if let Some(table) = value.as_object_mut()
+        && !table.contains_key("rate_limit")
+    {
+        let rl = default_rate_limit();
+        table.insert(
+            "rate_limit".into(),
+            serde_json::json!({"requests": rl.requests, "per_secs": rl.per_secs, "burst": rl.burst}),
+        );
+    }
+    serde_json::from_value(value).map_err(serde::de::Error::custom)
+}
+
+/// What the binary knows when it builds the client.
+#[derive(Debug, Clone, Default)]
+pub struct BuildContext {
+    /// Configured system name (used in errors, logs and ids).
+    pub system: String,
+    /// Folder of the configuration file (relative secret files are read from here).
+    pub config_dir: PathBuf,
+    /// Remote part properties the mapping reads (added to `$select` on parts).
+    pub part_properties: Vec<String>,
+    /// Remote document properties the mapping reads or writes (added to `$select` on documents).
+    pub link_properties: Vec<String>,
+}
+
+/// A configuration that passed [`WindchillConfig::validate`]; the factory of the client.
+#[derive(Debug, Clone)]
+pub struct ValidatedWindchill {
+    config: WindchillConfig,
+    base: Url,
+}
+
+impl WindchillConfig {
+    /// Checks the configuration without I/O (no secret is read). Every problem is listed, each
+    /// starting with its key.
+    pub fn validate(&self) -> Result<ValidatedWindchill, Vec<String>> {
+        let mut errors = Vec::new();
+        let base =
+            parse_base_url(&self.base_url).map_err(|e| errors.push(format!("base_url: {e}")));
+        if self.username.trim().is_empty() {
+            errors.push("username: must not be empty".into());
+        }
+        match &self.password {
+            SecretRef::Env(var) if var.trim().is_empty() => {
+                errors.push("password: env must name a variable".into())
+            }
+            SecretRef::File(path) if path.as_os_str().is_empty() => {
+                errors.push("password: file must name a path".into())
+            }
+            _ => {}
+        }
+        let container = self.container.trim();
+        if container.is_empty() {
+            errors.push("container: must not be empty".into());
+        } else if container.starts_with("Containers(") || container.contains('\'') {
+            errors.push(
+                "container: give the OID only, e.g. OR:wt.pdmlink.PDMLinkProduct:48507000".into(),
+            );
+        }
+        if !odata::is_identifier(&self.link_id_property) {
+            errors.push(format!(
+                "link_id_property: {:?} is not an OData property name (letters, digits, _)",
+                self.link_id_property
+            ));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            errors.push(format!("page_size: must be between 1 and {MAX_PAGE_SIZE}"));
+        }
+        if self.document_name_prefix.trim().is_empty() {
+            errors.push("document_name_prefix: must not be empty".into());
+        }
+        let rl = &self.http.rate_limit;
+        if rl.requests == 0 || rl.per_secs == 0 || rl.burst == Some(0) {
+            errors.push("http.rate_limit: requests, per_secs and burst must be at least 1".into());
+        }
+        if self.http.retry.max_attempts == 0 {
+            errors.push("http.retry.max_attempts: must be at least 1".into());
+        }
+        match base {
+            Ok(base) if errors.is_empty() => Ok(ValidatedWindchill {
+                config: self.clone(),
+                base,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn parse_base_url(s: &str) -> Result<Url, String> {
+    const BAD: &str = "not an absolute http(s) URL";
+    let url = Url::parse(s.trim()).map_err(|e| format!("{BAD} ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(BAD.into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not carry a query or fragment".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials (use username and password)".into());
+    }
+    // Keep no trailing slash: request URLs are built by appending segments.
+    let mut url = url;
+    if let Ok(mut segs) = url.path_segments_mut() {
+        segs.pop_if_empty();
+    }
+    Ok(url)
+}
+
+impl ValidatedWindchill {
+    /// The checked configuration.
+    pub fn config(&self) -> &WindchillConfig {
+        &self.config
+    }
+
+    /// Reads the password and builds the client. No request is sent yet.
+    pub fn build(self, ctx: BuildContext) -> Result<WindchillClient, ConnectorError> {
+        let system = ctx.system;
+        let password = self
+            .config
+            .password
+            .resolve("password", &ctx.config_dir)
+            .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
+        let bad: Vec<&String> = ctx
+            .part_properties
+            .iter()
+            .chain(&ctx.link_properties)
+            .filter(|p| !odata::is_identifier(p))
+            .collect();
+        if !bad.is_empty() {
+            return Err(ConnectorError::Config(format!(
+                "{system}: not OData property names: {bad:?}"
+            )));
+        }
+        let http = HttpClient::new(&system, &self.config.http)?;
+        let session = WindchillSession::new(&self.base, self.config.username.clone(), password);
+        let link_prop = self.config.link_id_property.clone();
+        let part_select = select_list(PART_BUILTIN, &[], &ctx.part_properties);
+        let link_select = select_list(LINK_BUILTIN, &[link_prop.as_str()], &ctx.link_properties);
+        Ok(WindchillClient::new(ClientParts {
+            system,
+            http,
+            session,
+            base: self.base,
+            container: self.config.container.trim().to_string(),
+            link_id_property: link_prop,
+            page_size: self.config.page_size,
+            name_prefix: self.config.document_name_prefix,
+            part_select,
+            link_select,
+        }))
+    }
+}
+
+/// Built-in properties first, then the mapping's, each once.
+fn select_list(builtin: &[&str], more: &[&str], mapped: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in builtin
+        .iter()
+        .chain(more)
+        .map(|s| s.to_string())
+        .chain(mapped.iter().cloned())
+    {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,898 @@
+//! Contract tests against wiremock: the exact requests of docs/wire/windchill.md, paging,
+//! rejection, the CSRF nonce, crash-safe link creation, `$metadata`, and secret hygiene. Every
+//! server answers an unexpected request with 500 "unexpected request".
+
+use partreel_core::PlmConnector;
+use partreel_core::connector::ChangeQuery;
+use partreel_core::error::ConnectorError;
+use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
+use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use wiremock::matchers::{
+    any, basic_auth, body_json, header, method, path, query_param, query_param_is_missing,
+};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{BuildContext, WindchillClient, WindchillConfig};
+
+const USER: &str = "wcadmin";
+const PASSWORD: &str = "s3cr3t-Pa55w0rd";
+const CONTAINER: &str = "OR:wt.pdmlink.PDMLinkProduct:48507000";
+const PART_ID: &str = "OR:wt.part.WTPart:100001";
+const DOC_ID: &str = "OR:wt.doc.WTDocument:200001";
+const LINK: &str = "ptp-0123456789abcdef01234567";
+const PART_SELECT: &str = "ID,Number,Name,Revision,State,LastModified,Sku,Weight,Latest,Note";
+const LINK_SELECT: &str = "ID,LastModified,PartreelLinkId,Prompt,PartreelStatus";
+const SINCE: &str = "2026-11-01T00:00:00.750Z";
+
+async fn server() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
+        .with_priority(u8::MAX)
+        .mount(&s)
+        .await;
+    s
+}
+
+fn base(s: &MockServer) -> String {
+    format!("{}/Windchill/servlet/odata", s.uri())
+}
+
+fn p(rest: &str) -> String {
+    format!("/Windchill/servlet/odata/{rest}")
+}
+
+fn fast_http() -> HttpConfig {
+    HttpConfig {
+        rate_limit: RateLimitConfig {
+            requests: 1000,
+            per_secs: 1,
+            burst: Some(1000),
+        },
+        retry: RetryConfig {
+            max_attempts: 2,
+            initial_backoff_ms: 1,
+            max_backoff_ms: 5,
+            rate_limited_backoff_ms: 1,
+            max_retry_after_secs: 1,
+        },
+        ..HttpConfig::default()
+    }
+}
+
+fn config(s: &MockServer, password: SecretRef) -> WindchillConfig {
+    WindchillConfig {
+        base_url: base(s),
+        username: USER.into(),
+        password,
+        container: CONTAINER.into(),
+        link_id_property: "PartreelLinkId".into(),
+        page_size: 50,
+        document_name_prefix: "VX".into(),
+        http: fast_http(),
+    }
+}
+
+fn ctx(dir: &TempDir) -> BuildContext {
+    BuildContext {
+        system: "windchill".into(),
+        config_dir: dir.path().to_path_buf(),
+        part_properties: ["Sku", "Weight", "Latest", "Note"]
+            .map(String::from)
+            .to_vec(),
+        link_properties: ["Prompt", "PartreelStatus"].map(String::from).to_vec(),
+    }
+}
+
+/// A client whose password is read from a file (no process-wide env changes in tests).
+fn client(s: &MockServer) -> (TempDir, WindchillClient) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
+    let cfg = config(s, SecretRef::File("pw".into()));
+    let client = cfg.validate().unwrap().build(ctx(&dir)).unwrap();
+    (dir, client)
+}
+
+fn part_json(id: &str, number: &str, modified: &str) -> Value {
+    json!({"ID": id, "Number": number, "Name": "Turbo Racer 1:64, red", "Revision": "B",
+        "State": {"Value": "INWORK", "Display": "In Work"}, "LastModified": modified,
+        "Sku": "ACM-TR-1001-RD", "Weight": 1.5, "Latest": true, "Note": null})
+}
+
+fn doc_json(link: Option<&str>, status: &str) -> Value {
+    json!({"ID": DOC_ID, "Number": "0000000123", "Name": "VX-a red car",
+        "LastModified": "2026-11-20T09:30:00Z", "PartreelLinkId": link,
+        "Prompt": "a red car on a wet track", "PartreelStatus": status})
+}
+
+fn ok_json(v: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(v)
+}
+
+fn part_rev() -> PartRevision {
+    PartRevision {
+        system: "windchill".into(),
+        remote_id: PART_ID.into(),
+        number: "TR-1001".into(),
+        revision: "B".into(),
+        name: "Turbo Racer".into(),
+        lifecycle_state: None,
+        modified: "2026-11-20T09:30:00Z".parse().unwrap(),
+        fields: RemoteFields::new(),
+    }
+}
+
+fn remote_link() -> RemoteLink {
+    RemoteLink {
+        link_id: LinkId(LINK.into()),
+        remote_id: DOC_ID.into(),
+        part_remote_id: Some(PART_ID.into()),
+        modified: "2026-11-20T09:30:00Z".parse().unwrap(),
+        fields: RemoteFields::new(),
+    }
+}
+
+fn link_fields() -> RemoteFields {
+    [
+        ("Prompt", "a red car on a wet track"),
+        ("PartreelStatus", "active"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into()
+}
+
+async fn mount_nonce(s: &MockServer, value: &str, expect: u64) {
+    Mock::given(method("GET"))
+        .and(path(p("PTC/GetCSRFToken()")))
+        .and(basic_auth(USER, PASSWORD))
+        .respond_with(ok_json(json!({"@odata.context": "x/$metadata#CSRFToken",
+            "NonceKey": "CSRF_NONCE", "NonceValue": value})))
+        .expect(expect)
+        .mount(s)
+        .await;
+}
+
+async fn mount_find(s: &MockServer, found: Vec<Value>) {
+    Mock::given(method("GET"))
+        .and(path(p("DocMgmt/Documents")))
+        .and(query_param(
+            "$filter",
+            format!("PartreelLinkId eq '{LINK}'"),
+        ))
+        .and(query_param("$select", LINK_SELECT))
+        .respond_with(ok_json(json!({"value": found})))
+        .mount(s)
+        .await;
+}
+
+fn described_by_path() -> String {
+    p(&format!("ProdMgmt/Parts('{PART_ID}')/DescribedBy"))
+}
+
+async fn mount_attach(s: &MockServer, nonce: &str, status: u16, expect: u64) {
+    Mock::given(method("POST"))
+        .and(path(described_by_path()))
+        .and(header("CSRF_NONCE", nonce))
+        .and(basic_auth(USER, PASSWORD))
+        .and(body_json(
+            json!({"DescribedBy@odata.bind": format!("Documents('{DOC_ID}')")}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .set_body_json(json!({"ID": "OR:wt.part.WTPartDescribeLink:1"})),
+        )
+        .expect(expect)
+        .mount(s)
+        .await;
+}
+
+#[tokio::test]
+async fn changed_parts_sends_the_pinned_query_prefer_header_and_basic_auth() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param(
+            "$filter",
+            "LastModified ge 2026-11-01T00:00:00Z",
+        ))
+        .and(query_param("ptc.search.allowFilterOnTime", "true"))
+        .and(query_param("$orderby", "LastModified asc"))
+        .and(query_param("$select", PART_SELECT))
+        .and(header("prefer", "odata.maxpagesize=50"))
+        .and(header("accept", "application/json"))
+        .and(basic_auth(USER, PASSWORD))
+        .respond_with(
+            ok_json(json!({"value": [part_json(PART_ID, "TR-1001", "2026-11-20T09:30:00Z")]}))
+                .insert_header("Date", "Fri, 27 Nov 2026 17:22:12 GMT"),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let q = ChangeQuery {
+        since: Some(SINCE.parse().unwrap()),
+        ..ChangeQuery::default()
+    };
+    let page = c.changed_parts(&q).await.unwrap();
+    assert!(page.rejected.is_empty() && page.continuation.is_none());
+    let part = &page.items[0];
+    assert_eq!(
+        (part.remote_id.as_str(), part.number.as_str()),
+        (PART_ID, "TR-1001")
+    );
+    assert_eq!(part.revision, "B");
+    assert_eq!(part.lifecycle_state.as_deref(), Some("In Work"));
+    assert_eq!(part.fields["State"], "INWORK");
+    assert_eq!(part.fields["Sku"], "ACM-TR-1001-RD");
+    assert_eq!(part.fields["Weight"], "1.5");
+    assert_eq!(part.fields["Latest"], "true");
+    assert!(!part.fields.contains_key("Note"), "null is absent");
+    assert_eq!(
+        page.server_time,
+        Some("2026-11-27T17:22:12Z".parse().unwrap())
+    );
+    // Spaces travel as %20 (never `+`), and a read carries no nonce.
+    let reqs = s.received_requests().await.unwrap();
+    let query = reqs[0].url.query().unwrap();
+    assert!(
+        query.contains("$filter=LastModified%20ge%20") && !query.contains('+'),
+        "{query}"
+    );
+    assert!(!reqs[0].headers.contains_key("csrf_nonce"));
+}
+
+#[tokio::test]
+async fn changed_parts_without_since_sends_no_filter() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param_is_missing("$filter"))
+        .and(query_param_is_missing("ptc.search.allowFilterOnTime"))
+        .and(query_param("$orderby", "LastModified asc"))
+        .respond_with(ok_json(json!({"value": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let page = c.changed_parts(&ChangeQuery::default()).await.unwrap();
+    assert!(page.items.is_empty() && page.continuation.is_none());
+}
+
+#[tokio::test]
+async fn changed_parts_returns_the_next_link_and_follows_it() {
+    let s = server().await;
+    let next = format!("{}/ProdMgmt/Parts?$skiptoken=1", base(&s));
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(ok_json(
+            json!({"value": [part_json("OR:wt.part.WTPart:1", "A", "2026-11-20T09:30:00Z")],
+            "@odata.nextLink": next}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param("$skiptoken", "1"))
+        .and(header("prefer", "odata.maxpagesize=50"))
+        .respond_with(ok_json(
+            json!({"value": [part_json("OR:wt.part.WTPart:2", "B", "2026-11-21T09:30:00Z")]}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let first = c.changed_parts(&ChangeQuery::default()).await.unwrap();
+    assert_eq!(first.continuation.as_deref(), Some(next.as_str()));
+    let q = ChangeQuery {
+        continuation: first.continuation,
+        ..ChangeQuery::default()
+    };
+    let second = c.changed_parts(&q).await.unwrap();
+    assert_eq!(second.items[0].number, "B");
+    assert!(second.continuation.is_none());
+}
+
+#[tokio::test]
+async fn continuation_on_another_host_is_refused_before_any_request() {
+    let s = server().await;
+    let (_d, c) = client(&s);
+    let q = ChangeQuery {
+        continuation: Some(
+            "http://evil.example/Windchill/servlet/odata/ProdMgmt/Parts?$skiptoken=1".into(),
+        ),
+        ..ChangeQuery::default()
+    };
+    let err = c.changed_parts(&q).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Malformed { what, .. } if what == "ProdMgmt/Parts page"),
+        "{err}"
+    );
+    assert!(s.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn undecodable_part_goes_to_rejected_and_the_page_goes_on() {
+    let s = server().await;
+    let mut no_number = part_json("OR:wt.part.WTPart:2", "x", "2026-11-20T09:30:00Z");
+    no_number.as_object_mut().unwrap().remove("Number");
+    let bad_date = part_json("OR:wt.part.WTPart:3", "C", "20 Nov 2026");
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .respond_with(ok_json(json!({"value": [
+            part_json("OR:wt.part.WTPart:1", "A", "2026-11-20T09:30:00Z"), no_number, bad_date, 7]})))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let page = c.changed_parts(&ChangeQuery::default()).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].number, "A");
+    let r = &page.rejected;
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0].id.as_deref(), Some("OR:wt.part.WTPart:2"));
+    assert!(r[0].reason.starts_with("Number:"), "{}", r[0].reason);
+    assert_eq!(r[1].id.as_deref(), Some("OR:wt.part.WTPart:3"));
+    assert!(r[1].reason.starts_with("LastModified:"), "{}", r[1].reason);
+    assert_eq!(r[2].id, None);
+}
+
+#[tokio::test]
+async fn a_page_that_is_not_json_is_malformed_naming_the_request() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>Gateway says hi</html>"))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let err = c.changed_parts(&ChangeQuery::default()).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Malformed { what, .. } if what == "ProdMgmt/Parts page"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn parts_by_number_batches_twenty_doubles_quotes_and_follows_pages() {
+    let s = server().await;
+    let mut numbers = vec!["O'Brien".to_string()];
+    numbers.extend((1..=20).map(|i| format!("N-{i}")));
+    let filter = |ns: &[String]| {
+        ns.iter()
+            .map(|n| format!("Number eq '{}'", n.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    assert!(filter(&numbers[..20]).starts_with("Number eq 'O''Brien' or Number eq 'N-1' or"));
+    let next = format!("{}/ProdMgmt/Parts?$skiptoken=b1", base(&s));
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param("$filter", filter(&numbers[..20])))
+        .and(query_param("$select", PART_SELECT))
+        .respond_with(ok_json(
+            json!({"value": [part_json("OR:wt.part.WTPart:1", "O'Brien", "2026-11-20T09:30:00Z")],
+            "@odata.nextLink": next}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param("$skiptoken", "b1"))
+        .respond_with(ok_json(
+            json!({"value": [part_json("OR:wt.part.WTPart:2", "N-1", "2026-11-20T09:30:00Z")]}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .and(query_param("$filter", "Number eq 'N-20'"))
+        .respond_with(ok_json(
+            json!({"value": [part_json("OR:wt.part.WTPart:3", "N-20", "2026-11-20T09:30:00Z")]}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let parts = c.parts_by_number(&numbers).await.unwrap();
+    let got: Vec<&str> = parts.iter().map(|p| p.number.as_str()).collect();
+    assert_eq!(got, ["O'Brien", "N-1", "N-20"]);
+}
+
+#[tokio::test]
+async fn changed_links_filters_on_the_link_id_and_skips_documents_without_one() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(p("DocMgmt/Documents")))
+        .and(query_param(
+            "$filter",
+            "LastModified ge 2026-11-01T00:00:00Z and PartreelLinkId ne null",
+        ))
+        .and(query_param("ptc.search.allowFilterOnTime", "true"))
+        .and(query_param("$orderby", "LastModified asc"))
+        .and(query_param("$select", LINK_SELECT))
+        .and(header("prefer", "odata.maxpagesize=10"))
+        .respond_with(ok_json(
+            json!({"value": [doc_json(Some(LINK), "active"), doc_json(None, "active")]}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let q = ChangeQuery {
+        since: Some(SINCE.parse().unwrap()),
+        continuation: None,
+        page_size: 10,
+    };
+    let page = c.changed_links(&q).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    let l = &page.items[0];
+    assert_eq!((l.link_id.as_str(), l.remote_id.as_str()), (LINK, DOC_ID));
+    assert_eq!(l.fields["Prompt"], "a red car on a wet track");
+    assert!(page.rejected.is_empty());
+}
+
+#[tokio::test]
+async fn create_link_finds_then_posts_with_the_nonce_then_attaches() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    mount_find(&s, vec![]).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/Documents")))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .and(basic_auth(USER, PASSWORD))
+        .and(body_json(json!({
+            "Name": "VX-a red car on a wet track",
+            "Description": format!("partreel prompt-to-part link {LINK}"),
+            "Context@odata.bind": format!("Containers('{CONTAINER}')"),
+            "PartreelLinkId": LINK,
+            "Prompt": "a red car on a wet track",
+            "PartreelStatus": "active"})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(doc_json(Some(LINK), "active")))
+        .expect(1)
+        .mount(&s)
+        .await;
+    mount_attach(&s, "nonce-1", 201, 1).await;
+    let (_d, c) = client(&s);
+    let link = c
+        .create_link(&part_rev(), &LinkId(LINK.into()), &link_fields())
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id, DOC_ID);
+    assert_eq!(link.link_id.as_str(), LINK);
+    assert_eq!(link.part_remote_id.as_deref(), Some(PART_ID));
+    let order: Vec<String> = s
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            format!("GET {}", p("DocMgmt/Documents")),
+            format!("GET {}", p("PTC/GetCSRFToken()")),
+            format!("POST {}", p("DocMgmt/Documents")),
+            format!("POST {}", described_by_path()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn create_link_reuses_an_existing_document_and_takes_a_duplicate_link_as_done() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    mount_find(&s, vec![doc_json(Some(LINK), "active")]).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/Documents")))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(0)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(described_by_path()))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"code": "DUPLICATE_LINK", "message": "The link already exists."}}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$select", "ID"))
+        .respond_with(ok_json(json!({"value": [{"ID": DOC_ID}]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let link = c
+        .create_link(&part_rev(), &LinkId(LINK.into()), &link_fields())
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id, DOC_ID);
+}
+
+#[tokio::test]
+async fn ambiguous_create_finds_the_document_and_does_not_post_again() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    Mock::given(method("GET"))
+        .and(path(p("DocMgmt/Documents")))
+        .respond_with(ok_json(json!({"value": []})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    mount_find(&s, vec![doc_json(Some(LINK), "active")]).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/Documents")))
+        .respond_with(ResponseTemplate::new(500).set_body_string("proxy timeout"))
+        .expect(1)
+        .mount(&s)
+        .await;
+    mount_attach(&s, "nonce-1", 201, 1).await;
+    let (_d, c) = client(&s);
+    let link = c
+        .create_link(&part_rev(), &LinkId(LINK.into()), &link_fields())
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id, DOC_ID);
+}
+
+#[tokio::test]
+async fn ambiguous_attach_is_checked_and_posted_again_when_absent() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    Mock::given(method("POST"))
+        .and(path(described_by_path()))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    mount_attach(&s, "nonce-1", 201, 1).await;
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .respond_with(ok_json(json!({"value": []})))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    c.ensure_attached(&part_rev(), &remote_link())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ensure_attached_posts_nothing_when_the_link_exists() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$select", "ID"))
+        .respond_with(ok_json(json!({"value": [{"ID": DOC_ID}]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    c.ensure_attached(&part_rev(), &remote_link())
+        .await
+        .unwrap();
+}
+
+fn doc_path() -> String {
+    p(&format!("DocMgmt/Documents('{DOC_ID}')"))
+}
+
+fn retired() -> RemoteFields {
+    [("PartreelStatus".to_string(), "retired".to_string())].into()
+}
+
+#[tokio::test]
+async fn invalid_nonce_is_refetched_exactly_once_and_the_write_replayed() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(p("PTC/GetCSRFToken()")))
+        .respond_with(ok_json(
+            json!({"NonceKey": "CSRF_NONCE", "NonceValue": "nonce-1"}),
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    mount_nonce(&s, "nonce-2", 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(doc_path()))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"code": "INVALID_NONCE",
+            "message": "A potential security problem was detected. The CSRF nonce is missing or invalid."}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(doc_path()))
+        .and(header("CSRF_NONCE", "nonce-2"))
+        .and(body_json(json!({"PartreelStatus": "retired"})))
+        .respond_with(ok_json(doc_json(Some(LINK), "retired")))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let updated = c.update_link(&remote_link(), &retired()).await.unwrap();
+    assert_eq!(updated.fields["PartreelStatus"], "retired");
+    assert_eq!(updated.part_remote_id.as_deref(), Some(PART_ID));
+}
+
+#[tokio::test]
+async fn update_link_patches_only_the_given_fields_and_rereads_after_204() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(doc_path()))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .and(body_json(json!({"PartreelStatus": "retired"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(doc_path()))
+        .and(query_param("$select", LINK_SELECT))
+        .respond_with(ok_json(doc_json(Some(LINK), "retired")))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let updated = c.update_link(&remote_link(), &retired()).await.unwrap();
+    assert_eq!(updated.fields["PartreelStatus"], "retired");
+}
+
+#[tokio::test]
+async fn a_refused_write_is_a_record_error() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(doc_path()))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"code": "INVALID_PROPERTY", "message": "PartreelStatus: bad value"}}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let err = c.update_link(&remote_link(), &retired()).await.unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    assert_eq!(err.status(), Some(400));
+}
+
+const PROD_EDMX: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
+ <edmx:DataServices>
+  <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="PTC.ProdMgmt" Alias="ProdMgmt">
+   <EntityType Name="WindchillEntity" Abstract="true">
+    <Key><PropertyRef Name="ID"/></Key>
+    <Property Name="ID" Type="Edm.String"/>
+    <Property Name="LastModified" Type="Edm.DateTimeOffset"/>
+   </EntityType>
+   <EntityType Name="Part" BaseType="ProdMgmt.WindchillEntity">
+    <Property Name="Number" Type="Edm.String"/>
+    <Property Name="Name" Type="Edm.String"/>
+    <Property Name="State" Type="PTC.EnumType"/>
+    <Property Name="Version" Type="Edm.String"/>
+    <Property Name="Sku" Type="Edm.String"/>
+    <Property Name="Weight" Type="Edm.Double">
+     <Annotation Term="Core.Computed" Bool="true"/>
+    </Property>
+    <NavigationProperty Name="DescribedBy" Type="Collection(PTC.DocMgmt.Document)"/>
+   </EntityType>
+  </Schema>
+ </edmx:DataServices>
+</edmx:Edmx>"#;
+
+const DOC_EDMX: &str = r#"<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
+ <edmx:DataServices><Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="PTC.DocMgmt">
+  <EntityType Name="Document"><Key><PropertyRef Name="ID"/></Key>
+   <Property Name="ID" Type="Edm.String"/><Property Name="Name" Type="Edm.String"/>
+   <Property Name="PartreelLinkId" Type="Edm.String"/><Property Name="Prompt" Type="Edm.String"/>
+  </EntityType></Schema></edmx:DataServices></edmx:Edmx>"#;
+
+async fn mount_metadata(s: &MockServer, domain: &str, body: &str) {
+    Mock::given(method("GET"))
+        .and(path(p(&format!("{domain}/$metadata"))))
+        .and(header("accept", "application/xml"))
+        .and(basic_auth(USER, PASSWORD))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/xml"))
+        .mount(s)
+        .await;
+}
+
+#[tokio::test]
+async fn metadata_is_parsed_into_part_and_link_properties() {
+    let s = server().await;
+    mount_metadata(&s, "ProdMgmt", PROD_EDMX).await;
+    mount_metadata(&s, "DocMgmt", DOC_EDMX).await;
+    let (_d, c) = client(&s);
+    let schema = c.schema().await.unwrap();
+    let summary = |entity: &str| -> Vec<String> {
+        schema.entities[entity]
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}:{}",
+                    p.name,
+                    p.kind,
+                    if p.writable { "w" } else { "r" }
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        summary("part"),
+        [
+            "ID:Edm.String:r",
+            "LastModified:Edm.DateTimeOffset:r",
+            "Number:Edm.String:w",
+            "Name:Edm.String:w",
+            "State:PTC.EnumType:w",
+            "Version:Edm.String:r",
+            "Sku:Edm.String:w",
+            "Weight:Edm.Double:r",
+        ]
+    );
+    assert_eq!(
+        summary("link"),
+        [
+            "ID:Edm.String:r",
+            "Name:Edm.String:w",
+            "PartreelLinkId:Edm.String:w",
+            "Prompt:Edm.String:w"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn malformed_metadata_names_the_path_and_the_position() {
+    let s = server().await;
+    mount_metadata(
+        &s,
+        "ProdMgmt",
+        "<edmx:Edmx><Schema Namespace=\"X\"></edmx:Edmx>",
+    )
+    .await;
+    let (_d, c) = client(&s);
+    let err = c.schema().await.unwrap_err();
+    let ConnectorError::Malformed { what, detail, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(what, "/Windchill/servlet/odata/ProdMgmt/$metadata");
+    assert!(detail.contains("at byte"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_missing_password_variable_names_the_key_and_the_variable() {
+    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let var = "PARTREEL_TEST_WINDCHILL_PASSWORD_NEVER_SET";
+    let cfg = config(&s, SecretRef::Env(var.into()));
+    let err = cfg.validate().unwrap().build(ctx(&dir)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConnectorError::Config(_)));
+    assert!(msg.contains("password") && msg.contains(var), "{msg}");
+}
+
+#[tokio::test]
+async fn the_password_never_appears_in_errors_or_debug_output() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(p("ProdMgmt/Parts")))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("WWW-Authenticate", "Basic realm=\"Windchill\""),
+        )
+        .expect(1) // Basic credentials are static: a 401 is final, not renewed.
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p("PTC/GetCSRFToken()")))
+        .respond_with(ok_json(
+            json!({"NonceKey": "CSRF_NONCE", "NonceValue": 987654321}),
+        ))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let auth_err = c.changed_parts(&ChangeQuery::default()).await.unwrap_err();
+    assert!(
+        matches!(auth_err, ConnectorError::Auth { .. }),
+        "{auth_err}"
+    );
+    let nonce_err = c.update_link(&remote_link(), &retired()).await.unwrap_err();
+    assert!(
+        matches!(nonce_err, ConnectorError::Malformed { .. }),
+        "{nonce_err}"
+    );
+    let basic = "d2NhZG1pbjpzM2NyM3QtUGE1NXcwcmQ="; // base64("wcadmin:s3cr3t-Pa55w0rd")
+    let text = format!("{auth_err} {auth_err:?} {nonce_err} {nonce_err:?} {c:?}");
+    for secret in [PASSWORD, basic, "987654321"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+#[test]
+fn validate_lists_every_problem_with_its_key() {
+    let cfg = WindchillConfig {
+        base_url: "ftp://plm.example.com/odata".into(),
+        username: " ".into(),
+        password: SecretRef::Env(String::new()),
+        container: "Containers('OR:wt.pdmlink.PDMLinkProduct:1')".into(),
+        link_id_property: "Partreel Link".into(),
+        page_size: 0,
+        document_name_prefix: String::new(),
+        http: fast_http(),
+    };
+    let errors = cfg.validate().unwrap_err();
+    let keys: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "base_url",
+            "username",
+            "password",
+            "container",
+            "link_id_property",
+            "page_size",
+            "document_name_prefix"
+        ]
+    );
+    assert_eq!(errors[0], "base_url: not an absolute http(s) URL");
+}
+
+#[test]
+fn config_reads_toml_with_documented_defaults() {
+    let minimal = r#"
+        base_url = "https://plm.example.com/Windchill/servlet/odata/"
+        username = "svc"
+        password = { env = "WC_PASSWORD" }
+        container = "OR:wt.pdmlink.PDMLinkProduct:48507000"
+        [http]
+        timeout_secs = 5
+    "#;
+    let cfg: WindchillConfig = toml::from_str(minimal).unwrap();
+    assert_eq!(cfg.link_id_property, "PartreelLinkId");
+    assert_eq!(cfg.page_size, 2000);
+    assert_eq!(cfg.document_name_prefix, "VX");
+    assert_eq!(cfg.http.timeout_secs, 5);
+    let rl = &cfg.http.rate_limit;
+    assert_eq!((rl.requests, rl.per_secs, rl.burst), (20, 1, Some(20)));
+    assert!(cfg.validate().is_ok());
+    let no_http: WindchillConfig = toml::from_str(
+        &minimal
+            .replace("[http]", "")
+            .replace("timeout_secs = 5", ""),
+    )
+    .unwrap();
+    assert_eq!(no_http.http.rate_limit.requests, 20);
+    assert!(toml::from_str::<WindchillConfig>(&format!("{minimal}\n[unknown]\n")).is_err());
+}
+
+#[test]
+fn entity_keys_keep_quotes_and_colons_and_encode_the_rest() {
+    let base = url::Url::parse("http://h/Windchill/servlet/odata").unwrap();
+    let part = crate::odata::keyed("Parts", "OR:wt.part.WTPart:1");
+    let url = crate::odata::url(&base, &["ProdMgmt", &part], &[]);
+    assert_eq!(
+        url.path(),
+        "/Windchill/servlet/odata/ProdMgmt/Parts('OR:wt.part.WTPart:1')"
+    );
+    let odd = crate::odata::keyed("Parts", "OR:a b#c?d/e'f%");
+    let url = crate::odata::url(&base, &["ProdMgmt", &odd], &[]);
+    assert_eq!(
+        url.path(),
+        "/Windchill/servlet/odata/ProdMgmt/Parts('OR:a%20b%23c%3Fd%2Fe''f%25')"
+    );
+}

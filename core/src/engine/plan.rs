@@ -1,0 +1,378 @@
+//! Planning one clip: which links it should have, and what to write where.
+//!
+//! Pure: it reads the clip, the part revisions it resolves to, its existing links and the
+//! mappings, and returns operations. No I/O, so every ownership rule is table-tested.
+//!
+//! Per canonical field `f` (see [`crate::mapping::MappingSet::owner`]):
+//! - derived fields (link id, status, watermark flag, clip URL …) are computed here;
+//! - `dam`: the link record takes the clip's value;
+//! - `plm`: the clip takes the part's value (or the link record's, for a field only the link
+//!   record holds), and so does the link record when it maps the field;
+//! - `newest`: three-way against the base value agreed at the last sync — whichever side changed
+//!   wins; both changed to different values is a [`Conflict`] and neither side is written.
+//!
+//! The clip's own metadata is written from its *tagged* link only (a carried-forward link on a
+//! newer revision does not overwrite the clip's lifecycle state).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::report::Conflict;
+use crate::mapping::{Entity, MappingSet, Owner};
+use crate::model::{CanonicalValues, LinkId, LinkStatus, canonical};
+use crate::state::{AssetRecord, LinkOrigin, LinkRecord, PartRecord};
+
+/// A part revision the clip should be linked to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The part revision.
+    pub part: PartRecord,
+    /// Why.
+    pub origin: LinkOrigin,
+}
+
+/// A remote write to make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Create the link record on the part revision.
+    CreateLink {
+        /// Link id.
+        link_id: LinkId,
+        /// Part revision.
+        part: PartRecord,
+        /// Origin.
+        origin: LinkOrigin,
+        /// Status.
+        status: LinkStatus,
+        /// Canonical values of the link record.
+        values: CanonicalValues,
+        /// Base values to store once created.
+        base: CanonicalValues,
+    },
+    /// Change fields (or the status) of an existing link record.
+    UpdateLink {
+        /// The link as stored.
+        link: LinkRecord,
+        /// New status.
+        status: LinkStatus,
+        /// Canonical fields to write ("" clears).
+        changes: CanonicalValues,
+        /// Base values to store once written.
+        base: CanonicalValues,
+    },
+    /// Only the local record changes (base or status) — no remote write.
+    Record {
+        /// The link with its new base/status.
+        link: LinkRecord,
+    },
+    /// Write metadata to the clip in the DAM.
+    WriteAsset {
+        /// Canonical fields to write ("" clears).
+        changes: CanonicalValues,
+    },
+}
+
+/// The plan of one clip.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Writes, links first, then the clip.
+    pub ops: Vec<Op>,
+    /// Fields changed on both sides.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Everything planning needs besides the mappings.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanContext<'a> {
+    /// DAM system name.
+    pub dam: &'a str,
+    /// PLM system name.
+    pub plm: &'a str,
+    /// Today (for rights expiry).
+    pub today: NaiveDate,
+}
+
+fn get<'v>(v: &'v CanonicalValues, f: &str) -> Option<&'v str> {
+    v.get(f).map(String::as_str).filter(|s| !s.is_empty())
+}
+
+/// Status of a live link from the clip's facts.
+pub fn link_status(asset: &AssetRecord, today: NaiveDate) -> LinkStatus {
+    if !asset.watermark.watermark_preserved() {
+        return LinkStatus::NonCompliant;
+    }
+    let expired = get(&asset.values, canonical::RIGHTS_EXPIRY)
+        .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok())
+        .is_some_and(|d| d < today);
+    if expired {
+        LinkStatus::RightsExpired
+    } else {
+        LinkStatus::Active
+    }
+}
+
+/// Values partreel computes itself for a link.
+fn derived(asset: &AssetRecord, link_id: &LinkId, status: LinkStatus) -> CanonicalValues {
+    let mut v = CanonicalValues::new();
+    v.insert(canonical::LINK_ID.into(), link_id.to_string());
+    v.insert(canonical::LINK_STATUS.into(), status.as_str().into());
+    v.insert(canonical::ASSET_ID.into(), asset.asset_id.clone());
+    v.insert(canonical::ASSET_SYSTEM.into(), asset.system.clone());
+    v.insert(
+        canonical::WATERMARK_PRESERVED.into(),
+        asset.watermark.watermark_preserved().to_string(),
+    );
+    v.insert(
+        canonical::PROVENANCE_STATE.into(),
+        asset.watermark.provenance.as_str().into(),
+    );
+    if let Some(url) = &asset.rendition_url {
+        v.insert(canonical::CLIP_URL.into(), url.clone());
+    }
+    v
+}
+
+/// Outcome of the three-way rule for one `newest` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreeWay {
+    /// Both sides hold this value.
+    Agreed(Option<String>),
+    /// The DAM changed: write this to the PLM.
+    ToPlm(Option<String>),
+    /// The PLM changed: write this to the DAM.
+    ToDam(Option<String>),
+    /// Both changed differently.
+    Conflict,
+}
+
+/// The three-way rule: `dam` and `plm` now, `base` at the last sync.
+pub fn three_way(dam: Option<&str>, plm: Option<&str>, base: Option<&str>) -> ThreeWay {
+    let own = |s: Option<&str>| s.map(str::to_string);
+    if dam == plm {
+        return ThreeWay::Agreed(own(dam));
+    }
+    match base {
+        _ if plm == base => ThreeWay::ToPlm(own(dam)),
+        _ if dam == base => ThreeWay::ToDam(own(plm)),
+        // A link record not written yet has no PLM side.
+        None if plm.is_none() => ThreeWay::ToPlm(own(dam)),
+        None if dam.is_none() => ThreeWay::ToDam(own(plm)),
+        _ => ThreeWay::Conflict,
+    }
+}
+
+/// Plans one clip. `targets` are the part revisions it should be linked to (empty when the clip
+/// is archived, deleted or untagged); `existing` are its links as stored.
+pub fn plan_clip(
+    ctx: PlanContext<'_>,
+    maps: &MappingSet,
+    asset: &AssetRecord,
+    targets: &[Target],
+    existing: &[LinkRecord],
+) -> Plan {
+    let mut plan = Plan::default();
+    let link_fields: Vec<String> = maps
+        .plm
+        .fields_for(Entity::Link)
+        .map(|f| f.canonical.clone())
+        .collect();
+    let part_fields: Vec<String> = maps
+        .plm
+        .fields_for(Entity::Part)
+        .map(|f| f.canonical.clone())
+        .collect();
+    let dam_fields: Vec<String> = maps
+        .dam
+        .fields_for(Entity::Asset)
+        .map(|f| f.canonical.clone())
+        .collect();
+    let live = !(asset.archived || asset.deleted);
+    let status = link_status(asset, ctx.today);
+    let mut dam_changes = CanonicalValues::new();
+
+    for target in targets {
+        let part = &target.part;
+        let link_id = LinkId::new(
+            ctx.dam,
+            &asset.asset_id,
+            ctx.plm,
+            &part.number,
+            &part.revision,
+        );
+        let stored = existing.iter().find(|l| l.link_id == link_id);
+        let empty = CanonicalValues::new();
+        let plm_now = stored.map(|l| &l.plm_values).unwrap_or(&empty);
+        let base = stored.map(|l| &l.base).unwrap_or(&empty);
+        let computed = derived(asset, &link_id, status);
+
+        let mut desired = CanonicalValues::new();
+        let mut new_base = base.clone();
+        for f in &link_fields {
+            if canonical::DERIVED.contains(&f.as_str()) {
+                if let Some(v) = computed.get(f) {
+                    desired.insert(f.clone(), v.clone());
+                    new_base.insert(f.clone(), v.clone());
+                }
+                continue;
+            }
+            let on_part = part_fields.contains(f);
+            let on_dam = dam_fields.contains(f);
+            let value: Option<Option<String>> = match maps.owner(f) {
+                Owner::Dam => Some(get(&asset.values, f).map(str::to_string)),
+                Owner::Plm if on_part => Some(get(&part.values, f).map(str::to_string)),
+                // Only the link record holds it and the PLM owns it: PLM users edit it there.
+                Owner::Plm => None,
+                Owner::Newest => {
+                    let other = if on_dam {
+                        get(&asset.values, f)
+                    } else if on_part {
+                        get(&part.values, f)
+                    } else {
+                        None
+                    };
+                    match three_way(other, get(plm_now, f), get(base, f)) {
+                        ThreeWay::Agreed(v) | ThreeWay::ToPlm(v) => Some(v),
+                        ThreeWay::ToDam(v) => {
+                            if on_dam && target.origin == LinkOrigin::Tagged {
+                                dam_changes.insert(f.clone(), v.clone().unwrap_or_default());
+                            }
+                            Some(v)
+                        }
+                        ThreeWay::Conflict => {
+                            plan.conflicts.push(Conflict {
+                                link_id: link_id.to_string(),
+                                asset_id: asset.asset_id.clone(),
+                                part: format!("{}/{}", part.number, part.revision),
+                                field: f.clone(),
+                                dam_value: other.map(str::to_string),
+                                plm_value: get(plm_now, f).map(str::to_string),
+                                base_value: get(base, f).map(str::to_string),
+                            });
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(v) = value {
+                match &v {
+                    Some(s) => {
+                        desired.insert(f.clone(), s.clone());
+                        new_base.insert(f.clone(), s.clone());
+                    }
+                    None => {
+                        desired.insert(f.clone(), String::new());
+                        new_base.remove(f);
+                    }
+                }
+            }
+        }
+
+        match stored {
+            Some(l) if l.remote_id.is_some() => {
+                let changes: CanonicalValues = desired
+                    .iter()
+                    .filter(|(f, v)| get(plm_now, f) != Some(v.as_str()).filter(|s| !s.is_empty()))
+                    .map(|(f, v)| (f.clone(), v.clone()))
+                    .collect();
+                if !changes.is_empty() {
+                    plan.ops.push(Op::UpdateLink {
+                        link: l.clone(),
+                        status,
+                        changes,
+                        base: new_base,
+                    });
+                } else if l.status != status || l.base != new_base || l.origin != target.origin {
+                    let mut rec = l.clone();
+                    rec.status = status;
+                    rec.base = new_base;
+                    rec.origin = target.origin;
+                    plan.ops.push(Op::Record { link: rec });
+                }
+            }
+            _ => plan.ops.push(Op::CreateLink {
+                link_id,
+                part: part.clone(),
+                origin: target.origin,
+                status,
+                values: desired.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+                base: new_base,
+            }),
+        }
+
+        // The clip takes PLM-owned values from its tagged part revision.
+        if target.origin == LinkOrigin::Tagged {
+            for f in &dam_fields {
+                if maps.owner(f) != Owner::Plm || canonical::DERIVED.contains(&f.as_str()) {
+                    continue;
+                }
+                let want = if part_fields.contains(f) {
+                    get(&part.values, f)
+                } else if link_fields.contains(f) {
+                    get(plm_now, f)
+                } else {
+                    continue;
+                };
+                if want.is_some() && want != get(&asset.values, f) {
+                    dam_changes.insert(f.clone(), want.unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+
+    // Links the clip should no longer have are retired, never deleted.
+    for l in existing {
+        let wanted = live
+            && targets
+                .iter()
+                .any(|t| t.part.number == l.part_number && t.part.revision == l.part_revision);
+        if wanted || l.status == LinkStatus::Retired {
+            continue;
+        }
+        let mut changes = CanonicalValues::new();
+        if link_fields.iter().any(|f| f == canonical::LINK_STATUS) {
+            changes.insert(
+                canonical::LINK_STATUS.into(),
+                LinkStatus::Retired.as_str().into(),
+            );
+        }
+        if l.remote_id.is_some() && !changes.is_empty() {
+            let mut base = l.base.clone();
+            base.insert(
+                canonical::LINK_STATUS.into(),
+                LinkStatus::Retired.as_str().into(),
+            );
+            plan.ops.push(Op::UpdateLink {
+                link: l.clone(),
+                status: LinkStatus::Retired,
+                changes,
+                base,
+            });
+        } else {
+            let mut rec = l.clone();
+            rec.status = LinkStatus::Retired;
+            plan.ops.push(Op::Record { link: rec });
+        }
+    }
+
+    if live && !dam_changes.is_empty() {
+        plan.ops.push(Op::WriteAsset {
+            changes: dam_changes,
+        });
+    }
+    plan
+}
+
+/// Orders revision labels: shorter first, then by text (A < B < … < Z < AA; 1 < 2 < 10).
+pub fn revision_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Field values of an op for display.
+pub fn display_fields(values: &CanonicalValues) -> BTreeMap<String, String> {
+    values.clone()
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

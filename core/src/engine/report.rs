@@ -1,0 +1,161 @@
+//! What a run did, for people (`partreel sync`) and for machines (`--json`, the run history).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A field changed on both sides since the last sync: neither side was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// Link id.
+    pub link_id: String,
+    /// DAM asset id.
+    pub asset_id: String,
+    /// Part number / revision.
+    pub part: String,
+    /// Canonical field.
+    pub field: String,
+    /// The DAM's value.
+    pub dam_value: Option<String>,
+    /// The PLM's value.
+    pub plm_value: Option<String>,
+    /// The value both had at the last sync.
+    pub base_value: Option<String>,
+}
+
+/// A record set aside during this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quarantined {
+    /// System the record belongs to.
+    pub system: String,
+    /// Record id.
+    pub record: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One planned remote write, as `--dry-run` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedOp {
+    /// `create_link`, `update_link`, `retire_link` or `write_asset`.
+    pub op: String,
+    /// Target system.
+    pub system: String,
+    /// Link id or asset id.
+    pub target: String,
+    /// Human summary (part, clip).
+    pub summary: String,
+    /// Canonical fields and the values to be written.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The report of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    /// Run id (also in every log line of the run).
+    pub run_id: String,
+    /// True for `--dry-run`: nothing was written.
+    pub dry_run: bool,
+    /// Start time.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Links created.
+    pub links_created: u64,
+    /// Links whose fields or status changed (retirements excluded).
+    pub links_updated: u64,
+    /// Links retired.
+    pub links_retired: u64,
+    /// Metadata writes to DAM assets.
+    pub asset_writes: u64,
+    /// Fields changed on both sides.
+    pub conflicts: Vec<Conflict>,
+    /// Records quarantined in this run.
+    pub quarantined: Vec<Quarantined>,
+    /// HTTP requests per system.
+    pub requests: BTreeMap<String, u64>,
+    /// Retries per system.
+    pub retries: BTreeMap<String, u64>,
+    /// Records pulled per feed (`system/stream`).
+    pub pulled: BTreeMap<String, u64>,
+    /// Clips planned.
+    pub clips_planned: u64,
+    /// Clips that name no part number and no SKU.
+    pub untagged: u64,
+    /// Link records in the PLM that no state knows of.
+    pub unknown_link_records: u64,
+    /// Pending journal entries recovered at start (a previous run was interrupted).
+    pub recovered: u64,
+    /// The plan (dry runs only).
+    pub plan: Vec<PlannedOp>,
+}
+
+impl SyncReport {
+    /// Total remote writes made (or planned, for a dry run).
+    pub fn writes(&self) -> u64 {
+        self.links_created + self.links_updated + self.links_retired + self.asset_writes
+    }
+
+    /// The human-readable report.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "run {}{} — {:.1}s",
+            self.run_id,
+            if self.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            },
+            self.duration_ms as f64 / 1000.0
+        );
+        let verb = if self.dry_run { "to create" } else { "created" };
+        let _ = writeln!(out, "  links {verb:<12} {}", self.links_created);
+        let _ = writeln!(out, "  links updated      {}", self.links_updated);
+        let _ = writeln!(out, "  links retired      {}", self.links_retired);
+        let _ = writeln!(out, "  asset writes       {}", self.asset_writes);
+        let _ = writeln!(out, "  clips planned      {}", self.clips_planned);
+        if self.untagged > 0 {
+            let _ = writeln!(out, "  clips untagged     {}", self.untagged);
+        }
+        if self.recovered > 0 {
+            let _ = writeln!(out, "  recovered writes   {}", self.recovered);
+        }
+        for (feed, n) in &self.pulled {
+            let _ = writeln!(out, "  pulled {feed:<18} {n}");
+        }
+        for (system, n) in &self.requests {
+            let retries = self.retries.get(system).copied().unwrap_or(0);
+            let _ = writeln!(out, "  requests {system:<14} {n} ({retries} retried)");
+        }
+        let _ = writeln!(out, "  conflicts          {}", self.conflicts.len());
+        for c in &self.conflicts {
+            let _ = writeln!(
+                out,
+                "    {} on {} field {}: DAM {:?} vs PLM {:?} (last synced {:?})",
+                c.asset_id, c.part, c.field, c.dam_value, c.plm_value, c.base_value
+            );
+        }
+        let _ = writeln!(out, "  quarantined        {}", self.quarantined.len());
+        for q in &self.quarantined {
+            let _ = writeln!(out, "    {} {}: {}", q.system, q.record, q.reason);
+        }
+        if self.dry_run {
+            let _ = writeln!(out, "  plan ({} operations):", self.plan.len());
+            for op in &self.plan {
+                let _ = writeln!(
+                    out,
+                    "    {} {} {} — {}",
+                    op.op, op.system, op.target, op.summary
+                );
+                for (k, v) in &op.fields {
+                    let _ = writeln!(out, "        {k} = {v:?}");
+                }
+            }
+        }
+        out
+    }
+}

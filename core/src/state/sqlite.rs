@@ -1,0 +1,1012 @@
+//! The embedded default state store: one SQLite file, created on first run.
+//!
+//! WAL journal mode with `synchronous = NORMAL`: every commit survives a killed process (what
+//! crash safety needs here); a power cut may lose the last commits, which the next run redoes
+//! because cursors only move after the facts they cover are stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{
+    AssetRecord, JournalEntry, JournalState, LinkOrigin, LinkRecord, PartRecord, QuarantineEntry,
+    Result, RunRecord, StateError, StateStore, WorkItem, fmt_time, parse_time,
+};
+use crate::model::{CanonicalValues, LinkId, LinkStatus, WatermarkStatus};
+
+/// Schema version written in `meta`; bump with a migration when tables change.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (
+  system TEXT NOT NULL, stream TEXT NOT NULL, at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (system, stream));
+CREATE TABLE IF NOT EXISTS parts (
+  system TEXT NOT NULL, number TEXT NOT NULL, revision TEXT NOT NULL, remote_id TEXT NOT NULL,
+  name TEXT NOT NULL, lifecycle_state TEXT, sku TEXT, modified TEXT NOT NULL, vals TEXT NOT NULL,
+  first_seen TEXT NOT NULL, PRIMARY KEY (system, number, revision));
+CREATE INDEX IF NOT EXISTS parts_by_sku ON parts (system, sku);
+CREATE TABLE IF NOT EXISTS assets (
+  system TEXT NOT NULL, asset_id TEXT NOT NULL, title TEXT NOT NULL, modified TEXT NOT NULL,
+  version TEXT, archived INTEGER NOT NULL, deleted INTEGER NOT NULL, rendition_url TEXT,
+  vals TEXT NOT NULL, watermark TEXT NOT NULL, last_scan TEXT, PRIMARY KEY (system, asset_id));
+CREATE TABLE IF NOT EXISTS links (
+  link_id TEXT PRIMARY KEY, dam_system TEXT NOT NULL, asset_id TEXT NOT NULL,
+  plm_system TEXT NOT NULL, part_number TEXT NOT NULL, part_revision TEXT NOT NULL,
+  part_remote_id TEXT NOT NULL, remote_id TEXT, status TEXT NOT NULL, origin TEXT NOT NULL,
+  base TEXT NOT NULL, plm_vals TEXT NOT NULL, plm_modified TEXT, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, run_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS links_by_asset ON links (dam_system, asset_id);
+CREATE INDEX IF NOT EXISTS links_by_part ON links (plm_system, part_number, part_revision);
+CREATE TABLE IF NOT EXISTS work (
+  dam_system TEXT NOT NULL, asset_id TEXT NOT NULL, enqueued_at TEXT NOT NULL,
+  leased_by TEXT, lease_until TEXT, PRIMARY KEY (dam_system, asset_id));
+CREATE TABLE IF NOT EXISTS journal (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, op TEXT NOT NULL,
+  system TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_pending ON journal (state) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS quarantine (
+  system TEXT NOT NULL, record_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, attempts INTEGER NOT NULL,
+  run_id TEXT NOT NULL, PRIMARY KEY (system, record_id));
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, report TEXT);
+"#;
+
+/// The SQLite state store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn q(e: rusqlite::Error) -> StateError {
+    StateError::Query(e.to_string())
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(
+    text: &str,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+        table,
+        column,
+        message: e.to_string(),
+    })
+}
+
+fn time_col(text: &str, table: &'static str, column: &'static str) -> Result<DateTime<Utc>> {
+    parse_time(text).ok_or_else(|| StateError::Corrupt {
+        table,
+        column,
+        message: format!("not a time: {text}"),
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing plain maps and enums cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the state file and its tables.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_err = |message: String| StateError::Open {
+            location: path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        Self::init(conn, path.to_path_buf()).map_err(|e| open_err(e.to_string()))
+    }
+
+    fn init(conn: Connection, path: PathBuf) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(q)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(q)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(q)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(q)?;
+        conn.execute_batch(SCHEMA).map_err(q)?;
+        let version: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(q)?
+            .and_then(|v| v.parse().ok());
+        match version {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )
+                .map_err(q)?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StateError::Query(format!(
+                    "the state file was written by a newer partreel (schema {v}, this one knows {SCHEMA_VERSION})"
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The state file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock would leave a half-used connection; SQLite's own
+        // transaction rollback keeps the data consistent, so go on with it.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn part_from_row(r: &Row<'_>) -> rusqlite::Result<[String; 10]> {
+    Ok([
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ])
+}
+
+const PART_COLS: &str =
+    "system, number, revision, remote_id, name, lifecycle_state, sku, modified, vals, first_seen";
+
+fn part_decode(c: [String; 10]) -> Result<PartRecord> {
+    let [
+        system,
+        number,
+        revision,
+        remote_id,
+        name,
+        lifecycle,
+        sku,
+        modified,
+        vals,
+        first_seen,
+    ] = c;
+    Ok(PartRecord {
+        system,
+        number,
+        revision,
+        remote_id,
+        name,
+        lifecycle_state: (!lifecycle.is_empty()).then_some(lifecycle),
+        sku: (!sku.is_empty()).then_some(sku),
+        modified: time_col(&modified, "parts", "modified")?,
+        values: json_col(&vals, "parts", "vals")?,
+        first_seen: time_col(&first_seen, "parts", "first_seen")?,
+    })
+}
+
+const ASSET_COLS: &str =
+    "system, asset_id, title, modified, version, archived, deleted, rendition_url, vals, watermark";
+
+fn asset_from_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<(Vec<String>, Option<String>, Option<String>, bool, bool)> {
+    Ok((
+        vec![
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(8)?,
+            r.get(9)?,
+        ],
+        r.get(4)?,
+        r.get(7)?,
+        r.get::<_, i64>(5)? != 0,
+        r.get::<_, i64>(6)? != 0,
+    ))
+}
+
+fn asset_decode(
+    (cols, version, rendition_url, archived, deleted): (
+        Vec<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+        bool,
+    ),
+) -> Result<AssetRecord> {
+    let mut it = cols.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    let (system, asset_id, title, modified, vals, watermark) =
+        (next(), next(), next(), next(), next(), next());
+    Ok(AssetRecord {
+        system,
+        asset_id,
+        title,
+        modified: time_col(&modified, "assets", "modified")?,
+        version,
+        archived,
+        deleted,
+        rendition_url,
+        values: json_col(&vals, "assets", "vals")?,
+        watermark: json_col::<WatermarkStatus>(&watermark, "assets", "watermark")?,
+    })
+}
+
+const LINK_COLS: &str = "link_id, dam_system, asset_id, plm_system, part_number, part_revision, \
+    part_remote_id, remote_id, status, origin, base, plm_vals, plm_modified, created_at, updated_at, run_id";
+
+type LinkRow = (Vec<String>, Option<String>, Option<String>);
+
+fn link_from_row(r: &Row<'_>) -> rusqlite::Result<LinkRow> {
+    Ok((
+        vec![
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(8)?,
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+            r.get(13)?,
+            r.get(14)?,
+            r.get(15)?,
+        ],
+        r.get(7)?,
+        r.get(12)?,
+    ))
+}
+
+fn link_decode((cols, remote_id, plm_modified): LinkRow) -> Result<LinkRecord> {
+    let mut it = cols.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    let (link_id, dam_system, asset_id, plm_system, part_number, part_revision, part_remote_id) =
+        (next(), next(), next(), next(), next(), next(), next());
+    let (status, origin, base, plm_vals, created_at, updated_at, run_id) =
+        (next(), next(), next(), next(), next(), next(), next());
+    Ok(LinkRecord {
+        link_id: LinkId(link_id),
+        dam_system,
+        asset_id,
+        plm_system,
+        part_number,
+        part_revision,
+        part_remote_id,
+        remote_id,
+        status: LinkStatus::parse(&status).ok_or_else(|| StateError::Corrupt {
+            table: "links",
+            column: "status",
+            message: status.clone(),
+        })?,
+        origin: match origin.as_str() {
+            "carried" => LinkOrigin::Carried,
+            _ => LinkOrigin::Tagged,
+        },
+        base: json_col(&base, "links", "base")?,
+        plm_values: json_col(&plm_vals, "links", "plm_vals")?,
+        plm_modified: plm_modified
+            .as_deref()
+            .map(|t| time_col(t, "links", "plm_modified"))
+            .transpose()?,
+        created_at: time_col(&created_at, "links", "created_at")?,
+        updated_at: time_col(&updated_at, "links", "updated_at")?,
+        run_id,
+    })
+}
+
+fn enqueue_tx(tx: &Connection, items: &[WorkItem], now: &str) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO work (dam_system, asset_id, enqueued_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (dam_system, asset_id) DO UPDATE SET leased_by = NULL, lease_until = NULL",
+        )
+        .map_err(q)?;
+    for w in items {
+        stmt.execute(params![w.dam_system, w.asset_id, now])
+            .map_err(q)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn cursor(&self, system: &str, stream: &str) -> Result<Option<DateTime<Utc>>> {
+        let c = self.lock();
+        let at: Option<String> = c
+            .query_row(
+                "SELECT at FROM cursors WHERE system = ?1 AND stream = ?2",
+                params![system, stream],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(q)?;
+        at.map(|t| time_col(&t, "cursors", "at")).transpose()
+    }
+
+    async fn set_cursor(&self, system: &str, stream: &str, at: DateTime<Utc>) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "INSERT INTO cursors (system, stream, at, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (system, stream) DO UPDATE SET at = excluded.at, updated_at = excluded.updated_at",
+            params![system, stream, fmt_time(at), fmt_time(Utc::now())],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn part(&self, system: &str, number: &str, revision: &str) -> Result<Option<PartRecord>> {
+        let c = self.lock();
+        let row = c
+            .query_row(
+                &format!("SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 AND revision = ?3"),
+                params![system, number, revision],
+                part_from_row,
+            )
+            .optional()
+            .map_err(q)?;
+        row.map(part_decode).transpose()
+    }
+
+    async fn parts_by_number(&self, system: &str, number: &str) -> Result<Vec<PartRecord>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 ORDER BY length(revision), revision"
+            ))
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![system, number], part_from_row)
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter().map(part_decode).collect()
+    }
+
+    async fn parts_by_sku(&self, system: &str, sku: &str) -> Result<Vec<PartRecord>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND sku = ?2 ORDER BY number, length(revision), revision"
+            ))
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![system, sku], part_from_row)
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter().map(part_decode).collect()
+    }
+
+    async fn upsert_parts(&self, parts: &[PartRecord]) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO parts ({PART_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (system, number, revision) DO UPDATE SET remote_id = excluded.remote_id,
+                       name = excluded.name, lifecycle_state = excluded.lifecycle_state, sku = excluded.sku,
+                       modified = excluded.modified, vals = excluded.vals"
+                ))
+                .map_err(q)?;
+            for p in parts {
+                stmt.execute(params![
+                    p.system,
+                    p.number,
+                    p.revision,
+                    p.remote_id,
+                    p.name,
+                    p.lifecycle_state,
+                    p.sku,
+                    fmt_time(p.modified),
+                    to_json(&p.values),
+                    fmt_time(p.first_seen),
+                ])
+                .map_err(q)?;
+            }
+        }
+        tx.commit().map_err(q)
+    }
+
+    async fn asset(&self, system: &str, asset_id: &str) -> Result<Option<AssetRecord>> {
+        let c = self.lock();
+        let row = c
+            .query_row(
+                &format!("SELECT {ASSET_COLS} FROM assets WHERE system = ?1 AND asset_id = ?2"),
+                params![system, asset_id],
+                asset_from_row,
+            )
+            .optional()
+            .map_err(q)?;
+        row.map(asset_decode).transpose()
+    }
+
+    async fn upsert_assets(&self, assets: &[AssetRecord], enqueue: bool) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO assets ({ASSET_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (system, asset_id) DO UPDATE SET title = excluded.title,
+                       modified = excluded.modified, version = excluded.version, archived = excluded.archived,
+                       deleted = excluded.deleted, rendition_url = excluded.rendition_url,
+                       vals = excluded.vals, watermark = excluded.watermark"
+                ))
+                .map_err(q)?;
+            for a in assets {
+                stmt.execute(params![
+                    a.system,
+                    a.asset_id,
+                    a.title,
+                    fmt_time(a.modified),
+                    a.version,
+                    a.archived as i64,
+                    a.deleted as i64,
+                    a.rendition_url,
+                    to_json(&a.values),
+                    to_json(&a.watermark),
+                ])
+                .map_err(q)?;
+            }
+        }
+        if enqueue {
+            let items: Vec<WorkItem> = assets
+                .iter()
+                .map(|a| WorkItem {
+                    dam_system: a.system.clone(),
+                    asset_id: a.asset_id.clone(),
+                })
+                .collect();
+            enqueue_tx(&tx, &items, &fmt_time(Utc::now()))?;
+        }
+        tx.commit().map_err(q)
+    }
+
+    async fn linked_assets(
+        &self,
+        dam: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT DISTINCT asset_id FROM links WHERE dam_system = ?1 AND asset_id > ?2
+                 AND status != 'retired' ORDER BY asset_id LIMIT ?3",
+            )
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![dam, after.unwrap_or(""), limit as i64], |r| {
+                r.get(0)
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(q)?;
+        Ok(rows)
+    }
+
+    async fn mark_seen(&self, dam: &str, asset_ids: &[String], scan: &str) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE assets SET last_scan = ?3 WHERE system = ?1 AND asset_id = ?2",
+                )
+                .map_err(q)?;
+            for id in asset_ids {
+                stmt.execute(params![dam, id, scan]).map_err(q)?;
+            }
+        }
+        tx.commit().map_err(q)
+    }
+
+    async fn unseen_linked_assets(
+        &self,
+        dam: &str,
+        scan: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT DISTINCT l.asset_id FROM links l LEFT JOIN assets a
+                   ON a.system = l.dam_system AND a.asset_id = l.asset_id
+                 WHERE l.dam_system = ?1 AND l.status != 'retired' AND l.asset_id > ?3
+                   AND (a.last_scan IS NULL OR a.last_scan != ?2)
+                 ORDER BY l.asset_id LIMIT ?4",
+            )
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![dam, scan, after.unwrap_or(""), limit as i64], |r| {
+                r.get(0)
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(q)?;
+        Ok(rows)
+    }
+
+    async fn links_page(&self, after: Option<&LinkId>, limit: usize) -> Result<Vec<LinkRecord>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {LINK_COLS} FROM links WHERE link_id > ?1 ORDER BY link_id LIMIT ?2"
+            ))
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(
+                params![after.map(|l| l.as_str()).unwrap_or(""), limit as i64],
+                link_from_row,
+            )
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter().map(link_decode).collect()
+    }
+
+    async fn link(&self, id: &LinkId) -> Result<Option<LinkRecord>> {
+        let c = self.lock();
+        let row = c
+            .query_row(
+                &format!("SELECT {LINK_COLS} FROM links WHERE link_id = ?1"),
+                params![id.as_str()],
+                link_from_row,
+            )
+            .optional()
+            .map_err(q)?;
+        row.map(link_decode).transpose()
+    }
+
+    async fn links_for_asset(&self, dam: &str, asset_id: &str) -> Result<Vec<LinkRecord>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {LINK_COLS} FROM links WHERE dam_system = ?1 AND asset_id = ?2 ORDER BY link_id"
+            ))
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![dam, asset_id], link_from_row)
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter().map(link_decode).collect()
+    }
+
+    async fn links_for_part(
+        &self,
+        plm: &str,
+        number: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<LinkRecord>> {
+        let c = self.lock();
+        let rows = match revision {
+            Some(rev) => {
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {LINK_COLS} FROM links WHERE plm_system = ?1 AND part_number = ?2 AND part_revision = ?3 ORDER BY link_id"
+                    ))
+                    .map_err(q)?;
+                stmt.query_map(params![plm, number, rev], link_from_row)
+                    .map_err(q)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(q)?
+            }
+            None => {
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {LINK_COLS} FROM links WHERE plm_system = ?1 AND part_number = ?2 ORDER BY link_id"
+                    ))
+                    .map_err(q)?;
+                stmt.query_map(params![plm, number], link_from_row)
+                    .map_err(q)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(q)?
+            }
+        };
+        rows.into_iter().map(link_decode).collect()
+    }
+
+    async fn upsert_link(&self, l: &LinkRecord) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            &format!(
+                "INSERT INTO links ({LINK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (link_id) DO UPDATE SET part_remote_id = excluded.part_remote_id,
+                   remote_id = excluded.remote_id, status = excluded.status, origin = excluded.origin,
+                   base = excluded.base, plm_vals = excluded.plm_vals, plm_modified = excluded.plm_modified,
+                   updated_at = excluded.updated_at, run_id = excluded.run_id"
+            ),
+            params![
+                l.link_id.as_str(),
+                l.dam_system,
+                l.asset_id,
+                l.plm_system,
+                l.part_number,
+                l.part_revision,
+                l.part_remote_id,
+                l.remote_id,
+                l.status.as_str(),
+                l.origin.as_str(),
+                to_json(&l.base),
+                to_json(&l.plm_values),
+                l.plm_modified.map(fmt_time),
+                fmt_time(l.created_at),
+                fmt_time(l.updated_at),
+                l.run_id,
+            ],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn observe_link(
+        &self,
+        id: &LinkId,
+        values: &CanonicalValues,
+        modified: DateTime<Utc>,
+        remote_id: &str,
+    ) -> Result<bool> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        let row: Option<(String, String, Option<String>)> = tx
+            .query_row(
+                "SELECT dam_system, asset_id, plm_modified FROM links WHERE link_id = ?1",
+                params![id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(q)?;
+        let Some((dam, asset, seen)) = row else {
+            return Ok(false);
+        };
+        if seen.as_deref() == Some(fmt_time(modified).as_str()) {
+            return Ok(true);
+        }
+        tx.execute(
+            "UPDATE links SET plm_vals = ?2, plm_modified = ?3, remote_id = COALESCE(remote_id, ?4) WHERE link_id = ?1",
+            params![id.as_str(), to_json(values), fmt_time(modified), remote_id],
+        )
+        .map_err(q)?;
+        enqueue_tx(
+            &tx,
+            &[WorkItem {
+                dam_system: dam,
+                asset_id: asset,
+            }],
+            &fmt_time(Utc::now()),
+        )?;
+        tx.commit().map_err(q)?;
+        Ok(true)
+    }
+
+    async fn enqueue(&self, items: &[WorkItem]) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        enqueue_tx(&tx, items, &fmt_time(Utc::now()))?;
+        tx.commit().map_err(q)
+    }
+
+    async fn lease_work(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease_secs: u64,
+    ) -> Result<Vec<WorkItem>> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(lease_secs as i64);
+        let items = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT dam_system, asset_id FROM work
+                     WHERE leased_by IS NULL OR lease_until < ?1 OR leased_by = ?2
+                     ORDER BY enqueued_at, dam_system, asset_id LIMIT ?3",
+                )
+                .map_err(q)?;
+            stmt.query_map(params![fmt_time(now), owner, limit as i64], |r| {
+                Ok(WorkItem {
+                    dam_system: r.get(0)?,
+                    asset_id: r.get(1)?,
+                })
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?
+        };
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE work SET leased_by = ?3, lease_until = ?4 WHERE dam_system = ?1 AND asset_id = ?2",
+                )
+                .map_err(q)?;
+            for w in &items {
+                stmt.execute(params![w.dam_system, w.asset_id, owner, fmt_time(until)])
+                    .map_err(q)?;
+            }
+        }
+        tx.commit().map_err(q)?;
+        Ok(items)
+    }
+
+    async fn finish_work(&self, item: &WorkItem) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "DELETE FROM work WHERE dam_system = ?1 AND asset_id = ?2",
+            params![item.dam_system, item.asset_id],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn work_len(&self) -> Result<u64> {
+        let c = self.lock();
+        c.query_row("SELECT COUNT(*) FROM work", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(q)
+    }
+
+    async fn journal_begin(
+        &self,
+        run_id: &str,
+        op: &str,
+        system: &str,
+        key: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64> {
+        let c = self.lock();
+        let now = fmt_time(Utc::now());
+        c.execute(
+            "INSERT INTO journal (run_id, op, system, key, payload, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+            params![run_id, op, system, key, payload.to_string(), now],
+        )
+        .map_err(q)?;
+        Ok(c.last_insert_rowid())
+    }
+
+    async fn journal_end(&self, id: i64, state: JournalState) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE journal SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, state.as_str(), fmt_time(Utc::now())],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn journal_pending(&self) -> Result<Vec<JournalEntry>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT id, run_id, op, system, key, payload, created_at FROM journal
+                 WHERE state = 'pending' ORDER BY id",
+            )
+            .map_err(q)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter()
+            .map(|(id, run_id, op, system, key, payload, created)| {
+                Ok(JournalEntry {
+                    id,
+                    run_id,
+                    op,
+                    system,
+                    key,
+                    payload: json_col(&payload, "journal", "payload")?,
+                    state: JournalState::Pending,
+                    created_at: time_col(&created, "journal", "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn quarantine_put(
+        &self,
+        system: &str,
+        record_id: &str,
+        kind: &str,
+        reason: &str,
+        run_id: &str,
+    ) -> Result<()> {
+        let c = self.lock();
+        let now = fmt_time(Utc::now());
+        c.execute(
+            "INSERT INTO quarantine (system, record_id, kind, reason, first_seen, last_seen, attempts, run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)
+             ON CONFLICT (system, record_id) DO UPDATE SET reason = excluded.reason,
+               last_seen = excluded.last_seen, attempts = quarantine.attempts + 1, run_id = excluded.run_id",
+            params![system, record_id, kind, reason, now, run_id],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn quarantine_clear(&self, system: &str, record_id: &str) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "DELETE FROM quarantine WHERE system = ?1 AND record_id = ?2",
+            params![system, record_id],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT system, record_id, kind, reason, first_seen, last_seen, attempts, run_id
+                 FROM quarantine ORDER BY last_seen DESC, system, record_id",
+            )
+            .map_err(q)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter()
+            .map(
+                |(system, record_id, kind, reason, first, last, attempts, run_id)| {
+                    Ok(QuarantineEntry {
+                        system,
+                        record_id,
+                        kind,
+                        reason,
+                        first_seen: time_col(&first, "quarantine", "first_seen")?,
+                        last_seen: time_col(&last, "quarantine", "last_seen")?,
+                        attempts: attempts.max(0) as u32,
+                        run_id,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn run_started(&self, run_id: &str, at: DateTime<Utc>) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "INSERT INTO runs (run_id, started_at) VALUES (?1, ?2)",
+            params![run_id, fmt_time(at)],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn run_finished(&self, run_id: &str, outcome: &str, report: &str) -> Result<()> {
+        let c = self.lock();
+        c.execute(
+            "UPDATE runs SET finished_at = ?2, outcome = ?3, report = ?4 WHERE run_id = ?1",
+            params![run_id, fmt_time(Utc::now()), outcome, report],
+        )
+        .map_err(q)?;
+        Ok(())
+    }
+
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT run_id, started_at, finished_at, outcome, report FROM runs
+                 ORDER BY started_at DESC LIMIT ?1",
+            )
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        rows.into_iter()
+            .map(|(run_id, started, finished, outcome, report)| {
+                Ok(RunRecord {
+                    run_id,
+                    started_at: time_col(&started, "runs", "started_at")?,
+                    finished_at: finished
+                        .as_deref()
+                        .map(|t| time_col(t, "runs", "finished_at"))
+                        .transpose()?,
+                    outcome,
+                    report,
+                })
+            })
+            .collect()
+    }
+
+    async fn link_counts(&self) -> Result<BTreeMap<String, u64>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached("SELECT status, COUNT(*) FROM links GROUP BY status")
+            .map_err(q)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+    }
+
+    async fn scratch_copy(&self) -> Result<Box<dyn StateStore>> {
+        let dir = std::env::temp_dir().join(format!(
+            "partreel-dry-run-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| StateError::Query(e.to_string()))?;
+        let target = dir.join("state.db");
+        {
+            let c = self.lock();
+            c.execute("VACUUM INTO ?1", params![target.display().to_string()])
+                .map_err(q)?;
+        }
+        Ok(Box::new(SqliteStore::open(&target)?))
+    }
+}

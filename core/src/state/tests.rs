@@ -1,0 +1,187 @@
+//! Unit tests for the state store (SQLite).
+
+use chrono::{TimeZone, Utc};
+
+use super::sqlite::SqliteStore;
+use super::*;
+use crate::model::{LinkId, LinkStatus};
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(&dir.path().join("nested/state.db")).expect("open");
+    (dir, s)
+}
+
+fn link(id: &str, asset: &str) -> LinkRecord {
+    let t = Utc
+        .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .expect("time");
+    LinkRecord {
+        link_id: LinkId(id.into()),
+        dam_system: "bynder".into(),
+        asset_id: asset.into(),
+        plm_system: "windchill".into(),
+        part_number: "TR-1001".into(),
+        part_revision: "B".into(),
+        part_remote_id: "OR:1".into(),
+        remote_id: None,
+        status: LinkStatus::Active,
+        origin: LinkOrigin::Tagged,
+        base: Default::default(),
+        plm_values: Default::default(),
+        plm_modified: None,
+        created_at: t,
+        updated_at: t,
+        run_id: "r1".into(),
+    }
+}
+
+#[tokio::test]
+async fn creates_file_and_round_trips_cursor() {
+    let (_d, s) = store();
+    assert_eq!(s.cursor("wc", "parts").await.expect("read"), None);
+    let t = Utc
+        .with_ymd_and_hms(2026, 11, 2, 3, 4, 5)
+        .single()
+        .expect("time");
+    s.set_cursor("wc", "parts", t).await.expect("write");
+    assert_eq!(s.cursor("wc", "parts").await.expect("read"), Some(t));
+    assert!(s.path().exists());
+}
+
+#[tokio::test]
+async fn reopening_keeps_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.db");
+    {
+        let s = SqliteStore::open(&path).expect("open");
+        s.upsert_link(&link("l1", "a1")).await.expect("upsert");
+    }
+    let s = SqliteStore::open(&path).expect("reopen");
+    let got = s
+        .link(&LinkId("l1".into()))
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(got, link("l1", "a1"));
+}
+
+#[tokio::test]
+async fn observe_link_updates_and_queues_only_on_change() {
+    let (_d, s) = store();
+    s.upsert_link(&link("l1", "a1")).await.expect("upsert");
+    let t = Utc
+        .with_ymd_and_hms(2026, 11, 3, 0, 0, 0)
+        .single()
+        .expect("time");
+    let vals = [("campaign".to_string(), "X".to_string())]
+        .into_iter()
+        .collect();
+    assert!(
+        s.observe_link(&LinkId("l1".into()), &vals, t, "doc1")
+            .await
+            .expect("obs")
+    );
+    assert_eq!(s.work_len().await.expect("len"), 1);
+    let l = s
+        .link(&LinkId("l1".into()))
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(l.plm_values, vals);
+    assert_eq!(l.remote_id.as_deref(), Some("doc1"));
+    let w = s.lease_work("me", 10, 60).await.expect("lease");
+    s.finish_work(&w[0]).await.expect("finish");
+    // Same modification time again: an echo, nothing queued.
+    assert!(
+        s.observe_link(&LinkId("l1".into()), &vals, t, "doc1")
+            .await
+            .expect("obs")
+    );
+    assert_eq!(s.work_len().await.expect("len"), 0);
+    // Unknown link: reported as unknown.
+    assert!(
+        !s.observe_link(&LinkId("nope".into()), &vals, t, "doc9")
+            .await
+            .expect("obs")
+    );
+}
+
+#[tokio::test]
+async fn leases_exclude_other_owners_until_expiry() {
+    let (_d, s) = store();
+    let items = vec![
+        WorkItem {
+            dam_system: "b".into(),
+            asset_id: "1".into(),
+        },
+        WorkItem {
+            dam_system: "b".into(),
+            asset_id: "2".into(),
+        },
+    ];
+    s.enqueue(&items).await.expect("enqueue");
+    let a = s.lease_work("a", 10, 60).await.expect("lease a");
+    assert_eq!(a.len(), 2);
+    assert!(s.lease_work("b", 10, 60).await.expect("lease b").is_empty());
+    // An expired lease is free again.
+    let a2 = s.lease_work("a", 10, 0).await.expect("relet");
+    assert_eq!(a2.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(s.lease_work("b", 10, 60).await.expect("lease b").len(), 2);
+}
+
+#[tokio::test]
+async fn journal_pending_survives_until_closed() {
+    let (_d, s) = store();
+    let id = s
+        .journal_begin(
+            "r1",
+            "create_link",
+            "wc",
+            "l1",
+            &serde_json::json!({"a": 1}),
+        )
+        .await
+        .expect("begin");
+    let pending = s.journal_pending().await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].key, "l1");
+    s.journal_end(id, JournalState::Applied).await.expect("end");
+    assert!(s.journal_pending().await.expect("pending").is_empty());
+}
+
+#[tokio::test]
+async fn quarantine_counts_attempts_and_clears() {
+    let (_d, s) = store();
+    s.quarantine_put("bynder", "a1", "asset", "part XX-9999 not found", "r1")
+        .await
+        .expect("q");
+    s.quarantine_put("bynder", "a1", "asset", "part XX-9999 not found", "r2")
+        .await
+        .expect("q");
+    let q = s.quarantine_list().await.expect("list");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].attempts, 2);
+    assert_eq!(q[0].run_id, "r2");
+    s.quarantine_clear("bynder", "a1").await.expect("clear");
+    assert!(s.quarantine_list().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn scratch_copy_is_independent() {
+    let (_d, s) = store();
+    s.upsert_link(&link("l1", "a1")).await.expect("upsert");
+    let copy = s.scratch_copy().await.expect("copy");
+    copy.upsert_link(&link("l2", "a2"))
+        .await
+        .expect("upsert copy");
+    assert!(
+        copy.link(&LinkId("l1".into()))
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(s.link(&LinkId("l2".into())).await.expect("read").is_none());
+}

@@ -1,0 +1,120 @@
+//! Writes a partreel configuration that points at a running [`Sim`], with the default mapping
+//! files and the emulators' credentials in secret files beside it (never in the config).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::Sim;
+
+/// The default Windchill mapping shipped with partreel.
+pub const WINDCHILL_MAPPING: &str = include_str!("../../mappings/windchill.toml");
+/// The default Bynder mapping shipped with partreel.
+pub const BYNDER_MAPPING: &str = include_str!("../../mappings/bynder.toml");
+
+/// Choices for the written configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigOptions {
+    /// State file (SQLite).
+    pub state: PathBuf,
+    /// `sync.overlap_secs`.
+    pub overlap_secs: u64,
+    /// `sync.carry_forward`.
+    pub carry_forward: bool,
+    /// Short retry backoffs (for tests that inject faults).
+    pub fast_retries: bool,
+    /// Client rate limit in requests per second for both systems (None: connector defaults).
+    pub requests_per_sec: Option<u32>,
+}
+
+impl Default for ConfigOptions {
+    fn default() -> Self {
+        ConfigOptions {
+            state: PathBuf::from("partreel.db"),
+            overlap_secs: 30,
+            carry_forward: true,
+            fast_retries: false,
+            requests_per_sec: None,
+        }
+    }
+}
+
+fn write_secret(path: &Path, value: &str) -> io::Result<()> {
+    std::fs::write(path, value)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn http_table(prefix: &str, opts: &ConfigOptions) -> String {
+    let mut out = String::new();
+    if opts.fast_retries {
+        out.push_str(&format!(
+            "\n[{prefix}.http.retry]\nmax_attempts = 12\ninitial_backoff_ms = 5\nmax_backoff_ms = 100\nrate_limited_backoff_ms = 20\nmax_retry_after_secs = 2\n"
+        ));
+    }
+    if let Some(rps) = opts.requests_per_sec {
+        out.push_str(&format!(
+            "\n[{prefix}.http.rate_limit]\nrequests = {rps}\nper_secs = 1\nburst = {rps}\n"
+        ));
+    }
+    out
+}
+
+impl Sim {
+    /// Writes `dir/partreel.toml`, `dir/mappings/*.toml` and `dir/secrets/*`; returns the
+    /// configuration's path.
+    pub fn write_partreel_config(&self, dir: &Path, opts: &ConfigOptions) -> io::Result<PathBuf> {
+        let creds = self.credentials();
+        std::fs::create_dir_all(dir.join("mappings"))?;
+        std::fs::create_dir_all(dir.join("secrets"))?;
+        std::fs::write(dir.join("mappings/windchill.toml"), WINDCHILL_MAPPING)?;
+        std::fs::write(dir.join("mappings/bynder.toml"), BYNDER_MAPPING)?;
+        write_secret(
+            &dir.join("secrets/windchill_password"),
+            &creds.windchill_password,
+        )?;
+        write_secret(
+            &dir.join("secrets/bynder_client_secret"),
+            &creds.bynder_client_secret,
+        )?;
+        let state = opts.state.display().to_string().replace('\\', "/");
+        let text = format!(
+            r#"# Written by `partreel sim`: points partreel at the local emulators.
+# Secrets live in ./secrets (mode 0600), never in this file.
+state = "{state}"
+
+[sync]
+overlap_secs = {overlap}
+carry_forward = {carry}
+
+[plm]
+type = "windchill"
+mapping = "mappings/windchill.toml"
+base_url = "{wc_url}"
+username = "{wc_user}"
+password = {{ file = "secrets/windchill_password" }}
+container = "OR:wt.pdmlink.PDMLinkProduct:1001"
+{wc_http}
+[dam]
+type = "bynder"
+mapping = "mappings/bynder.toml"
+base_url = "{by_url}"
+auth = {{ type = "oauth2", client_id = "{by_client}", client_secret = {{ file = "secrets/bynder_client_secret" }} }}
+{by_http}"#,
+            overlap = opts.overlap_secs,
+            carry = opts.carry_forward,
+            wc_url = self.windchill.url,
+            wc_user = creds.windchill_username,
+            by_url = self.bynder.url,
+            by_client = creds.bynder_client_id,
+            wc_http = http_table("plm", opts),
+            by_http = http_table("dam", opts),
+        );
+        let path = dir.join("partreel.toml");
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+}

@@ -1,0 +1,457 @@
+//! HTTP routes of the Windchill emulator. Every handler cites the PTC page it follows, as
+//! summarised in docs/wire/windchill.md; paths carry OData keys (`Parts('OR:…')`), so one
+//! catch-all route decodes the path and dispatches.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Map, Value, json};
+
+use super::metadata::{DOCUMENT_PROPERTIES, Domain, PART_PROPERTIES, edmx};
+use super::odata::{CollectionQuery, collection_query};
+use super::store::{Refusal, WindchillStore};
+use crate::framework::base64;
+use crate::framework::clock::{SimClock, lock};
+use crate::framework::reqlog::System;
+use crate::framework::server::vendor_error;
+
+/// Path of the WRS OData root on the server.
+pub(crate) const BASE_PATH: &str = "/Windchill/servlet/odata";
+/// Header that carries the CSRF nonce (WCCG_RESTAPIsNonceTokenFunction.html).
+const NONCE_HEADER: &str = "CSRF_NONCE";
+/// Largest request body accepted.
+const MAX_BODY: usize = 8 << 20;
+/// Session cookie name (the servlet container's).
+const SESSION_COOKIE: &str = "JSESSIONID";
+
+/// Shared state of the Windchill routes.
+#[derive(Clone)]
+pub(crate) struct WcState {
+    pub(crate) store: Arc<Mutex<WindchillStore>>,
+    /// Absolute `{base}` (scheme, host, port and [`BASE_PATH`]), for `@odata.nextLink`.
+    pub(crate) base: Arc<str>,
+    /// The expected `Authorization: Basic …` value.
+    pub(crate) basic: Arc<str>,
+    pub(crate) clock: SimClock,
+}
+
+/// A refusal on its way to the client as an OData error body.
+struct WcError(StatusCode, &'static str, String);
+
+impl From<Refusal> for WcError {
+    fn from((status, code, message): Refusal) -> Self {
+        WcError(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            message,
+        )
+    }
+}
+
+impl IntoResponse for WcError {
+    fn into_response(self) -> Response {
+        // Error body per wccg_rest_error_codes.html.
+        vendor_error(System::Windchill, self.0, self.1, &self.2)
+    }
+}
+
+fn bad_request(message: String) -> WcError {
+    WcError(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
+}
+
+fn not_found(what: &str) -> WcError {
+    WcError(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("{what} does not exist."),
+    )
+}
+
+/// The router: everything under [`BASE_PATH`].
+pub(crate) fn router(st: WcState) -> Router {
+    Router::new()
+        .route(&format!("{BASE_PATH}/{{*rest}}"), any(dispatch))
+        .fallback(|| async { not_found("The resource").into_response() })
+        .with_state(st)
+}
+
+/// Request context after authentication.
+struct Ctx<'a> {
+    st: &'a WcState,
+    params: Vec<(String, String)>,
+    headers: HeaderMap,
+    session: String,
+    body: Bytes,
+}
+
+async fn dispatch(State(st): State<WcState>, req: Request) -> Response {
+    // HTTP Basic on every request; 401 + WWW-Authenticate otherwise (docs/wire/windchill.md Auth).
+    let authorized = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == &*st.basic);
+    if !authorized {
+        let mut r = WcError(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Authentication is required to access this resource.".into(),
+        )
+        .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Windchill\""),
+        );
+        return r;
+    }
+    let (session, new_cookie) = session_of(&st, req.headers());
+    let method = req.method().clone();
+    let raw_path = req.uri().path().strip_prefix(BASE_PATH).unwrap_or_default();
+    let path = urlencoding::decode(raw_path)
+        .map(|p| p.into_owned())
+        .unwrap_or_default();
+    let params = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let headers = req.headers().clone();
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return bad_request(format!("unreadable body: {e}")).into_response(),
+    };
+    let ctx = Ctx {
+        st: &st,
+        params,
+        headers,
+        session,
+        body,
+    };
+    let mut resp = route(&ctx, &method, &path).unwrap_or_else(IntoResponse::into_response);
+    if let Some(sid) = new_cookie {
+        let cookie = format!("{SESSION_COOKIE}={sid}; Path=/Windchill; HttpOnly");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    resp.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp
+}
+
+/// The caller's session, opening one (and returning its id to set as a cookie) if it has none.
+fn session_of(st: &WcState, headers: &HeaderMap) -> (String, Option<String>) {
+    let sent = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix("JSESSIONID="))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let mut store = lock(&st.store);
+    if let Some(sid) = sent.into_iter().find(|s| store.has_session(s)) {
+        return (sid, None);
+    }
+    let sid = hex::encode(rand::random::<[u8; 16]>()).to_uppercase();
+    store.open_session(sid.clone(), hex::encode(rand::random::<[u8; 24]>()));
+    (sid.clone(), Some(sid))
+}
+
+/// The key inside `Name('key')` at the start of `seg`, and what follows it.
+fn keyed<'a>(seg: &'a str, set: &str) -> Option<(&'a str, &'a str)> {
+    let rest = seg.strip_prefix(set)?.strip_prefix("('")?;
+    let end = rest.find("')")?;
+    Some((&rest[..end], &rest[end + 2..]))
+}
+
+fn route(ctx: &Ctx<'_>, method: &Method, path: &str) -> Result<Response, WcError> {
+    let m = method.clone();
+    match path {
+        "/PTC/GetCSRFToken()" if m == Method::GET => Ok(csrf_token(ctx)),
+        "/ProdMgmt/$metadata" if m == Method::GET => Ok(metadata(Domain::ProdMgmt)),
+        "/DocMgmt/$metadata" if m == Method::GET => Ok(metadata(Domain::DocMgmt)),
+        "/ProdMgmt/Parts" if m == Method::GET => list_parts(ctx),
+        "/DocMgmt/Documents" if m == Method::GET => list_documents(ctx),
+        "/DocMgmt/Documents" if m == Method::POST => create_document(ctx),
+        p => {
+            if let Some((id, rest)) = p.strip_prefix("/ProdMgmt/").and_then(|s| keyed(s, "Parts")) {
+                return match (rest, m) {
+                    ("", Method::GET) => read_part(ctx, id),
+                    ("/DescribedBy", Method::GET) => read_described_by(ctx, id),
+                    ("/DescribedBy", Method::POST) => create_described_by(ctx, id),
+                    ("" | "/DescribedBy", _) => Err(method_not_allowed()),
+                    _ => Err(not_found("The resource")),
+                };
+            }
+            if let Some((id, rest)) = p
+                .strip_prefix("/DocMgmt/")
+                .and_then(|s| keyed(s, "Documents"))
+            {
+                return match (rest, m) {
+                    ("", Method::GET) => read_document(ctx, id),
+                    ("", Method::PATCH) => update_document(ctx, id),
+                    ("", _) => Err(method_not_allowed()),
+                    _ => Err(not_found("The resource")),
+                };
+            }
+            let known = [
+                "/PTC/GetCSRFToken()",
+                "/ProdMgmt/$metadata",
+                "/DocMgmt/$metadata",
+                "/ProdMgmt/Parts",
+                "/DocMgmt/Documents",
+            ];
+            if known.contains(&p) {
+                Err(method_not_allowed())
+            } else {
+                Err(not_found("The resource"))
+            }
+        }
+    }
+}
+
+fn method_not_allowed() -> WcError {
+    WcError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "The method is not supported on this resource.".into(),
+    )
+}
+
+fn ok_json(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn json_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, WcError> {
+    match serde_json::from_slice::<Value>(&ctx.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(WcError(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST_BODY",
+            "The body must be a JSON object.".into(),
+        )),
+        Err(e) => Err(WcError(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST_BODY",
+            format!("The body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// Every write carries the session's nonce (WCCG_RESTAPIsNonceTokenFunction.html).
+fn check_nonce(ctx: &Ctx<'_>) -> Result<(), WcError> {
+    let sent = ctx.headers.get(NONCE_HEADER).and_then(|v| v.to_str().ok());
+    let store = lock(&ctx.st.store);
+    match (sent, store.nonce(&ctx.session)) {
+        (Some(s), Some(n)) if s == n => Ok(()),
+        _ => Err(WcError(
+            StatusCode::BAD_REQUEST,
+            "INVALID_NONCE",
+            "A potential security problem was detected. The CSRF nonce is missing or invalid."
+                .into(),
+        )),
+    }
+}
+
+/// `GET {base}/PTC/GetCSRFToken()` — WCCG_RESTAPIsNonceTokenFunction.html.
+fn csrf_token(ctx: &Ctx<'_>) -> Response {
+    let nonce = lock(&ctx.st.store)
+        .nonce(&ctx.session)
+        .unwrap_or_default()
+        .to_owned();
+    ok_json(
+        StatusCode::OK,
+        json!({
+            "@odata.context": format!("{}/PTC/$metadata#CSRFToken", ctx.st.base),
+            "NonceKey": NONCE_HEADER,
+            "NonceValue": nonce,
+        }),
+    )
+}
+
+/// `GET {base}/{ProdMgmt|DocMgmt}/$metadata` — WindchillCustomizationUsingWRS.html.
+fn metadata(domain: Domain) -> Response {
+    ([(header::CONTENT_TYPE, "application/xml")], edmx(domain)).into_response()
+}
+
+/// A collection page with `@odata.nextLink` and `Preference-Applied`
+/// (WCCG_RESTAPIsODataPreferHeader.html).
+fn collection(
+    ctx: &Ctx<'_>,
+    set_path: &str,
+    context: &str,
+    q: &CollectionQuery,
+    page: Vec<Value>,
+    more: bool,
+) -> Response {
+    let mut body = json!({
+        "@odata.context": format!("{}{context}", ctx.st.base),
+        "value": page,
+    });
+    if more {
+        let count = body["value"].as_array().map_or(0, Vec::len);
+        let mut qs: Vec<String> = q
+            .carry
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    urlencoding::encode(k).replace("%24", "$"),
+                    urlencoding::encode(v)
+                )
+            })
+            .collect();
+        qs.push(format!("$skiptoken={}", q.offset + count));
+        body["@odata.nextLink"] = json!(format!("{}{set_path}?{}", ctx.st.base, qs.join("&")));
+    }
+    let mut r = ok_json(StatusCode::OK, body);
+    if let Some(n) = q.preference_applied
+        && let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}"))
+    {
+        r.headers_mut().insert("Preference-Applied", v);
+    }
+    r
+}
+
+fn prefer(ctx: &Ctx<'_>) -> Option<String> {
+    ctx.headers
+        .get_all("Prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .into()
+}
+
+/// `GET {base}/ProdMgmt/Parts?$filter=…` — WCCG_RESTAPIsSupportedQueryOptions.html,
+/// WCCG_RESTAPIsDateTimeOffset.html, WCCG_RESTAPIsODataPreferHeader.html.
+fn list_parts(ctx: &Ctx<'_>) -> Result<Response, WcError> {
+    let q = collection_query(&ctx.params, prefer(ctx).as_deref(), PART_PROPERTIES)
+        .map_err(bad_request)?;
+    let (page, more) = lock(&ctx.st.store).query_parts(&q);
+    Ok(collection(
+        ctx,
+        "/ProdMgmt/Parts",
+        "/ProdMgmt/$metadata#Parts",
+        &q,
+        page,
+        more,
+    ))
+}
+
+/// `GET {base}/ProdMgmt/Parts('{id}')` — WCCG_RESTAPIsSupportedQueryOptions.html (entity read).
+fn read_part(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+    let store = lock(&ctx.st.store);
+    let part = store
+        .part(id)
+        .ok_or_else(|| not_found(&format!("Part '{id}'")))?;
+    let mut body = part.to_json(None);
+    body["@odata.context"] = json!(format!("{}/ProdMgmt/$metadata#Parts/$entity", ctx.st.base));
+    Ok(ok_json(StatusCode::OK, body))
+}
+
+/// `GET {base}/DocMgmt/Documents?$filter=…` — WCCG_RESTAPIsSupportedQueryOptions.html
+/// (same paging as parts).
+fn list_documents(ctx: &Ctx<'_>) -> Result<Response, WcError> {
+    let q = collection_query(&ctx.params, prefer(ctx).as_deref(), DOCUMENT_PROPERTIES)
+        .map_err(bad_request)?;
+    let (page, more) = lock(&ctx.st.store).query_documents(&q);
+    Ok(collection(
+        ctx,
+        "/DocMgmt/Documents",
+        "/DocMgmt/$metadata#Documents",
+        &q,
+        page,
+        more,
+    ))
+}
+
+/// `GET {base}/DocMgmt/Documents('{id}')` — re-read after an update
+/// (WCCG_RESTAccessExamplesUpdateaDocument.html).
+fn read_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+    let store = lock(&ctx.st.store);
+    let doc = store
+        .document(id)
+        .ok_or_else(|| not_found(&format!("Document '{id}'")))?;
+    let mut body = doc.to_json(None);
+    body["@odata.context"] = json!(format!(
+        "{}/DocMgmt/$metadata#Documents/$entity",
+        ctx.st.base
+    ));
+    Ok(ok_json(StatusCode::OK, body))
+}
+
+/// `POST {base}/DocMgmt/Documents` + `CSRF_NONCE` — WCCG_RESTAccessExamplesCreateDocument.
+fn create_document(ctx: &Ctx<'_>) -> Result<Response, WcError> {
+    check_nonce(ctx)?;
+    let body = json_body(ctx)?;
+    let now = ctx.st.clock.now();
+    let doc = lock(&ctx.st.store).create_document(&body, now)?;
+    Ok(ok_json(StatusCode::CREATED, doc))
+}
+
+/// `PATCH {base}/DocMgmt/Documents('{id}')` + `CSRF_NONCE` —
+/// WCCG_RESTAccessExamplesUpdateaDocument.html (answers 200 with the entity).
+fn update_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+    check_nonce(ctx)?;
+    let body = json_body(ctx)?;
+    let now = ctx.st.clock.now();
+    let doc = lock(&ctx.st.store).patch_document(id, &body, now)?;
+    Ok(ok_json(StatusCode::OK, doc))
+}
+
+/// `GET {base}/ProdMgmt/Parts('{id}')/DescribedBy` — describe links (ProdMgmt v7).
+fn read_described_by(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+    let store = lock(&ctx.st.store);
+    if store.part(id).is_none() {
+        return Err(not_found(&format!("Part '{id}'")));
+    }
+    let docs = store.described_by(id);
+    Ok(ok_json(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}/DocMgmt/$metadata#Documents", ctx.st.base), "value": docs}),
+    ))
+}
+
+/// `POST {base}/ProdMgmt/Parts('{id}')/DescribedBy` + `CSRF_NONCE`, body
+/// `{"DescribedBy@odata.bind":"Documents('{docId}')"}` — describe links (ProdMgmt v7,
+/// URL inferred, see docs/wire/windchill.md).
+fn create_described_by(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+    check_nonce(ctx)?;
+    let body = json_body(ctx)?;
+    let bind = body
+        .get("DescribedBy@odata.bind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let doc_id = bind
+        .rfind("Documents('")
+        .and_then(|i| keyed(&bind[i..], "Documents"))
+        .map(|(doc, _)| doc.to_owned())
+        .ok_or_else(|| {
+            WcError(
+                StatusCode::BAD_REQUEST,
+                "INVALID_BIND",
+                format!("Expected DescribedBy@odata.bind = Documents('…'), got '{bind}'."),
+            )
+        })?;
+    let link = lock(&ctx.st.store).link(id, &doc_id)?;
+    Ok(ok_json(StatusCode::CREATED, link))
+}
+
+/// Requests the malformed-body fault may hit: reads of parts and documents.
+pub(crate) fn is_data_read(method: &Method, path: &str) -> bool {
+    *method == Method::GET
+        && (path.contains("/ProdMgmt/Parts") || path.contains("/DocMgmt/Documents"))
+}
+
+/// `Authorization` value for `user`/`password`.
+pub(crate) fn basic_value(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::encode(format!("{user}:{password}").as_bytes())
+    )
+}

@@ -1,0 +1,121 @@
+//! The command line: subcommands and their flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps AI video experiments (clips in a DAM) and part revisions (in a PLM) in step through
+/// prompt-to-part links.
+#[derive(Debug, Parser)]
+#[command(name = "partreel", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log level filter (e.g. `info`, `debug`, `partreel_core=trace`); also `PARTREEL_LOG`.
+    #[arg(long, global = true, env = "PARTREEL_LOG", default_value = "warn")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one sync.
+    Sync(SyncArgs),
+    /// Work with mapping files.
+    #[command(subcommand)]
+    Mappings(MappingsCommand),
+    /// Start the emulators, write a config that points at them, and run until stopped.
+    Sim(SimArgs),
+    /// Start the emulators, run a sync on the embedded SQLite default, print the report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Configuration file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Print the plan and write nothing, remote or local.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// List the whole DAM in this run, to find deleted clips.
+    #[arg(long)]
+    pub full_scan: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingsCommand {
+    /// Check a mapping file; with --config, also against the live system's schema.
+    Validate {
+        /// Mapping file.
+        file: PathBuf,
+        /// Configuration whose connection is used to read the live schema.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// List the properties a mapping can use, read from the live system.
+    Discover {
+        /// Which side: the configured `plm` or `dam`.
+        #[arg(long)]
+        system: String,
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Part revisions to seed besides the story's.
+    #[arg(long, default_value_t = 0)]
+    pub parts: usize,
+    /// Clips to seed besides the story's.
+    #[arg(long, default_value_t = 0)]
+    pub clips: usize,
+    /// Seed of the deterministic generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Leave out the demo story's records.
+    #[arg(long)]
+    pub no_story: bool,
+    /// Write a partreel configuration pointing at the emulators here.
+    #[arg(long)]
+    pub write_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the emulators running after the sync, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// Part revisions to seed besides the story's.
+    #[arg(long, default_value_t = 0)]
+    pub parts: usize,
+    /// Clips to seed besides the story's.
+    #[arg(long, default_value_t = 0)]
+    pub clips: usize,
+    /// Print the first run's report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,151 @@
+//! `partreel demo`: the emulators seeded with the Acme Toys story, one sync on the embedded
+//! SQLite default, its report and the links it made; then a second sync that writes nothing.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use partreel_core::engine::SyncReport;
+use partreel_core::model::canonical;
+use partreel_core::state::StateStore;
+use partreel_sim::config_writer::ConfigOptions;
+use partreel_sim::{Sim, SimConfig};
+
+use crate::cli::DemoArgs;
+use crate::{config, wiring};
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let sim = Sim::start(SimConfig {
+        parts: args.parts,
+        clips: args.clips,
+        story: true,
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the emulators")?;
+    let dir = std::env::temp_dir().join(format!("partreel-demo-{}", std::process::id()));
+    let config_path = sim.write_partreel_config(
+        &dir,
+        &ConfigOptions {
+            state: dir.join("partreel.db"),
+            ..ConfigOptions::default()
+        },
+    )?;
+    if !args.json {
+        println!("partreel demo — Acme Toys: Windchill ⇄ Bynder on local emulators");
+        println!("  windchill emulator  {}", sim.windchill.url);
+        println!("  bynder emulator     {}", sim.bynder.url);
+        println!("  configuration       {}", config_path.display());
+        println!();
+    }
+    let cfg = config::load(&config_path)?;
+    let (engine, store) = wiring::engine(&cfg, cfg.sync_options())?;
+    let first = engine.run().await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&first)?);
+    } else {
+        println!("First sync:");
+        print!("{}", first.render());
+        println!();
+        print_links(store.as_ref()).await?;
+    }
+
+    // A second run right after: the feeds bring back partreel's own writes, which must not
+    // count as changes.
+    let (engine, _) = wiring::engine(&cfg, cfg.sync_options())?;
+    let second = engine.run().await?;
+    if !args.json {
+        println!();
+        println!(
+            "Second sync (nothing changed anywhere): {}",
+            summary(&second)
+        );
+    }
+
+    if args.serve {
+        println!();
+        println!(
+            "Emulators stay up; run `partreel sync --config {}` again. Ctrl-C to stop.",
+            config_path.display()
+        );
+        super::shutdown_signal().await;
+    }
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(r: &SyncReport) -> String {
+    let requests: Vec<String> = r.requests.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    format!(
+        "{} writes ({} links created, {} updated, {} retired, {} clip metadata writes); requests: {}",
+        r.writes(),
+        r.links_created,
+        r.links_updated,
+        r.links_retired,
+        r.asset_writes,
+        requests.join(", ")
+    )
+}
+
+async fn print_links(store: &dyn StateStore) -> anyhow::Result<()> {
+    println!("Prompt-to-part links:");
+    println!(
+        "  {:<12} {:<26} {:<18} {:<14} {:<10} watermark / provenance",
+        "part", "clip", "campaign", "status", "lifecycle"
+    );
+    let mut after = None;
+    loop {
+        let page = store.links_page(after.as_ref(), 200).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.link_id.clone());
+        for l in &page {
+            let asset = store.asset(&l.dam_system, &l.asset_id).await?;
+            let part = store
+                .part(&l.plm_system, &l.part_number, &l.part_revision)
+                .await?;
+            let title = asset.as_ref().map(|a| a.title.clone()).unwrap_or_default();
+            let campaign = asset
+                .as_ref()
+                .and_then(|a| a.values.get(canonical::CAMPAIGN).cloned())
+                .unwrap_or_default();
+            let verdict = asset
+                .as_ref()
+                .map(|a| {
+                    format!(
+                        "{} (visible watermark: {}, provenance: {})",
+                        if a.watermark.watermark_preserved() {
+                            "preserved"
+                        } else {
+                            "NOT preserved"
+                        },
+                        match a.watermark.visible_field {
+                            Some(true) => "yes",
+                            Some(false) => "no",
+                            None => "unset",
+                        },
+                        a.watermark.provenance.as_str()
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "  {:<12} {:<26} {:<18} {:<14} {:<10} {}",
+                format!("{}/{}", l.part_number, l.part_revision),
+                truncate(&title, 26),
+                truncate(&campaign, 18),
+                l.status.as_str(),
+                part.and_then(|p| p.lifecycle_state).unwrap_or_default(),
+                verdict
+            );
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

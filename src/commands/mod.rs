@@ -1,0 +1,36 @@
+//! One module per subcommand; [`run`] dispatches.
+
+mod demo;
+mod mappings;
+mod sim;
+mod sync;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the chosen subcommand; the exit code says how it went.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Sync(args) => sync::run(args).await,
+        Command::Mappings(cmd) => mappings::run(cmd).await,
+        Command::Sim(args) => sim::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

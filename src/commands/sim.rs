@@ -1,0 +1,42 @@
+//! `partreel sim`: the emulators on free loopback ports until stopped, with a configuration
+//! that points at them.
+
+use std::process::ExitCode;
+
+use partreel_sim::config_writer::ConfigOptions;
+use partreel_sim::{Sim, SimConfig};
+
+use crate::cli::SimArgs;
+
+pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    let sim = Sim::start(SimConfig {
+        parts: args.parts,
+        clips: args.clips,
+        seed: args.seed,
+        story: !args.no_story,
+        ..SimConfig::default()
+    })
+    .await?;
+    println!("windchill emulator: {}", sim.windchill.url);
+    println!("bynder emulator:    {}", sim.bynder.url);
+    if let Some(path) = &args.write_config {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        let written = sim.write_partreel_config(&dir, &ConfigOptions::default())?;
+        if written != *path {
+            std::fs::rename(&written, path)?;
+        }
+        println!("configuration:      {}", path.display());
+        println!("run: partreel sync --config {}", path.display());
+    }
+    println!(
+        "control API: GET {{emulator}}/__sim/requests, POST /__sim/faults, POST /__sim/clock/advance?secs=N"
+    );
+    println!("Ctrl-C to stop.");
+    super::shutdown_signal().await;
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
