@@ -1,1 +1,6 @@
-//! e2e
+//! End-to-end tests: the `partreel` binary against the emulators, one test binary (so CI links
+//! once), one module per area.
+
+mod util;
+
+mod cli;

@@ -160,7 +160,7 @@ impl Sim {
             for (name, v) in &m.props {
                 if let (PropValue::Options(opts), Some(mp)) = (v, by_store.metaproperty_mut(name)) {
                     for o in opts {
-                        mp.ensure_option(o, o);
+                        mp.ensure_option(o, &o.replace('_', " "));
                     }
                 }
             }

@@ -382,15 +382,15 @@ impl SyncEngine {
                 }
             };
             match &stored {
-                Some(s) => {
+                Some(s)
                     if s.values != rec.values
                         || s.name != rec.name
                         || s.lifecycle_state != rec.lifecycle_state
-                        || s.remote_id != rec.remote_id
-                    {
-                        affected.insert((p.number.clone(), Some(p.revision.clone())));
-                    }
+                        || s.remote_id != rec.remote_id =>
+                {
+                    affected.insert((p.number.clone(), Some(p.revision.clone())));
                 }
+                Some(_) => {}
                 // A new revision: clips linked to earlier revisions may carry forward.
                 None if self.opts.carry_forward => {
                     affected.insert((p.number.clone(), None));

@@ -217,9 +217,10 @@ fn part_decode(c: [String; 10]) -> Result<PartRecord> {
 const ASSET_COLS: &str =
     "system, asset_id, title, modified, version, archived, deleted, rendition_url, vals, watermark";
 
-fn asset_from_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(Vec<String>, Option<String>, Option<String>, bool, bool)> {
+/// Text columns, then version, rendition URL, archived, deleted.
+type AssetRow = (Vec<String>, Option<String>, Option<String>, bool, bool);
+
+fn asset_from_row(r: &Row<'_>) -> rusqlite::Result<AssetRow> {
     Ok((
         vec![
             r.get(0)?,
@@ -236,15 +237,7 @@ fn asset_from_row(
     ))
 }
 
-fn asset_decode(
-    (cols, version, rendition_url, archived, deleted): (
-        Vec<String>,
-        Option<String>,
-        Option<String>,
-        bool,
-        bool,
-    ),
-) -> Result<AssetRecord> {
+fn asset_decode((cols, version, rendition_url, archived, deleted): AssetRow) -> Result<AssetRecord> {
     let mut it = cols.into_iter();
     let mut next = || it.next().unwrap_or_default();
     let (system, asset_id, title, modified, vals, watermark) =

@@ -69,7 +69,7 @@ pub(crate) fn router(st: ByState) -> Router {
 
 /// Bearer check on every API call (docs/wire/bynder.md Auth): 401
 /// `{"message":"Unauthorized","statuscode":401}` otherwise.
-fn authorize(st: &ByState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(st: &ByState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -86,7 +86,7 @@ fn authorize(st: &ByState, headers: &HeaderMap) -> Result<(), Response> {
     if ok {
         Ok(())
     } else {
-        Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"))
+        Err(Box::new(error(StatusCode::UNAUTHORIZED, "Unauthorized")))
     }
 }
 
@@ -216,7 +216,7 @@ fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 /// docs/wire/bynder.md Media ("List, incremental").
 async fn list_media(State(st): State<ByState>, headers: HeaderMap, params: Params) -> Response {
     if let Err(r) = authorize(&st, &headers) {
-        return r;
+        return *r;
     }
     let params = params.map(|q| q.0).unwrap_or_default();
     let (q, total) = match parse_query(&params) {
@@ -244,7 +244,7 @@ async fn read_media(
     params: Params,
 ) -> Response {
     if let Err(r) = authorize(&st, &headers) {
-        return r;
+        return *r;
     }
     let versions = params.is_ok_and(|q| q.0.iter().any(|(k, v)| k == "versions" && v == "1"));
     let mut store = lock(&st.store);
@@ -264,7 +264,7 @@ async fn write_media(
     form: FormFields,
 ) -> Response {
     if let Err(r) = authorize(&st, &headers) {
-        return r;
+        return *r;
     }
     let Ok(Form(fields)) = form else {
         return error(
@@ -294,7 +294,7 @@ async fn download(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorize(&st, &headers) {
-        return r;
+        return *r;
     }
     let mut store = lock(&st.store);
     match store.media(&id) {
@@ -327,7 +327,7 @@ async fn file(State(st): State<ByState>, Path((id, _file)): Path<(String, String
 /// `GET {base}/api/v4/metaproperties/` — docs/wire/bynder.md Metaproperties.
 async fn metaproperties(State(st): State<ByState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&st, &headers) {
-        return r;
+        return *r;
     }
     axum::Json(lock(&st.store).metaproperties_json()).into_response()
 }
@@ -341,7 +341,7 @@ async fn create_option(
     form: FormFields,
 ) -> Response {
     if let Err(r) = authorize(&st, &headers) {
-        return r;
+        return *r;
     }
     let data = form
         .ok()

@@ -274,10 +274,8 @@ impl WindchillStore {
         let lookup = |prop: &str, v: &str| -> Vec<String> {
             match prop {
                 "Number" => by_number.get(v).cloned().unwrap_or_default(),
-                _ => parts
-                    .contains_key(v)
-                    .then(|| vec![v.to_owned()])
-                    .unwrap_or_default(),
+                _ if parts.contains_key(v) => vec![v.to_owned()],
+                _ => Vec::new(),
             }
         };
         let sig = format!("parts|{}", q.signature);
@@ -437,10 +435,8 @@ impl WindchillStore {
                     .map(|s| s.iter().cloned().collect())
                     .unwrap_or_default(),
                 "Number" => by_number.get(v).cloned().into_iter().collect(),
-                _ => docs
-                    .contains_key(v)
-                    .then(|| vec![v.to_owned()])
-                    .unwrap_or_default(),
+                _ if docs.contains_key(v) => vec![v.to_owned()],
+                _ => Vec::new(),
             }
         };
         let sig = format!("docs|{}", q.signature);

@@ -1,0 +1,34 @@
+//! The command line itself: the demo runs, errors are clear.
+
+use crate::util::{Env, bin, requests, writes};
+
+/// `partreel demo` creates the story's five links, quarantines the clip tagged with an unknown
+/// part, and its second sync writes nothing.
+#[tokio::test]
+async fn demo_runs_and_second_sync_writes_nothing() {
+    let out = tokio::process::Command::new(bin())
+        .args(["demo", "--json"])
+        .output()
+        .await
+        .expect("run demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = crate::util::parse_report(&out.stdout);
+    assert_eq!(report["links_created"], 5, "{report}");
+    assert_eq!(report["quarantined"].as_array().map(Vec::len), Some(1), "{report}");
+    let reason = report["quarantined"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("XX-9999"), "{reason}");
+}
+
+/// A second sync right after the first makes zero writes and only a few requests.
+#[tokio::test]
+async fn second_sync_is_idempotent() {
+    let env = Env::story().await;
+    let first = env.sync(&[]).await;
+    assert_eq!(first["links_created"], 5, "{first}");
+    assert_eq!(first["asset_writes"], 5, "{first}");
+    let second = env.sync(&[]).await;
+    assert_eq!(writes(&second), 0, "{second}");
+    assert!(requests(&second, "windchill") <= 3, "{second}");
+    assert!(requests(&second, "bynder") <= 3, "{second}");
+    assert_eq!(env.link_documents().len(), 5);
+}

@@ -1,0 +1,141 @@
+//! Helpers for end-to-end tests: start the emulators in-process, write a configuration that
+//! points at them, run the real `partreel` binary, read its JSON report.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use partreel_sim::config_writer::ConfigOptions;
+use partreel_sim::{Sim, SimConfig};
+use serde_json::Value;
+
+/// Path of the binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_partreel"))
+}
+
+/// A running sim with a configuration and a state file in a temporary folder.
+pub struct Env {
+    pub sim: Sim,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Env {
+    /// Starts the emulators with `cfg` and writes a configuration with `opts` (its `state`
+    /// is placed in the temporary folder).
+    pub async fn start(cfg: SimConfig, mut opts: ConfigOptions) -> Env {
+        let sim = Sim::start(cfg).await.expect("start emulators");
+        let dir = tempfile::tempdir().expect("tempdir");
+        opts.state = dir.path().join("state.db");
+        let config = sim
+            .write_partreel_config(dir.path(), &opts)
+            .expect("write config");
+        Env { sim, dir, config }
+    }
+
+    /// The demo story only, default options.
+    pub async fn story() -> Env {
+        Env::start(SimConfig::default(), ConfigOptions::default()).await
+    }
+
+    /// Runs `partreel sync --json` (plus `extra` args) to completion and returns the report.
+    /// Panics with the process output when it fails.
+    pub async fn sync(&self, extra: &[&str]) -> Value {
+        let out = self.run(&["sync", "--json"], extra, &[]).await;
+        assert!(
+            out.status.success(),
+            "partreel sync failed: {}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse_report(&out.stdout)
+    }
+
+    /// Runs the binary with the config and returns its output (never panics on failure).
+    pub async fn run(&self, args: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = tokio::process::Command::new(bin());
+        cmd.args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().await.expect("run partreel")
+    }
+
+    /// Spawns `partreel sync --json` without waiting (for kill tests).
+    pub fn spawn_sync(&self, env: &[(&str, &str)]) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::new(bin());
+        cmd.args(["sync", "--json", "--config"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("spawn partreel")
+    }
+
+    /// The state file.
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.db")
+    }
+
+    /// Every Windchill document that carries a link id.
+    pub fn link_documents(&self) -> Vec<Value> {
+        self.sim
+            .windchill_documents()
+            .into_iter()
+            .filter(|d| d.get("PartreelLinkId").and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
+            .collect()
+    }
+}
+
+/// Parses the JSON report from stdout.
+pub fn parse_report(stdout: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON report in output:\n{text}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON report ({e}):\n{line}"))
+}
+
+/// A report's total writes.
+pub fn writes(report: &Value) -> u64 {
+    ["links_created", "links_updated", "links_retired", "asset_writes"]
+        .iter()
+        .map(|k| report[*k].as_u64().unwrap_or_else(|| panic!("report lacks {k}: {report}")))
+        .sum()
+}
+
+/// Requests a report counted for one system.
+pub fn requests(report: &Value, system: &str) -> u64 {
+    report["requests"][system]
+        .as_u64()
+        .unwrap_or_else(|| panic!("report lacks requests.{system}: {report}"))
+}
+
+/// Runs a blocking command (for tools that are not partreel).
+pub fn run_blocking(cmd: &mut Command) -> Output {
+    cmd.output().expect("run command")
+}
+
+/// Writes a file, creating folders.
+pub fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write file");
+}
