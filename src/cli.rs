@@ -102,6 +102,10 @@ pub struct SimArgs {
     /// Write a partreel configuration pointing at the emulators here.
     #[arg(long)]
     pub write_config: Option<PathBuf>,
+    /// Client rate limit written into that configuration, requests per second for each
+    /// system (default: each connector's own, e.g. Bynder's published 4,500 per 5 minutes).
+    #[arg(long)]
+    pub requests_per_sec: Option<u32>,
 }
 
 #[derive(Debug, Args)]

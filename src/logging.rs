@@ -8,9 +8,39 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{GlobalArgs, LogFormat};
 
+/// partreel's own crates: a bare `--log-level` applies to these in full.
+const OWN_CRATES: &[&str] = &[
+    "partreel",
+    "partreel_core",
+    "partreel_windchill",
+    "partreel_bynder",
+    "partreel_sim",
+];
+
+/// Turns each bare level of a `--log-level` filter (`trace`, `debug`, …) into that level for
+/// partreel's own crates and at most `info` for every other crate. Dependencies log secrets at
+/// debug and trace: `cookie_store` prints every `Set-Cookie` (the Windchill `JSESSIONID`) at
+/// debug. A dependency logs more only when the filter names it (`trace,hyper=trace`).
+fn scoped_filter(spec: &str) -> String {
+    use tracing_subscriber::filter::LevelFilter;
+    spec.split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| match d.parse::<LevelFilter>() {
+            Ok(level) if !d.contains('=') => {
+                let deps = level.min(LevelFilter::INFO);
+                let own = OWN_CRATES.iter().map(|c| format!(",{c}={level}"));
+                std::iter::once(deps.to_string()).chain(own).collect::<String>()
+            }
+            _ => d.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Installs the global subscriber.
 pub fn init(args: &GlobalArgs) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&args.log_level)
+    let filter = EnvFilter::try_new(scoped_filter(&args.log_level))
         .with_context(|| format!("--log-level {:?} is not a valid filter", args.log_level))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

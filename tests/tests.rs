@@ -4,3 +4,5 @@
 mod util;
 
 mod cli;
+mod faults;
+mod sync;

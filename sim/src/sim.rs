@@ -399,6 +399,15 @@ impl Sim {
             .collect()
     }
 
+    /// Every credential the emulators issued that is still live: Bynder OAuth access tokens,
+    /// Windchill session ids and CSRF nonces (so tests can check none reaches a log;
+    /// `expire_sessions` forgets them, so read them before).
+    pub fn issued_credentials(&self) -> Vec<String> {
+        let mut out: Vec<String> = lock(&self.by).tokens.keys().cloned().collect();
+        out.extend(lock(&self.wc).session_secrets());
+        out
+    }
+
     /// Every describe link as (part id, document id).
     pub fn windchill_describe_links(&self) -> Vec<(String, String)> {
         lock(&self.wc).all_links()

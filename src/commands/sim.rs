@@ -25,7 +25,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             .filter(|p| !p.as_os_str().is_empty())
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| std::path::PathBuf::from("."));
-        let written = sim.write_partreel_config(&dir, &ConfigOptions::default())?;
+        let written = sim.write_partreel_config(
+            &dir,
+            &ConfigOptions {
+                requests_per_sec: args.requests_per_sec,
+                ..ConfigOptions::default()
+            },
+        )?;
         if written != *path {
             std::fs::rename(&written, path)?;
         }

@@ -452,7 +452,23 @@ async fn apply_op(
                 Ok(r) => r,
                 Err(reason) => return Err(EngineError::Record(reason)),
             };
-            store.upsert_assets(&[record], false).await?;
+            // The re-read may show an edit made in the DAM after this clip was pulled. Storing
+            // it would mark that edit as seen without planning it (the next pull finds the
+            // same modified time and skips the clip), so it would never reach the link: keep
+            // the pulled record instead, and the next run finds the clip changed.
+            let edited_meanwhile = record.title != asset.title
+                || record.archived != asset.archived
+                || record
+                    .values
+                    .keys()
+                    .chain(asset.values.keys())
+                    .filter(|k| !changes.contains_key(*k))
+                    .any(|k| record.values.get(k) != asset.values.get(k));
+            if edited_meanwhile {
+                tracing::info!(asset = %asset.asset_id, "clip edited in the DAM during the run; the next run plans it again");
+            } else {
+                store.upsert_assets(&[record], false).await?;
+            }
             close_journal(store, jid, JournalState::Applied).await?;
             tracing::info!(asset = %asset.asset_id, fields = ?changes.keys().collect::<Vec<_>>(), "clip metadata written");
             run.report.lock().await.asset_writes += 1;

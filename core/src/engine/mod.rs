@@ -578,14 +578,21 @@ impl SyncEngine {
         let mut records = Vec::with_capacity(page.items.len());
         for v in &page.items {
             let stored = store.asset(system, &v.asset_id).await?;
-            if let Some(s) = &stored
-                && s.modified == v.modified
-                && s.version == v.version
-                && !s.deleted
-            {
-                continue;
-            }
             match self.asset_record(v, stored.as_ref()) {
+                // An echo of what is stored. Modified times are whole seconds and metadata
+                // edits need not bump the version, so an edit made in the same second as the
+                // last read has the same (modified, version): compare the content as well, or
+                // that edit is lost.
+                Ok(r)
+                    if stored.as_ref().is_some_and(|s| {
+                        s.modified == v.modified
+                            && s.version == v.version
+                            && !s.deleted
+                            && s.values == r.values
+                            && s.title == r.title
+                            && s.archived == r.archived
+                            && s.rendition_url == r.rendition_url
+                    }) => {}
                 Ok(r) => records.push(r),
                 Err(reason) => {
                     self.quarantine(store, run, system, &v.asset_id, "asset", &reason)
@@ -683,6 +690,21 @@ impl SyncEngine {
                 r?;
             }
         }
+        // A conflict stays until someone settles it: queue its clip again (after this run's
+        // drain, so it cannot hold the queue up) so the next run plans it again and reports
+        // the conflict again, still writing nothing.
+        let conflicted: Vec<WorkItem> = run
+            .report
+            .lock()
+            .await
+            .conflicts
+            .iter()
+            .map(|c| WorkItem {
+                dam_system: self.dam.system().to_string(),
+                asset_id: c.asset_id.clone(),
+            })
+            .collect();
+        store.enqueue(&conflicted).await?;
         Ok(())
     }
 

@@ -233,12 +233,15 @@ pub fn plan_clip(
                     };
                     match three_way(other, get(plm_now, f), get(base, f)) {
                         ThreeWay::Agreed(v) | ThreeWay::ToPlm(v) => Some(v),
-                        ThreeWay::ToDam(v) => {
-                            if on_dam && target.origin == LinkOrigin::Tagged {
-                                dam_changes.insert(f.clone(), v.clone().unwrap_or_default());
-                            }
+                        ThreeWay::ToDam(v) if on_dam && target.origin == LinkOrigin::Tagged => {
+                            dam_changes.insert(f.clone(), v.clone().unwrap_or_default());
                             Some(v)
                         }
+                        // The other side is not written from this link (a carried link, or a
+                        // field the DAM does not hold): the link keeps its value and the base
+                        // stays, or the next run would take the old value for a change and
+                        // overwrite the PLM edit with it.
+                        ThreeWay::ToDam(_) => None,
                         ThreeWay::Conflict => {
                             plan.conflicts.push(Conflict {
                                 link_id: link_id.to_string(),

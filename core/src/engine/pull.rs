@@ -129,31 +129,5 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn t(s: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + s, 0)
-            .single()
-            .expect("time")
-    }
-
-    #[test]
-    fn cursor_never_moves_back_and_holds_overlap() {
-        let c = FeedCursor {
-            start: Some(t(100)),
-            overlap: Duration::from_secs(30),
-        };
-        assert_eq!(c.after_page(t(110)), t(100));
-        assert_eq!(c.after_page(t(200)), t(170));
-        assert_eq!(c.at_end(Some(t(500)), Some(t(200))), Some(t(470)));
-        assert_eq!(c.at_end(None, Some(t(200))), Some(t(170)));
-        assert_eq!(c.at_end(None, None), Some(t(100)));
-        let fresh = FeedCursor {
-            start: None,
-            overlap: Duration::from_secs(30),
-        };
-        assert_eq!(fresh.at_end(None, None), None);
-    }
-}
+#[path = "pull_tests.rs"]
+mod tests;

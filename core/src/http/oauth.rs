@@ -219,13 +219,27 @@ impl Auth for ClientCredentials {
     async fn renew_if_stale(
         &self,
         http: &HttpClient,
-        _req: &Request,
+        req: &Request,
         resp: &Response,
     ) -> Result<bool, ConnectorError> {
         if resp.status.as_u16() != 401 {
             return Ok(false);
         }
-        self.token(http, true).await?;
+        // When the token is revoked, every request in flight gets a 401 at once. Only the
+        // first one to get here fetches a new token; the others see that the cached token is
+        // no longer the one they sent and just replay with it (one token request, not one per
+        // concurrent request).
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            let sent = req
+                .headers
+                .get(reqwest::header::AUTHORIZATION)
+                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+            if sent != Some(c.token.expose_secret().as_bytes()) {
+                return Ok(true);
+            }
+        }
+        *cached = Some(self.fetch(http).await?);
         Ok(true)
     }
 }

@@ -76,15 +76,18 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    /// The backoff sequence: exponential, doubled each time, with full jitter.
+    /// The backoff sequence: exponential, doubled each time, with jitter, never longer than
+    /// [`Self::max_backoff`] (backon adds its jitter after its own cap, so cap again).
     pub fn backoff(&self) -> impl Iterator<Item = Duration> + use<> {
+        let max = self.max_backoff();
         ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(self.initial_backoff_ms.max(1)))
-            .with_max_delay(self.max_backoff())
+            .with_max_delay(max)
             .with_factor(2.0)
             .with_jitter()
             .without_max_times()
             .build()
+            .map(move |d| d.min(max))
     }
 
     /// The longest backoff.

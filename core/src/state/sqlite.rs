@@ -678,18 +678,20 @@ impl StateStore for SqliteStore {
     ) -> Result<bool> {
         let mut c = self.lock();
         let tx = c.transaction().map_err(q)?;
-        let row: Option<(String, String, Option<String>)> = tx
+        let row: Option<(String, String, Option<String>, String)> = tx
             .query_row(
-                "SELECT dam_system, asset_id, plm_modified FROM links WHERE link_id = ?1",
+                "SELECT dam_system, asset_id, plm_modified, plm_vals FROM links WHERE link_id = ?1",
                 params![id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(q)?;
-        let Some((dam, asset, seen)) = row else {
+        let Some((dam, asset, seen, seen_vals)) = row else {
             return Ok(false);
         };
-        if seen.as_deref() == Some(fmt_time(modified).as_str()) {
+        // An echo only when the values are the same too: modified times are whole seconds, so
+        // an edit made in the same second as partreel's own write has the same time.
+        if seen.as_deref() == Some(fmt_time(modified).as_str()) && seen_vals == to_json(values) {
             return Ok(true);
         }
         tx.execute(

@@ -525,6 +525,14 @@ impl WindchillStore {
     pub(crate) fn expire_sessions(&mut self) {
         self.sessions.clear();
     }
+
+    /// Every live session id and its nonce (for tests that check no secret reaches a log).
+    pub(crate) fn session_secrets(&self) -> Vec<String> {
+        self.sessions
+            .iter()
+            .flat_map(|(sid, nonce)| [sid.clone(), nonce.clone()])
+            .collect()
+    }
 }
 
 /// Ids of one page of a collection query, and whether more follow.

@@ -1,0 +1,838 @@
+//! Robustness: crashes, kills, injected faults, expired sessions, bad input and secrets in
+//! logs. Every test runs the real binary against the in-process emulators.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use partreel_sim::config_writer::ConfigOptions;
+use partreel_sim::{FaultCounters, FaultKind, FaultPlan, RequestEntry, Sim, SimConfig};
+use serde_json::Value;
+
+use crate::util::{Env, parse_report, writes};
+
+/// Env var the binary reads to abort right after the Nth remote write.
+const CRASH_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
+
+// ---- helpers ----
+
+/// splitmix64: a tiny seeded generator, so kill delays replay exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `partreel sync --json` with extra environment, never panicking.
+async fn try_sync(env: &Env, vars: &[(&str, &str)]) -> Output {
+    env.run(&["sync", "--json"], &[], vars).await
+}
+
+/// Runs plain syncs until one succeeds (at most `max` runs); returns the last report and the
+/// number of runs.
+async fn sync_until_ok(env: &Env, max: usize) -> (Value, usize) {
+    for i in 1..=max {
+        let out = try_sync(env, &[]).await;
+        if out.status.success() {
+            return (parse_report(&out.stdout), i);
+        }
+        assert!(
+            i < max,
+            "no successful sync in {max} runs; last:\n{}",
+            text(&out)
+        );
+    }
+    unreachable!()
+}
+
+/// One link as the PLM holds it: (part number, revision, asset id, link id).
+type LinkKey = (String, String, String, String);
+
+fn s(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The links the Windchill emulator holds, through its describe links.
+fn link_keys(sim: &Sim) -> BTreeSet<LinkKey> {
+    let parts: BTreeMap<String, (String, String)> = sim
+        .windchill_parts()
+        .iter()
+        .map(|p| (s(p, "ID"), (s(p, "Number"), s(p, "Revision"))))
+        .collect();
+    let docs: BTreeMap<String, Value> = sim
+        .windchill_documents()
+        .into_iter()
+        .map(|d| (s(&d, "ID"), d))
+        .collect();
+    sim.windchill_describe_links()
+        .iter()
+        .filter_map(|(part, doc)| {
+            let d = docs.get(doc)?;
+            let (number, rev) = parts.get(part).cloned().unwrap_or_default();
+            Some((number, rev, s(d, "AssetId"), s(d, "PartreelLinkId")))
+        })
+        .filter(|k| !k.3.is_empty())
+        .collect()
+}
+
+/// Replaces each emulator's address so two sims compare equal.
+fn normalize(sim: &Sim, v: &Value) -> Value {
+    match v {
+        Value::String(t) => Value::String(
+            t.replace(&sim.bynder.root, "{bynder}")
+                .replace(&sim.windchill.root, "{windchill}"),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Each link document's field values by link id (ids, numbers and timestamps left out).
+fn document_values(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Value>> {
+    const IGNORED: &[&str] = &["ID", "Number", "Name", "LastModified", "CreatedOn"];
+    sim.windchill_documents()
+        .iter()
+        .filter(|d| !s(d, "PartreelLinkId").is_empty())
+        .map(|d| {
+            let fields = d
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| !IGNORED.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), normalize(sim, v)))
+                .collect();
+            (s(d, "PartreelLinkId"), fields)
+        })
+        .collect()
+}
+
+/// Each clip's metaproperty values by asset id.
+fn asset_values(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Value>> {
+    sim.bynder_asset_ids()
+        .into_iter()
+        .filter_map(|id| {
+            let a = sim.bynder_asset(&id)?;
+            let props = a
+                .as_object()?
+                .iter()
+                .filter(|(k, _)| k.starts_with("property_"))
+                .map(|(k, v)| (k.clone(), normalize(sim, v)))
+                .collect();
+            Some((id, props))
+        })
+        .collect()
+}
+
+/// Nothing duplicated: link ids unique, `expected` of them, each document attached to exactly
+/// one part revision.
+fn assert_no_duplicates(env: &Env, expected: usize, what: &str) {
+    let docs = env.link_documents();
+    let ids: Vec<String> = docs.iter().map(|d| s(d, "PartreelLinkId")).collect();
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "{what}: duplicate link documents: {ids:?}"
+    );
+    assert_eq!(ids.len(), expected, "{what}: link document count");
+    let mut attached: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, doc) in env.sim.windchill_describe_links() {
+        *attached.entry(doc).or_default() += 1;
+    }
+    for d in &docs {
+        let id = s(d, "ID");
+        assert_eq!(
+            attached.get(&id).copied().unwrap_or(0),
+            1,
+            "{what}: document {id} ({}) must be attached exactly once",
+            s(d, "PartreelLinkId")
+        );
+    }
+}
+
+/// The final state equals the fault-free run's: same links, same document values, same clip
+/// metadata.
+fn assert_same_state(env: &Env, twin: &Env, what: &str) {
+    assert_eq!(
+        link_keys(&env.sim),
+        link_keys(&twin.sim),
+        "{what}: links differ"
+    );
+    assert_eq!(
+        document_values(&env.sim),
+        document_values(&twin.sim),
+        "{what}: link document values differ"
+    );
+    assert_eq!(
+        asset_values(&env.sim),
+        asset_values(&twin.sim),
+        "{what}: clip metadata differs"
+    );
+}
+
+/// A fault-free run on a fresh sim of `cfg`: the reference state.
+async fn reference(cfg: &SimConfig) -> Env {
+    let twin = Env::start(cfg.clone(), ConfigOptions::default()).await;
+    twin.sync(&[]).await;
+    twin
+}
+
+fn seeded(clips: usize, parts: usize, seed: u64) -> SimConfig {
+    SimConfig {
+        parts,
+        clips,
+        seed,
+        ..SimConfig::default()
+    }
+}
+
+fn total(c: &FaultCounters) -> u64 {
+    c.server_errors + c.rate_limited + c.resets + c.truncated + c.latency + c.malformed
+}
+
+/// Requests to one path suffix in a log.
+fn count_path(log: &[RequestEntry], suffix: &str) -> usize {
+    log.iter().filter(|e| e.path.ends_with(suffix)).count()
+}
+
+/// Inserts `line` right after the `[section]` header of a config file.
+fn add_to_section(config: &Path, section: &str, line: &str) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let header = format!("[{section}]\n");
+    assert!(text.contains(&header), "config lacks {header}");
+    std::fs::write(
+        config,
+        text.replacen(&header, &format!("{header}{line}\n"), 1),
+    )
+    .expect("write config");
+}
+
+// ---- 1. crash between remote write and local commit ----
+
+/// Crash-abort after the Nth remote write, then rerun: recovery finds the pending create by
+/// its link id; the end state has every link exactly once, each document attached once, and
+/// one more sync writes nothing.
+async fn crash_then_recover(cfg: &SimConfig, n: u64, expected: &BTreeSet<LinkKey>) -> usize {
+    let env = Env::start(cfg.clone(), ConfigOptions::default()).await;
+    let nth = n.to_string();
+    let out = try_sync(&env, &[(CRASH_ENV, &nth)]).await;
+    assert!(
+        !out.status.success(),
+        "crash at write {n} must abort:\n{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("test crash after remote write {n}")),
+        "{}",
+        text(&out)
+    );
+    let (_, runs) = sync_until_ok(&env, 3).await;
+    let what = format!("crash after write {n}");
+    assert_no_duplicates(&env, expected.len(), &what);
+    assert_eq!(&link_keys(&env.sim), expected, "{what}");
+    let again = env.sync(&[]).await;
+    assert_eq!(
+        writes(&again),
+        0,
+        "{what}: a further sync must write nothing: {again}"
+    );
+    runs
+}
+
+/// A process that dies right after a remote write and before its local commit never leaves a
+/// duplicate link document behind, at several points of the story and of a 200-clip seed.
+#[tokio::test]
+async fn crash_after_remote_write_never_duplicates() {
+    let story = SimConfig::default();
+    let story_ref = reference(&story).await;
+    let expected = link_keys(&story_ref.sim);
+    assert_eq!(expected.len(), 5);
+    let mut set = tokio::task::JoinSet::new();
+    for n in [1, 2, 3, 5, 8] {
+        let (cfg, exp) = (story.clone(), expected.clone());
+        set.spawn(async move { crash_then_recover(&cfg, n, &exp).await });
+    }
+    let big = seeded(200, 40, 7);
+    let big_ref = reference(&big).await;
+    let big_expected = link_keys(&big_ref.sim);
+    assert!(big_expected.len() > 133, "{}", big_expected.len());
+    for n in [1, 57, 133] {
+        let (cfg, exp) = (big.clone(), big_expected.clone());
+        set.spawn(async move { crash_then_recover(&cfg, n, &exp).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("crash case");
+    }
+}
+
+// ---- 2. SIGKILL at random moments ----
+
+/// SIGKILL at seeded random moments of a 300-clip sync, then a normal run: nothing duplicated,
+/// every document attached once, and the end state equals a fault-free run on an identical sim.
+#[tokio::test]
+async fn sigkill_at_random_moments_converges_to_fault_free_state() {
+    let cfg = seeded(300, 60, 11);
+    let twin = reference(&cfg).await;
+    let env = Env::start(
+        cfg,
+        ConfigOptions {
+            requests_per_sec: Some(200),
+            ..ConfigOptions::default()
+        },
+    )
+    .await;
+    let mut rng = Rng(0x5eed_0002);
+    let mut killed = 0;
+    for round in 0..4 {
+        let mut child = env.spawn_sync(&[]);
+        let delay = Duration::from_millis(rng.range(100, 1500));
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.expect("wait");
+                eprintln!("round {round}: finished before the kill ({status})");
+                break;
+            }
+            () = tokio::time::sleep(delay) => {
+                child.start_kill().expect("SIGKILL");
+                let status = child.wait().await.expect("wait");
+                assert!(!status.success());
+                killed += 1;
+            }
+        }
+    }
+    assert!(
+        killed >= 2,
+        "runs ended too early to be killed ({killed} kills)"
+    );
+    let (report, _) = sync_until_ok(&env, 2).await;
+    eprintln!("after {killed} kills: {report}");
+    let expected = link_keys(&twin.sim).len();
+    assert_no_duplicates(&env, expected, "after kills");
+    assert_same_state(&env, &twin, "after kills");
+    let again = env.sync(&[]).await;
+    assert_eq!(writes(&again), 0, "{again}");
+}
+
+// ---- 3. 20% faults converge ----
+
+/// With 20% of requests to both systems failing (5xx, 429, resets, cut-short bodies), repeated
+/// runs converge: a run succeeds with zero writes within ten, and once faults stop the state is
+/// the fault-free one — nothing duplicated, nothing lost.
+#[tokio::test]
+async fn twenty_percent_faults_converge() {
+    let cfg = seeded(60, 20, 23);
+    let twin = reference(&cfg).await;
+    let env = Env::start(
+        cfg,
+        ConfigOptions {
+            fast_retries: true,
+            ..ConfigOptions::default()
+        },
+    )
+    .await;
+    let kinds = vec![
+        FaultKind::ServerError(500),
+        FaultKind::ServerError(503),
+        FaultKind::RateLimited,
+        FaultKind::Reset,
+        FaultKind::Truncated,
+    ];
+    for (em, seed) in [(&env.sim.windchill, 101), (&env.sim.bynder, 202)] {
+        em.faults.set_plan(FaultPlan {
+            rate: 0.2,
+            kinds: kinds.clone(),
+            seed,
+        });
+    }
+    let expected = link_keys(&twin.sim).len();
+    let mut converged = None;
+    let mut failed = 0;
+    for run in 1..=10 {
+        let out = try_sync(&env, &[]).await;
+        // A failed run is allowed; it must never leave a duplicate behind.
+        let docs = env.link_documents();
+        let ids: BTreeSet<String> = docs.iter().map(|d| s(d, "PartreelLinkId")).collect();
+        assert_eq!(
+            ids.len(),
+            docs.len(),
+            "run {run} duplicated a link document"
+        );
+        if !out.status.success() {
+            failed += 1;
+            continue;
+        }
+        let report = parse_report(&out.stdout);
+        if writes(&report) == 0 {
+            converged = Some(run);
+            break;
+        }
+    }
+    let wc = env.sim.windchill.faults.counters();
+    let by = env.sim.bynder.faults.counters();
+    eprintln!(
+        "faults injected: windchill {} ({wc:?}), bynder {} ({by:?}); converged at run {converged:?}, {failed} runs failed",
+        total(&wc),
+        total(&by)
+    );
+    let converged = converged.expect("no zero-write run within 10 runs");
+    assert!(total(&wc) > 0 && total(&by) > 0);
+    env.sim.windchill.faults.clear();
+    env.sim.bynder.faults.clear();
+    assert_no_duplicates(&env, expected, "after faults");
+    assert_same_state(&env, &twin, "after faults");
+    let again = env.sync(&[]).await;
+    assert_eq!(writes(&again), 0, "{again}");
+    let _ = converged;
+}
+
+// ---- 4. session / token expiry mid-run ----
+
+/// Both emulators drop their sessions in the middle of a run (after the first token and nonce
+/// were issued and some writes were made): the run completes, asking for exactly one new OAuth
+/// token and exactly one new CSRF nonce.
+#[tokio::test]
+async fn session_expiry_mid_run_renews_once() {
+    let cfg = seeded(40, 10, 31);
+    let twin = reference(&cfg).await;
+    let env = Env::start(
+        cfg,
+        ConfigOptions {
+            requests_per_sec: Some(100),
+            ..ConfigOptions::default()
+        },
+    )
+    .await;
+    add_to_section(&env.config, "sync", "page_size = 10");
+    let child = env.spawn_sync(&[]);
+    // Wait until both systems have been written to a few times, then expire everything.
+    let started = Instant::now();
+    loop {
+        let wc_writes = env
+            .sim
+            .windchill
+            .log
+            .count_matching(|e| e.method == "POST" && e.path.ends_with("/Documents"));
+        let by_writes = env
+            .sim
+            .bynder
+            .log
+            .count_matching(|e| e.method == "POST" && e.path.contains("/media/"));
+        if wc_writes >= 3 && by_writes >= 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no writes seen"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    env.sim.windchill.faults.expire_sessions();
+    env.sim.bynder.faults.expire_sessions();
+    let out = child.wait_with_output().await.expect("wait");
+    assert!(out.status.success(), "{}", text(&out));
+    let wc = env.sim.windchill.log.entries();
+    let by = env.sim.bynder.log.entries();
+    let rejected_wc = wc.iter().filter(|e| e.status == 400).count();
+    let rejected_by = by.iter().filter(|e| e.status == 401).count();
+    assert!(
+        rejected_wc >= 1,
+        "expiry was not noticed by Windchill writes"
+    );
+    assert!(rejected_by >= 1, "expiry was not noticed by Bynder calls");
+    if count_path(&wc, "/PTC/GetCSRFToken()") != 2 {
+        eprintln!("DEBUG report: {}", String::from_utf8_lossy(&out.stdout));
+        let first = wc.iter().position(|e| e.status == 400).unwrap_or(0);
+        for e in &wc[first.saturating_sub(3)..(first + 40).min(wc.len())] {
+            eprintln!("DEBUG {} {} {} {:?}", e.method, e.path, e.status, e.fault);
+        }
+    }
+    assert_eq!(count_path(&wc, "/PTC/GetCSRFToken()"), 2, "nonce requests");
+    assert_eq!(count_path(&by, "/oauth2/token"), 2, "token requests");
+    assert_no_duplicates(&env, link_keys(&twin.sim).len(), "after expiry");
+    assert_same_state(&env, &twin, "after expiry");
+}
+
+/// Sessions expired before a run make no difference: each run signs in once.
+#[tokio::test]
+async fn session_expiry_between_runs_is_harmless() {
+    let env = Env::story().await;
+    env.sync(&[]).await;
+    env.sim.windchill.faults.expire_sessions();
+    env.sim.bynder.faults.expire_sessions();
+    env.sim.bynder_edit(
+        &first_linked_asset(&env),
+        "Campaign",
+        Some("Autumn Relaunch"),
+    );
+    env.sim.windchill.log.clear();
+    env.sim.bynder.log.clear();
+    let report = env.sync(&[]).await;
+    assert!(writes(&report) >= 1, "{report}");
+    assert_eq!(
+        count_path(&env.sim.bynder.log.entries(), "/oauth2/token"),
+        1
+    );
+    assert!(count_path(&env.sim.windchill.log.entries(), "/PTC/GetCSRFToken()") <= 1);
+}
+
+fn first_linked_asset(env: &Env) -> String {
+    env.link_documents()
+        .first()
+        .map(|d| s(d, "AssetId"))
+        .expect("a linked clip")
+}
+
+// ---- 5. bad input ----
+
+/// A Bynder media page that is not JSON fails the run with an error naming Bynder and what was
+/// read; nothing is lost: the next run completes the fault-free state.
+#[tokio::test]
+async fn malformed_media_page_fails_clearly_and_loses_nothing() {
+    let twin = reference(&SimConfig::default()).await;
+    let env = Env::story().await;
+    env.sim.bynder.faults.set_malformed_next(1);
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    if out.status.success() {
+        // A run may also retry the read; then it must have completed in full.
+        assert_eq!(env.sim.bynder.faults.counters().malformed, 1);
+    } else {
+        let lower = err.to_lowercase();
+        assert!(
+            lower.contains("bynder"),
+            "error must name the system:\n{err}"
+        );
+        assert!(
+            lower.contains("media"),
+            "error must name what was read:\n{err}"
+        );
+    }
+    env.sync(&[]).await;
+    assert_no_duplicates(&env, 5, "after malformed page");
+    assert_same_state(&env, &twin, "after malformed page");
+}
+
+/// A clip whose VisibleWatermark holds a word the boolean mapping does not know is
+/// quarantined with a reason naming the field and the value; the other clips sync.
+#[tokio::test]
+async fn malformed_record_is_quarantined_others_sync() {
+    let twin = reference(&SimConfig::default()).await;
+    // A clip with exactly one link in the fault-free run.
+    let mut per_asset: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, _, asset, _) in link_keys(&twin.sim) {
+        *per_asset.entry(asset).or_default() += 1;
+    }
+    let bad = per_asset
+        .iter()
+        .find(|(_, n)| **n == 1)
+        .map(|(a, _)| a.clone())
+        .expect("a clip with one link");
+    let env = Env::story().await;
+    env.sim.bynder_edit(&bad, "VisibleWatermark", Some("Maybe"));
+    let report = env.sync(&[]).await;
+    assert_eq!(report["links_created"], 4, "{report}");
+    let q = report["quarantined"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let entry = q
+        .iter()
+        .find(|e| e["record"] == bad.as_str())
+        .unwrap_or_else(|| panic!("{bad} not quarantined: {report}"));
+    let reason = entry["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("VisibleWatermark") || reason.contains("visible_watermark"),
+        "reason must name the field: {reason}"
+    );
+    assert!(
+        reason.contains("Maybe"),
+        "reason must name the value: {reason}"
+    );
+    let mut expected = link_keys(&twin.sim);
+    expected.retain(|k| k.2 != bad);
+    assert_eq!(link_keys(&env.sim), expected);
+}
+
+/// Checks that stderr names `file` with a `line:column` position.
+fn assert_names_position(out: &Output, file: &str) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "{}", text(out));
+    let at = err
+        .find(file)
+        .unwrap_or_else(|| panic!("stderr must name {file}:\n{err}"));
+    let rest = &err[at + file.len()..];
+    let pos = rest.trim_start_matches(':');
+    let digits = |t: &str| t.chars().take_while(char::is_ascii_digit).count();
+    let line = digits(pos);
+    let has_col = line > 0 && pos[line..].starts_with(':') && digits(&pos[line + 1..]) > 0;
+    assert!(has_col, "stderr must give line:column after {file}:\n{err}");
+}
+
+/// A mapping naming an unknown canonical field, or an unknown transform, stops `sync` and
+/// `mappings validate` with the file and line:column of the mistake.
+#[tokio::test]
+async fn bad_mapping_file_is_refused_with_position() {
+    let env = Env::story().await;
+    let mapping = env.dir.path().join("mappings/bynder.toml");
+    let original = std::fs::read_to_string(&mapping).expect("read mapping");
+    let cases = [
+        (
+            "unknown canonical field",
+            original.replacen("canonical = \"campaign\"", "canonical = \"campaing\"", 1),
+            "campaing",
+        ),
+        (
+            "unknown transform",
+            original.replacen(
+                "transforms = [\"trim\", \"upper\"]",
+                "transforms = [\"trim\", \"shout\"]",
+                1,
+            ),
+            "shout",
+        ),
+    ];
+    for (what, bad, word) in cases {
+        assert_ne!(bad, original, "{what}: the test edit did not apply");
+        std::fs::write(&mapping, &bad).expect("write mapping");
+        let out = try_sync(&env, &[]).await;
+        assert_names_position(&out, "bynder.toml");
+        assert!(stderr(&out).contains(word), "{what}: {}", text(&out));
+        let m = mapping.display().to_string();
+        let out = env.run(&["mappings", "validate", &m], &[], &[]).await;
+        // `run` appends --config; validate takes it too.
+        assert_names_position(&out, "bynder.toml");
+        assert!(
+            stderr(&out).contains(word) || String::from_utf8_lossy(&out.stdout).contains(word),
+            "{what}: {}",
+            text(&out)
+        );
+    }
+    assert!(env.link_documents().is_empty(), "nothing may be written");
+}
+
+/// A secret that cannot be read stops the run with an error naming the key and the file or
+/// environment variable, and never the value of any other secret.
+#[tokio::test]
+async fn missing_secret_names_key_and_source() {
+    let env = Env::story().await;
+    // A missing file.
+    let secret = env.dir.path().join("secrets/windchill_password");
+    std::fs::remove_file(&secret).expect("remove secret");
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(err.contains("password"), "must name the key:\n{err}");
+    assert!(
+        err.contains("secrets/windchill_password"),
+        "must name the file:\n{err}"
+    );
+    // An unset environment variable.
+    let config = std::fs::read_to_string(&env.config).expect("read config");
+    let edited = config.replacen(
+        "password = { file = \"secrets/windchill_password\" }",
+        "password = { env = \"PARTREEL_TEST_UNSET_VAR\" }",
+        1,
+    );
+    assert_ne!(edited, config);
+    std::fs::write(&env.config, edited).expect("write config");
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(err.contains("password"), "must name the key:\n{err}");
+    assert!(
+        err.contains("PARTREEL_TEST_UNSET_VAR"),
+        "must name the variable:\n{err}"
+    );
+    assert!(env.link_documents().is_empty());
+}
+
+/// An unknown configuration key is refused by name.
+#[tokio::test]
+async fn unknown_config_key_is_named() {
+    let env = Env::story().await;
+    add_to_section(&env.config, "sync", "concurrencyy = 4");
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(err.contains("concurrencyy"), "must name the key:\n{err}");
+    assert!(env.link_documents().is_empty());
+}
+
+// ---- 6. secrets never logged ----
+
+/// Hex runs at least this long look like a token, nonce or session id (link ids carry 24 hex
+/// digits, Bynder ids 16 at most).
+const SECRET_HEX_RUN: usize = 32;
+
+fn longest_hex_run(t: &str) -> (usize, String) {
+    let mut best = (0, String::new());
+    let mut cur = String::new();
+    for c in t.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            cur.push(c);
+        } else {
+            if cur.len() > best.0 {
+                best = (cur.len(), cur.clone());
+            }
+            cur.clear();
+        }
+    }
+    best
+}
+
+fn b64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A full sync at trace level, in JSON and in text, through faults and an expiry that make
+/// the retry and re-authentication paths log, never prints a password, client secret, Basic
+/// credential, bearer token, CSRF nonce or session id.
+#[tokio::test]
+async fn secrets_never_logged() {
+    for format in ["json", "text"] {
+        let env = Env::start(
+            seeded(30, 10, 41),
+            ConfigOptions {
+                fast_retries: true,
+                requests_per_sec: Some(100),
+                ..ConfigOptions::default()
+            },
+        )
+        .await;
+        for (em, seed) in [(&env.sim.windchill, 5), (&env.sim.bynder, 6)] {
+            em.faults.set_plan(FaultPlan {
+                rate: 0.1,
+                kinds: vec![
+                    FaultKind::ServerError(500),
+                    FaultKind::ServerError(503),
+                    FaultKind::RateLimited,
+                    FaultKind::Reset,
+                ],
+                seed,
+            });
+        }
+        let mut cmd = tokio::process::Command::new(crate::util::bin());
+        cmd.args([
+            "--log-level",
+            "trace",
+            "--log-format",
+            format,
+            "sync",
+            "--json",
+            "--config",
+        ])
+        .arg(&env.config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+        // Trace output is large: read it while the run goes on, or the pipe fills and the
+        // process blocks.
+        let child = tokio::spawn(cmd.spawn().expect("spawn").wait_with_output());
+        let started = Instant::now();
+        while env.sim.windchill.log.count_matching(|e| e.method == "POST") < 3
+            || env
+                .sim
+                .bynder
+                .log
+                .count_matching(|e| e.method == "POST" && e.path.contains("/media/"))
+                < 2
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no writes seen"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let issued_before = env.sim.issued_credentials();
+        env.sim.windchill.faults.expire_sessions();
+        env.sim.bynder.faults.expire_sessions();
+        let out = child.await.expect("join").expect("wait");
+        let mut issued = issued_before;
+        issued.extend(env.sim.issued_credentials());
+        let all = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            all.len() > 10_000,
+            "trace logging produced little output ({format})"
+        );
+        let creds = env.sim.credentials();
+        let mut forbidden = vec![
+            creds.windchill_password.clone(),
+            creds.bynder_client_secret.clone(),
+            b64(format!("{}:{}", creds.windchill_username, creds.windchill_password).as_bytes()),
+            b64(format!("{}:{}", creds.bynder_client_id, creds.bynder_client_secret).as_bytes()),
+            "Bearer ".into(),
+            "Basic ".into(),
+            "NonceValue".into(),
+            "JSESSIONID".into(),
+            "access_token".into(),
+        ];
+        assert!(issued.len() >= 3, "credentials issued: {}", issued.len());
+        forbidden.extend(issued);
+        for f in &forbidden {
+            if let Some(at) = all.find(f.as_str()) {
+                let from = all[..at].rfind('\n').map_or(0, |i| i + 1);
+                let to = all[at..].find('\n').map_or(all.len(), |i| at + i);
+                panic!("{format} log leaks {f:?}:\n{}", &all[from..to]);
+            }
+        }
+        let (run, hex) = longest_hex_run(&all);
+        assert!(
+            run < SECRET_HEX_RUN,
+            "{format} log holds a secret-like hex run {hex}"
+        );
+        eprintln!(
+            "{format}: {} bytes of log, {} faults, exit {}",
+            all.len(),
+            total(&env.sim.windchill.faults.counters()) + total(&env.sim.bynder.faults.counters()),
+            out.status
+        );
+    }
+}
