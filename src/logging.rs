@@ -30,7 +30,9 @@ fn scoped_filter(spec: &str) -> String {
             Ok(level) if !d.contains('=') => {
                 let deps = level.min(LevelFilter::INFO);
                 let own = OWN_CRATES.iter().map(|c| format!(",{c}={level}"));
-                std::iter::once(deps.to_string()).chain(own).collect::<String>()
+                std::iter::once(deps.to_string())
+                    .chain(own)
+                    .collect::<String>()
             }
             _ => d.to_string(),
         })

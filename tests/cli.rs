@@ -11,11 +11,21 @@ async fn demo_runs_and_second_sync_writes_nothing() {
         .output()
         .await
         .expect("run demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = crate::util::parse_report(&out.stdout);
     assert_eq!(report["links_created"], 5, "{report}");
-    assert_eq!(report["quarantined"].as_array().map(Vec::len), Some(1), "{report}");
-    let reason = report["quarantined"][0]["reason"].as_str().unwrap_or_default();
+    assert_eq!(
+        report["quarantined"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let reason = report["quarantined"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
     assert!(reason.contains("XX-9999"), "{reason}");
 }
 

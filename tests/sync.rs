@@ -206,8 +206,17 @@ async fn incremental_sync_at_scale() {
         first["requests"],
         first["retries"]
     );
-    assert_eq!(count(&first, "links_created"), 10_000, "{}", first["quarantined"]);
-    assert!(list(&first, "quarantined").is_empty(), "{}", first["quarantined"]);
+    assert_eq!(
+        count(&first, "links_created"),
+        10_000,
+        "{}",
+        first["quarantined"]
+    );
+    assert!(
+        list(&first, "quarantined").is_empty(),
+        "{}",
+        first["quarantined"]
+    );
     let docs = env.link_documents();
     assert_eq!(docs.len(), 10_000);
     let link_ids: BTreeSet<&str> = docs
@@ -230,7 +239,11 @@ async fn incremental_sync_at_scale() {
         second["pulled"]
     );
     assert_eq!(writes(&second), 0, "{second}");
-    assert!(list(&second, "conflicts").is_empty(), "{}", second["conflicts"]);
+    assert!(
+        list(&second, "conflicts").is_empty(),
+        "{}",
+        second["conflicts"]
+    );
 
     // Nothing changed: a handful of requests.
     env.sim.clock.advance(BETWEEN_RUNS);
@@ -239,7 +252,11 @@ async fn incremental_sync_at_scale() {
     eprintln!("10k quiet sync: requests {}", third["requests"]);
     assert_eq!(writes(&third), 0, "{third}");
     for system in ["windchill", "bynder"] {
-        assert!(requests(&third, system) <= 3, "{system}: {}", third["requests"]);
+        assert!(
+            requests(&third, system) <= 3,
+            "{system}: {}",
+            third["requests"]
+        );
     }
     assert!(
         env.sim.windchill.log.count() <= 3,
@@ -346,7 +363,10 @@ async fn ties_across_page_boundaries_and_edits_during_a_run() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("first sync ended ({status}) before any link was created");
         }
-        assert!(Instant::now() < deadline, "first sync made no link in 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "first sync made no link in 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let linked_before_edit = docs_by_asset(&env).contains_key(&late);
@@ -365,10 +385,27 @@ async fn ties_across_page_boundaries_and_edits_during_a_run() {
         first["pulled"],
         first["requests"]
     );
-    assert_eq!(count(&first, "links_created"), 2_500, "{}", first["quarantined"]);
+    assert_eq!(
+        count(&first, "links_created"),
+        2_500,
+        "{}",
+        first["quarantined"]
+    );
+    let media_pages = |e: &RequestEntry| e.path.starts_with("/api/v4/media") && e.method == "GET";
+    assert!(
+        env.sim
+            .bynder
+            .log
+            .count_matching(|e| media_pages(e) && e.query.contains("limit=500"))
+            >= 5,
+        "the clip feed was not read in pages of 500"
+    );
     let docs = docs_by_asset(&env);
     assert_eq!(docs.len(), 2_500);
-    assert!(ids.iter().all(|id| docs.get(id).is_some_and(|d| d.len() == 1)));
+    assert!(
+        ids.iter()
+            .all(|id| docs.get(id).is_some_and(|d| d.len() == 1))
+    );
 
     // Edited after the run, no clock advance.
     let after = ids[1234].clone();
@@ -465,7 +502,9 @@ async fn field_ownership() {
     // newest, changed only on the link document → the DAM.
     let packaging = story_clip(&env, "packaging-cameo");
     let packaging_doc = only_doc(&env, &packaging);
-    let packaging_id = doc_str(&packaging_doc, "ID").unwrap_or_default().to_string();
+    let packaging_id = doc_str(&packaging_doc, "ID")
+        .unwrap_or_default()
+        .to_string();
     env.sim
         .windchill_edit_document(&packaging_id, "Campaign", "Store_Screens");
     let run = env.sync(&[]).await;

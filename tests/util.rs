@@ -96,7 +96,11 @@ impl Env {
         self.sim
             .windchill_documents()
             .into_iter()
-            .filter(|d| d.get("PartreelLinkId").and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
+            .filter(|d| {
+                d.get("PartreelLinkId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+            })
             .collect()
     }
 }
@@ -114,10 +118,19 @@ pub fn parse_report(stdout: &[u8]) -> Value {
 
 /// A report's total writes.
 pub fn writes(report: &Value) -> u64 {
-    ["links_created", "links_updated", "links_retired", "asset_writes"]
-        .iter()
-        .map(|k| report[*k].as_u64().unwrap_or_else(|| panic!("report lacks {k}: {report}")))
-        .sum()
+    [
+        "links_created",
+        "links_updated",
+        "links_retired",
+        "asset_writes",
+    ]
+    .iter()
+    .map(|k| {
+        report[*k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("report lacks {k}: {report}"))
+    })
+    .sum()
 }
 
 /// Requests a report counted for one system.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use partreel_core::ConnectorError;
 use partreel_core::http::oauth::ClientAuthMethod;
 use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::auth::BynderAuth;
@@ -61,7 +61,7 @@ pub struct BynderConfig {
     pub write_confirm_delay_ms: u64,
     /// HTTP settings; the rate limit defaults to Bynder's 4,500 requests per 300 s (burst 15)
     /// when the `rate_limit` table is left out.
-    #[serde(default = "default_http", deserialize_with = "deserialize_http")]
+    #[serde(default)]
     pub http: HttpConfig,
 }
 
@@ -116,26 +116,6 @@ pub fn default_rate_limit() -> RateLimitConfig {
         per_secs: RATE_LIMIT_PER_SECS,
         burst: Some(RATE_LIMIT_BURST),
     }
-}
-
-/// The core HTTP defaults with Bynder's rate limit.
-pub fn default_http() -> HttpConfig {
-    HttpConfig {
-        rate_limit: default_rate_limit(),
-        ..HttpConfig::default()
-    }
-}
-
-/// Reads the `http` table with the core rules, but keeps Bynder's rate limit when the table
-/// leaves `rate_limit` out (the core default of 50/s would get the portal's IP blocked).
-fn deserialize_http<'de, D: Deserializer<'de>>(d: D) -> Result<HttpConfig, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    let has_rate_limit = value.get("rate_limit").is_some();
-    let mut http: HttpConfig = serde_json::from_value(value).map_err(serde::de::Error::custom)?;
-    if !has_rate_limit {
-        http.rate_limit = default_rate_limit();
-    }
-    Ok(http)
 }
 
 /// A configuration that passed [`BynderConfig::validate`]: URLs parsed, ranges checked.
@@ -206,13 +186,7 @@ impl BynderConfig {
         if self.write_confirm_attempts == 0 {
             errors.push("write_confirm_attempts: must be at least 1".into());
         }
-        let rl = &self.http.rate_limit;
-        if rl.requests == 0 || rl.per_secs == 0 || rl.burst == Some(0) {
-            errors.push("http.rate_limit: requests, per_secs and burst must be at least 1".into());
-        }
-        if self.http.retry.max_attempts == 0 {
-            errors.push("http.retry.max_attempts: must be at least 1".into());
-        }
+        errors.extend(self.http.validate());
         match base {
             Some(base) if errors.is_empty() => Ok(ValidatedBynder {
                 base,
@@ -233,7 +207,7 @@ impl ValidatedBynder {
     /// never a value.
     pub fn build(self, ctx: BuildContext) -> Result<BynderClient, ConnectorError> {
         let auth = BynderAuth::from_config(&self.auth, &self.base, &ctx)?;
-        let http = HttpClient::new(&ctx.system, &self.http)?;
+        let http = HttpClient::new(&ctx.system, &self.http, &default_rate_limit())?;
         Ok(BynderClient::new(self, http, auth))
     }
 }

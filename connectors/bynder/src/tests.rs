@@ -823,7 +823,9 @@ fn defaults_follow_bynder() {
     assert_eq!(cfg.media_type, "video");
     assert_eq!(cfg.write_confirm_attempts, 5);
     assert_eq!(cfg.write_confirm_delay_ms, 500);
-    let rl = &cfg.http.rate_limit;
+    // No rate limit configured: the client uses Bynder's published one.
+    assert!(cfg.http.rate_limit.is_none());
+    let rl = crate::config::default_rate_limit();
     assert_eq!((rl.requests, rl.per_secs, rl.burst), (4500, 300, Some(15)));
     match &cfg.auth {
         BynderAuthConfig::Oauth2 {
@@ -849,11 +851,11 @@ fn an_http_table_without_rate_limit_keeps_bynders() {
         "base_url = \"https://acme.bynder.com\"\nauth = { type = \"permanent_token\", token = { env = \"T\" } }\n[http]\ntimeout_secs = 5\n",
     );
     assert_eq!(cfg.http.timeout_secs, 5);
-    assert_eq!(cfg.http.rate_limit.requests, 4500);
+    assert!(cfg.http.rate_limit.is_none(), "Bynder's default applies");
     let cfg = parse(
         "base_url = \"https://acme.bynder.com\"\nauth = { type = \"permanent_token\", token = { env = \"T\" } }\n[http.rate_limit]\nrequests = 10\nper_secs = 1\n",
     );
-    assert_eq!(cfg.http.rate_limit.requests, 10);
+    assert_eq!(cfg.http.rate_limit.map(|r| r.requests), Some(10));
 }
 
 #[test]

@@ -40,6 +40,11 @@ struct Basic {
 struct Nonce {
     header: HeaderName,
     value: SecretString,
+    /// The session the nonce belongs to (`Cookie` value, e.g. `JSESSIONID=…`), sent on every
+    /// request from then on. The shared cookie jar cannot be trusted for this: when the
+    /// server drops the session, every request then in flight comes back with a *different*
+    /// new session cookie, and the jar keeps whichever arrived last — not the nonce's.
+    session: Option<SecretString>,
 }
 
 impl std::fmt::Debug for WindchillSession {
@@ -62,9 +67,24 @@ impl WindchillSession {
     }
 
     /// WCCG_RESTAPIsNonceTokenFunction.html: `GET {base}/PTC/GetCSRFToken()` with Basic only.
+    ///
+    /// The request carries an empty `Cookie` header, so the cookie jar adds none and the server
+    /// opens a fresh session; its `Set-Cookie` tells which session the nonce belongs to.
     async fn fetch_nonce(&self, http: &HttpClient) -> Result<Nonce, ConnectorError> {
-        let req = Request::get(self.nonce_url.clone()).header("accept", "application/json");
+        let mut req = Request::get(self.nonce_url.clone()).header("accept", "application/json");
+        req.headers
+            .insert(reqwest::header::COOKIE, HeaderValue::from_static(""));
         let resp = http.send(req, &self.basic).await?;
+        let pairs: Vec<&str> = resp
+            .headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::trim)
+            .filter(|p| p.contains('='))
+            .collect();
+        let session = (!pairs.is_empty()).then(|| SecretString::from(pairs.join("; ")));
         // serde's messages may quote a value; name only the position, never the nonce.
         let token: wire::CsrfToken = serde_json::from_slice(&resp.body).map_err(|e| {
             malformed(
@@ -88,7 +108,18 @@ impl WindchillSession {
         Ok(Nonce {
             header,
             value: SecretString::from(token.nonce_value),
+            session,
         })
+    }
+}
+
+/// Sends the nonce's session cookie (marked sensitive); with none known the jar's is used.
+fn set_session(req: &mut Request, n: &Nonce) {
+    if let Some(s) = &n.session
+        && let Ok(mut v) = HeaderValue::from_str(s.expose_secret())
+    {
+        v.set_sensitive(true);
+        req.headers.insert(reqwest::header::COOKIE, v);
     }
 }
 
@@ -145,18 +176,24 @@ impl Auth for Basic {
 impl Auth for WindchillSession {
     async fn apply(&self, http: &HttpClient, req: &mut Request) -> Result<(), ConnectorError> {
         self.basic.apply(http, req).await?;
+        let mut cached = self.nonce.lock().await;
         if !is_write(&req.method) {
+            // Reads stay in the nonce's session too, so they never make the server open
+            // another one.
+            if let Some(n) = cached.as_ref() {
+                set_session(req, n);
+            }
             return Ok(());
         }
-        let mut cached = self.nonce.lock().await;
         if cached.is_none() {
             *cached = Some(self.fetch_nonce(http).await?);
         }
-        if let Some(n) = cached.as_ref()
-            && let Ok(mut v) = HeaderValue::from_str(n.value.expose_secret())
-        {
-            v.set_sensitive(true);
-            req.headers.insert(n.header.clone(), v);
+        if let Some(n) = cached.as_ref() {
+            set_session(req, n);
+            if let Ok(mut v) = HeaderValue::from_str(n.value.expose_secret()) {
+                v.set_sensitive(true);
+                req.headers.insert(n.header.clone(), v);
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use partreel_core::error::ConnectorError;
 use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::auth::WindchillSession;
@@ -55,7 +55,7 @@ pub struct WindchillConfig {
     pub document_name_prefix: String,
     /// HTTP settings; the rate limit defaults to 20 requests/s with bursts of 20 when
     /// `http.rate_limit` is not given.
-    #[serde(default = "default_http", deserialize_with = "deserialize_http")]
+    #[serde(default)]
     pub http: HttpConfig,
 }
 
@@ -71,35 +71,14 @@ fn default_document_name_prefix() -> String {
     DEFAULT_DOCUMENT_NAME_PREFIX.to_string()
 }
 
-fn default_rate_limit() -> RateLimitConfig {
+/// The client rate limit when the configuration sets none: 20 requests/s, bursts of 20 (WRS
+/// publishes no limit; this keeps a sync from crowding out interactive users).
+pub fn default_rate_limit() -> RateLimitConfig {
     RateLimitConfig {
         requests: DEFAULT_REQUESTS_PER_SEC,
         per_secs: 1,
         burst: Some(DEFAULT_REQUESTS_PER_SEC),
     }
-}
-
-fn default_http() -> HttpConfig {
-    HttpConfig {
-        rate_limit: default_rate_limit(),
-        ..HttpConfig::default()
-    }
-}
-
-/// Reads `http` like core does, but with this connector's rate limit when none is given (core's
-/// own default applies per field, so a partial `[http]` table would otherwise get core's).
-fn deserialize_http<'de, D: Deserializer<'de>>(d: D) -> Result<HttpConfig, D::Error> {
-    let mut value = serde_json::Value::deserialize(d)?;
-    if let Some(table) = value.as_object_mut()
-        && !table.contains_key("rate_limit")
-    {
-        let rl = default_rate_limit();
-        table.insert(
-            "rate_limit".into(),
-            serde_json::json!({"requests": rl.requests, "per_secs": rl.per_secs, "burst": rl.burst}),
-        );
-    }
-    serde_json::from_value(value).map_err(serde::de::Error::custom)
 }
 
 /// What the binary knows when it builds the client.
@@ -161,13 +140,7 @@ impl WindchillConfig {
         if self.document_name_prefix.trim().is_empty() {
             errors.push("document_name_prefix: must not be empty".into());
         }
-        let rl = &self.http.rate_limit;
-        if rl.requests == 0 || rl.per_secs == 0 || rl.burst == Some(0) {
-            errors.push("http.rate_limit: requests, per_secs and burst must be at least 1".into());
-        }
-        if self.http.retry.max_attempts == 0 {
-            errors.push("http.retry.max_attempts: must be at least 1".into());
-        }
+        errors.extend(self.http.validate());
         match base {
             Ok(base) if errors.is_empty() => Ok(ValidatedWindchill {
                 config: self.clone(),
@@ -223,7 +196,7 @@ impl ValidatedWindchill {
                 "{system}: not OData property names: {bad:?}"
             )));
         }
-        let http = HttpClient::new(&system, &self.config.http)?;
+        let http = HttpClient::new(&system, &self.config.http, &default_rate_limit())?;
         let session = WindchillSession::new(&self.base, self.config.username.clone(), password);
         let link_prop = self.config.link_id_property.clone();
         let part_select = select_list(PART_BUILTIN, &[], &ctx.part_properties);

@@ -46,11 +46,11 @@ fn p(rest: &str) -> String {
 
 fn fast_http() -> HttpConfig {
     HttpConfig {
-        rate_limit: RateLimitConfig {
+        rate_limit: Some(RateLimitConfig {
             requests: 1000,
             per_secs: 1,
             burst: Some(1000),
-        },
+        }),
         retry: RetryConfig {
             max_attempts: 2,
             initial_backoff_ms: 1,
@@ -867,7 +867,11 @@ fn config_reads_toml_with_documented_defaults() {
     assert_eq!(cfg.page_size, 2000);
     assert_eq!(cfg.document_name_prefix, "VX");
     assert_eq!(cfg.http.timeout_secs, 5);
-    let rl = &cfg.http.rate_limit;
+    assert!(
+        cfg.http.rate_limit.is_none(),
+        "the connector default applies"
+    );
+    let rl = crate::config::default_rate_limit();
     assert_eq!((rl.requests, rl.per_secs, rl.burst), (20, 1, Some(20)));
     assert!(cfg.validate().is_ok());
     let no_http: WindchillConfig = toml::from_str(
@@ -876,7 +880,7 @@ fn config_reads_toml_with_documented_defaults() {
             .replace("timeout_secs = 5", ""),
     )
     .unwrap();
-    assert_eq!(no_http.http.rate_limit.requests, 20);
+    assert!(no_http.http.rate_limit.is_none());
     assert!(toml::from_str::<WindchillConfig>(&format!("{minimal}\n[unknown]\n")).is_err());
 }
 

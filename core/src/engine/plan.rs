@@ -76,7 +76,7 @@ pub enum Op {
 /// The plan of one clip.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
-    /// Writes, links first, then the clip.
+    /// Writes: the clip's own metadata first, then its links.
     pub ops: Vec<Op>,
     /// Fields changed on both sides.
     pub conflicts: Vec<Conflict>,
@@ -358,10 +358,16 @@ pub fn plan_clip(
         }
     }
 
+    // The clip is written first: link bases record values the clip is about to take, so a
+    // failed clip write must leave them unstored, or the next run would read the clip's old
+    // value as a DAM-side change and write it over the PLM's.
     if live && !dam_changes.is_empty() {
-        plan.ops.push(Op::WriteAsset {
-            changes: dam_changes,
-        });
+        plan.ops.insert(
+            0,
+            Op::WriteAsset {
+                changes: dam_changes,
+            },
+        );
     }
     plan
 }

@@ -371,6 +371,9 @@ fn a_new_link_is_created_and_the_clip_takes_plm_values() {
     let values = link_values(&part_a(), &[]);
     let want = Plan {
         ops: vec![
+            Op::WriteAsset {
+                changes: vals(&[("sku", "SKU-1"), ("lifecycle_state", "Released")]),
+            },
             Op::CreateLink {
                 link_id: link_id("A"),
                 part: part_a(),
@@ -378,9 +381,6 @@ fn a_new_link_is_created_and_the_clip_takes_plm_values() {
                 status: LinkStatus::Active,
                 values: values.clone(),
                 base: values,
-            },
-            Op::WriteAsset {
-                changes: vals(&[("sku", "SKU-1"), ("lifecycle_state", "Released")]),
             },
         ],
         conflicts: vec![],
@@ -459,14 +459,14 @@ fn a_part_change_reaches_link_and_clip() {
         std::slice::from_ref(&stored),
     );
     let want = vec![
+        Op::WriteAsset {
+            changes: vals(&[("sku", "SKU-1B"), ("lifecycle_state", "Obsolete")]),
+        },
         Op::UpdateLink {
             link: stored,
             status: LinkStatus::Active,
             changes: vals(&[("sku", "SKU-1B")]),
             base: link_values(&part_a(), &[("sku", "SKU-1B")]),
-        },
-        Op::WriteAsset {
-            changes: vals(&[("sku", "SKU-1B"), ("lifecycle_state", "Obsolete")]),
         },
     ];
     assert_eq!(got.ops, want);
@@ -502,11 +502,12 @@ fn newest_changed_on_the_plm_link_only_goes_to_the_clip() {
     let mut recorded = stored.clone();
     recorded.base.insert("campaign".into(), "autumn".into());
     let want = vec![
-        // The link already holds the value: only the base moves.
-        Op::Record { link: recorded },
+        // The clip is written before the base moves (a failed clip write leaves the base).
         Op::WriteAsset {
             changes: vals(&[("campaign", "autumn")]),
         },
+        // The link already holds the value: only the base moves.
+        Op::Record { link: recorded },
     ];
     assert_eq!(got.ops, want);
     assert!(got.conflicts.is_empty());

@@ -79,13 +79,10 @@ where
     let mut first_server_time: Option<DateTime<Utc>> = None;
     let mut last_seen: Option<DateTime<Utc>> = None;
     let mut count = 0u64;
-    // A feed that never ends (a server repeating a continuation) is a server bug; stop it.
-    let mut guard = 0u64;
+    // Continuations followed since the last keyset restart: a server that cycles through them
+    // would never end the feed.
+    let mut followed: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
-        guard += 1;
-        if guard > 10_000_000 {
-            break;
-        }
         let page = fetch(ChangeQuery {
             since: lower,
             continuation: continuation.clone(),
@@ -109,16 +106,18 @@ where
             (Some(t), Some(l)) if t > l => {
                 lower = Some(t);
                 continuation = None;
+                followed.clear();
             }
             (Some(t), None) => {
                 lower = Some(t);
                 continuation = None;
+                followed.clear();
             }
             // One timestamp filled the page (or the page was empty): follow the server.
             _ => {
-                if continuation.as_deref() == Some(next.as_str()) {
+                if !followed.insert(next.clone()) {
                     return Err(super::EngineError::Feed(format!(
-                        "the server returned the same continuation twice ({next}); stopping this feed"
+                        "the server returned continuation {next} twice; stopping this feed"
                     )));
                 }
                 continuation = Some(next);

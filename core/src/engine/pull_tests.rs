@@ -330,7 +330,7 @@ async fn a_repeated_continuation_stops_the_feed() {
         )
         .await;
         match result {
-            Err(EngineError::Feed(m)) => assert!(m.contains("same continuation"), "{m}"),
+            Err(EngineError::Feed(m)) => assert!(m.contains("continuation same twice"), "{m}"),
             other => panic!("expected a feed error, got {other:?}"),
         }
         assert_eq!(calls.get(), 2, "stopped at the first repeat");

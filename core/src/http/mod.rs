@@ -41,8 +41,9 @@ pub struct HttpConfig {
     pub timeout_secs: u64,
     /// TCP connect timeout.
     pub connect_timeout_secs: u64,
-    /// Client-side rate limit.
-    pub rate_limit: RateLimitConfig,
+    /// Client-side rate limit. Left out: the connector's own default (the vendor's published
+    /// limit where there is one).
+    pub rate_limit: Option<RateLimitConfig>,
     /// Retry policy.
     pub retry: RetryConfig,
     /// Largest response body accepted.
@@ -54,10 +55,32 @@ impl Default for HttpConfig {
         HttpConfig {
             timeout_secs: 60,
             connect_timeout_secs: 10,
-            rate_limit: RateLimitConfig::default(),
+            rate_limit: None,
             retry: RetryConfig::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
+    }
+}
+
+impl HttpConfig {
+    /// Pure checks of the table; each problem names its key under `http.`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(rl) = &self.rate_limit
+            && (rl.requests == 0 || rl.per_secs == 0 || rl.burst == Some(0))
+        {
+            errors.push("http.rate_limit: requests, per_secs and burst must be at least 1".into());
+        }
+        if self.retry.max_attempts == 0 {
+            errors.push("http.retry.max_attempts: must be at least 1".into());
+        }
+        if self.timeout_secs == 0 {
+            errors.push("http.timeout_secs: must be at least 1".into());
+        }
+        if self.max_body_bytes == 0 {
+            errors.push("http.max_body_bytes: must be at least 1".into());
+        }
+        errors
     }
 }
 
@@ -87,17 +110,25 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
-/// A failure before any HTTP status was seen.
+/// A failure before a whole response was read.
 struct TransportFailure {
     /// True when the request may have reached the server.
     sent: bool,
+    /// False when trying again cannot help (the server answered, but with a body larger than
+    /// partreel accepts).
+    retryable: bool,
     message: String,
 }
 
 impl HttpClient {
-    /// Builds the client of one system. Redirects are not followed (a credential must never
-    /// be replayed to another host); cookies are kept for session-based systems.
-    pub fn new(system: &str, config: &HttpConfig) -> Result<Self, ConnectorError> {
+    /// Builds the client of one system. `default_rate_limit` applies when the configuration
+    /// sets none. Redirects are not followed (a credential must never be replayed to another
+    /// host); cookies are kept for session-based systems.
+    pub fn new(
+        system: &str,
+        config: &HttpConfig,
+        default_rate_limit: &RateLimitConfig,
+    ) -> Result<Self, ConnectorError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs.max(1)))
             .connect_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
@@ -108,8 +139,9 @@ impl HttpClient {
             .map_err(|e| {
                 ConnectorError::Config(format!("{system}: cannot build HTTP client: {e}"))
             })?;
-        let limiter = ratelimit::Limiter::new(&config.rate_limit)
-            .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
+        let limiter =
+            ratelimit::Limiter::new(config.rate_limit.as_ref().unwrap_or(default_rate_limit))
+                .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
         Ok(HttpClient {
             client,
             system: Arc::from(system),
@@ -173,6 +205,13 @@ impl HttpClient {
                     }
                     (action, self.http_error(&r, &resp, retry_after))
                 }
+                Err(t) if !t.retryable => {
+                    return Err(ConnectorError::Malformed {
+                        system: self.system.to_string(),
+                        what: format!("{} {}", r.method, r.url.path()),
+                        detail: t.message,
+                    });
+                }
                 Err(t) => {
                     let action = retry::classify(None, None, r.idempotent, t.sent);
                     let err = if matches!(action, RetryAction::Ambiguous) {
@@ -194,6 +233,15 @@ impl HttpClient {
                 }
             };
             match action {
+                // A server asking for a longer pause than configured: stop cleanly now (the
+                // run fails, cursors stay, the next scheduled run resumes) instead of hammering
+                // it early or blocking for an hour.
+                RetryAction::Retry { after: Some(after) }
+                    if after > Duration::from_secs(self.retry.max_retry_after_secs) =>
+                {
+                    tracing::warn!(system = %self.system, method = %r.method, path = %r.url.path(), retry_after_secs = after.as_secs(), "server asks to wait longer than http.retry.max_retry_after_secs; giving up for this run");
+                    return Err(err);
+                }
                 RetryAction::Retry { after } if attempt < self.retry.max_attempts => {
                     let backoff = delays.next().unwrap_or(self.retry.max_backoff());
                     let wait = self.retry.wait(after, backoff, err.status());
@@ -262,6 +310,7 @@ impl HttpClient {
         }
         let mut resp = builder.send().await.map_err(|e| TransportFailure {
             sent: !e.is_connect(),
+            retryable: true,
             message: describe_reqwest_error(&e),
         })?;
         let status = resp.status();
@@ -273,6 +322,7 @@ impl HttpClient {
                     if body.len() + chunk.len() > self.max_body_bytes {
                         return Err(TransportFailure {
                             sent: true,
+                            retryable: false,
                             message: format!(
                                 "response body larger than {} bytes",
                                 self.max_body_bytes
@@ -285,6 +335,7 @@ impl HttpClient {
                 Err(e) => {
                     return Err(TransportFailure {
                         sent: true,
+                        retryable: true,
                         message: format!("response body cut short: {}", describe_reqwest_error(&e)),
                     });
                 }

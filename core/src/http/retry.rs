@@ -96,7 +96,8 @@ impl RetryConfig {
     }
 
     /// How long to wait before the next attempt: the server's `Retry-After` when it gave one
-    /// (capped), the rate-limit backoff for a bare 429, else the jittered backoff.
+    /// (capped; [`super::HttpClient::send`] gives up before waiting longer than the cap), the
+    /// rate-limit backoff for a bare 429, else the jittered backoff.
     pub fn wait(
         &self,
         retry_after: Option<Duration>,

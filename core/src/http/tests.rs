@@ -28,11 +28,11 @@ use super::*;
 /// Retries fast so a test never waits on backoff (only on an explicit `Retry-After`).
 fn fast() -> HttpConfig {
     HttpConfig {
-        rate_limit: RateLimitConfig {
+        rate_limit: Some(RateLimitConfig {
             requests: 1000,
             per_secs: 1,
             burst: Some(1000),
-        },
+        }),
         retry: RetryConfig {
             max_attempts: 4,
             initial_backoff_ms: 1,
@@ -45,7 +45,7 @@ fn fast() -> HttpConfig {
 }
 
 fn client(config: &HttpConfig) -> HttpClient {
-    HttpClient::new("testsys", config).expect("build the test client")
+    HttpClient::new("testsys", config, &RateLimitConfig::default()).expect("build the test client")
 }
 
 /// A wiremock server whose catch-all answers 418 and must never be hit.
@@ -460,12 +460,14 @@ async fn a_body_over_max_body_bytes_is_an_error() {
         .send(Request::get(url(&s.uri(), "/big")), &NoAuth)
         .await
         .expect_err("body too large");
+    // The server did answer: retrying cannot make the body smaller, so it is not retried.
     match &err {
-        ConnectorError::Transport { message, .. } => {
-            assert!(message.contains("larger than 16 bytes"), "{message}")
+        ConnectorError::Malformed { detail, .. } => {
+            assert!(detail.contains("larger than 16 bytes"), "{detail}")
         }
-        other => panic!("expected Transport, got {other:?}"),
+        other => panic!("expected Malformed, got {other:?}"),
     }
+    assert_eq!(http.stats().requests, 1, "an oversized body is not retried");
     // A body exactly at the limit is fine.
     always(
         &s,
@@ -614,11 +616,11 @@ async fn the_rate_limit_spaces_requests() {
     let s = server().await;
     always(&s, "/x", ResponseTemplate::new(200)).await;
     let mut config = fast();
-    config.rate_limit = RateLimitConfig {
+    config.rate_limit = Some(RateLimitConfig {
         requests: 5,
         per_secs: 1,
         burst: Some(1),
-    };
+    });
     let http = client(&config);
     let started = Instant::now();
     for _ in 0..6 {
@@ -643,8 +645,16 @@ async fn the_rate_limit_spaces_requests() {
 #[test]
 fn a_zero_rate_limit_is_a_config_error() {
     let mut config = fast();
-    config.rate_limit.requests = 0;
-    match HttpClient::new("testsys", &config) {
+    if let Some(rl) = config.rate_limit.as_mut() {
+        rl.requests = 0;
+    }
+    assert!(
+        config
+            .validate()
+            .iter()
+            .any(|e| e.starts_with("http.rate_limit"))
+    );
+    match HttpClient::new("testsys", &config, &RateLimitConfig::default()) {
         Err(ConnectorError::Config(m)) => assert!(m.contains("rate_limit"), "{m}"),
         other => panic!("expected a config error, got {other:?}"),
     }
@@ -1021,4 +1031,31 @@ async fn no_secret_or_token_reaches_the_logs() {
     for secret in [CLIENT_SECRET, BASIC_CREDENTIAL, TOKEN_1, TOKEN_2] {
         assert!(!text.contains(secret), "{secret} logged:\n{text}");
     }
+}
+
+/// A `Retry-After` longer than `max_retry_after_secs` stops the request at once (the run ends
+/// cleanly and the next one resumes) instead of retrying early into the same limit.
+#[tokio::test]
+async fn a_retry_after_longer_than_the_cap_fails_without_retrying() {
+    let s = server().await;
+    always(
+        &s,
+        "/busy",
+        ResponseTemplate::new(503).insert_header("Retry-After", "3600"),
+    )
+    .await;
+    let mut config = fast();
+    config.retry.max_retry_after_secs = 60;
+    let http = client(&config);
+    let started = std::time::Instant::now();
+    let err = http
+        .send(Request::get(url(&s.uri(), "/busy")), &NoAuth)
+        .await
+        .expect_err("gives up");
+    assert!(
+        matches!(err, ConnectorError::Http { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(http.stats().requests, 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -237,7 +237,9 @@ fn asset_from_row(r: &Row<'_>) -> rusqlite::Result<AssetRow> {
     ))
 }
 
-fn asset_decode((cols, version, rendition_url, archived, deleted): AssetRow) -> Result<AssetRecord> {
+fn asset_decode(
+    (cols, version, rendition_url, archived, deleted): AssetRow,
+) -> Result<AssetRecord> {
     let mut it = cols.into_iter();
     let mut next = || it.next().unwrap_or_default();
     let (system, asset_id, title, modified, vals, watermark) =
