@@ -46,6 +46,11 @@ pub enum Command {
     Sim(SimArgs),
     /// Start the emulators, run a sync on the embedded SQLite default, print the report.
     Demo(DemoArgs),
+    /// Serve the viewer: part revisions and their linked clips, pages and JSON API.
+    Serve(ServeArgs),
+    /// Check clip files' C2PA provenance against the watermark-preserved rule.
+    #[command(subcommand)]
+    Provenance(ProvenanceCommand),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +67,9 @@ pub struct SyncArgs {
     /// List the whole DAM in this run, to find deleted clips.
     #[arg(long)]
     pub full_scan: bool,
+    /// Run only this job (default: every job of the configuration, in order).
+    #[arg(long)]
+    pub job: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +128,47 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0)]
     pub clips: usize,
     /// Print the first run's report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (reads `state`, `[viewer]` and `dam.base_url`).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Address to listen on (overrides `viewer.listen`), e.g. `127.0.0.1:0` for any port.
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvenanceCommand {
+    /// Check files: one line each (verdict, status, generator, reason); exit 0 only when every
+    /// file passes the rule — usable as a pre-publish gate.
+    Check(ProvenanceCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProvenanceCheckArgs {
+    /// Clip files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Allowed claim generator (case-insensitive substring); repeat for several. Added to the
+    /// config's `provenance.allow_generators`.
+    #[arg(long = "allow-generator", value_name = "NAME")]
+    pub allow_generator: Vec<String>,
+    /// PEM file of trust anchors (e.g. the C2PA trust list): signers chaining to one read as
+    /// `trusted`.
+    #[arg(long, value_name = "PEM")]
+    pub trust_anchors: Option<PathBuf>,
+    /// Largest file checked, in bytes.
+    #[arg(long, value_name = "N")]
+    pub max_bytes: Option<u64>,
+    /// Configuration file whose `[provenance]` table is the starting policy.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Print an array of JSON objects instead of lines.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,16 +1,21 @@
-//! partreel's configuration file: the state store, sync settings, and one PLM and one DAM.
+//! partreel's configuration file: the state store, sync settings, the systems and the jobs
+//! that pair them.
 //!
 //! Read with the `config` crate (TOML, plus `PARTREEL__SECTION__KEY` environment overrides),
 //! then validated purely: every problem is collected and reported at once, each naming the
 //! file and key. Secrets are never in this file — only `{ env = "…" }` or `{ file = "…" }`
 //! references to them. See `docs/configuration.md`.
+//!
+//! Two shapes: the shorthand `[plm]` + `[dam]` (one job), or named `[systems.NAME]` tables
+//! with `[[jobs]]` pairing a PLM with a DAM (several PLMs, several DAMs).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use partreel_bynder::BynderConfig;
-use partreel_core::engine::SyncOptions;
+use partreel_core::engine::{Scope, SyncOptions};
 use partreel_windchill::WindchillConfig;
 use serde::Deserialize;
 
@@ -24,10 +29,18 @@ pub struct PartreelConfig {
     /// Sync behaviour.
     #[serde(default)]
     pub sync: SyncSection,
-    /// The PLM.
-    pub plm: PlmSection,
-    /// The DAM.
-    pub dam: DamSection,
+    /// Shorthand: the one PLM.
+    #[serde(default)]
+    pub plm: Option<SystemSection>,
+    /// Shorthand: the one DAM.
+    #[serde(default)]
+    pub dam: Option<SystemSection>,
+    /// Named systems.
+    #[serde(default)]
+    pub systems: BTreeMap<String, SystemSection>,
+    /// Jobs: which PLM is synced with which DAM. Default: the one PLM with the one DAM.
+    #[serde(default)]
+    pub jobs: Vec<JobSection>,
 }
 
 fn default_state() -> String {
@@ -67,26 +80,72 @@ impl Default for SyncSection {
     }
 }
 
-/// `[plm]`: which PLM, tagged by `type`.
+/// One system, tagged by `type`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum PlmSection {
-    /// PTC Windchill (WRS).
+pub enum SystemSection {
+    /// PTC Windchill (WRS) — a PLM.
     Windchill(Endpoint<WindchillConfig>),
+    /// Bynder — a DAM.
+    Bynder(Endpoint<BynderConfig>),
 }
 
-/// `[dam]`: which DAM, tagged by `type`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum DamSection {
-    /// Bynder.
-    Bynder(Endpoint<BynderConfig>),
+/// Which side of a link a system is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Product lifecycle management.
+    Plm,
+    /// Digital asset management.
+    Dam,
+}
+
+impl SystemSection {
+    /// The connector type, as written in `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SystemSection::Windchill(_) => "windchill",
+            SystemSection::Bynder(_) => "bynder",
+        }
+    }
+
+    /// PLM or DAM.
+    pub fn side(&self) -> Side {
+        match self {
+            SystemSection::Windchill(_) => Side::Plm,
+            SystemSection::Bynder(_) => Side::Dam,
+        }
+    }
+
+    /// The explicit `name`, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            SystemSection::Windchill(e) => e.name.as_deref(),
+            SystemSection::Bynder(e) => e.name.as_deref(),
+        }
+    }
+
+    /// The mapping file as written.
+    pub fn mapping(&self) -> &Path {
+        match self {
+            SystemSection::Windchill(e) => &e.mapping,
+            SystemSection::Bynder(e) => &e.mapping,
+        }
+    }
+
+    /// Pure validation of the connector settings.
+    fn validate(&self) -> Vec<String> {
+        match self {
+            SystemSection::Windchill(e) => e.settings.validate().err().unwrap_or_default(),
+            SystemSection::Bynder(e) => e.settings.validate().err().unwrap_or_default(),
+        }
+    }
 }
 
 /// A system: its name, its mapping file and its connector settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Endpoint<C> {
-    /// System name used in link ids, logs and reports (default: the type).
+    /// System name used in link ids, logs and reports (shorthand form only; default: the
+    /// type). Never change it once links exist: link ids depend on it.
     #[serde(default)]
     pub name: Option<String>,
     /// Mapping file (relative to this file).
@@ -94,6 +153,35 @@ pub struct Endpoint<C> {
     /// Connector settings.
     #[serde(flatten)]
     pub settings: C,
+}
+
+/// `[[jobs]]`: one PLM synced with one DAM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    /// Job name (default `PLM-DAM`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The PLM system's name.
+    pub plm: String,
+    /// The DAM system's name.
+    pub dam: String,
+    /// Which clips the job is about (by part number / SKU patterns); default: all.
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+/// A job, resolved.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Name.
+    pub name: String,
+    /// PLM system name.
+    pub plm: String,
+    /// DAM system name.
+    pub dam: String,
+    /// Scope.
+    pub scope: Scope,
 }
 
 /// A loaded configuration and where it came from.
@@ -105,6 +193,10 @@ pub struct Loaded {
     pub dir: PathBuf,
     /// The content.
     pub config: PartreelConfig,
+    /// Every system by name (shorthand ones included).
+    pub systems: BTreeMap<String, SystemSection>,
+    /// The jobs.
+    pub jobs: Vec<Job>,
 }
 
 impl Loaded {
@@ -130,8 +222,8 @@ impl Loaded {
         Ok(self.resolve(Path::new(p)))
     }
 
-    /// Sync options from `[sync]`.
-    pub fn sync_options(&self) -> SyncOptions {
+    /// Sync options of one job, from `[sync]` and the job.
+    pub fn sync_options(&self, job: &Job) -> SyncOptions {
         let s = &self.config.sync;
         SyncOptions {
             overlap: Duration::from_secs(s.overlap_secs),
@@ -141,7 +233,33 @@ impl Loaded {
             full_scan_interval: (s.full_scan_interval_hours > 0)
                 .then(|| Duration::from_secs(s.full_scan_interval_hours * 3600)),
             owner: s.instance.clone(),
+            dam_peers: self
+                .jobs
+                .iter()
+                .filter(|j| j.dam == job.dam)
+                .map(|j| j.plm.clone())
+                .collect(),
+            scope: job.scope.clone(),
             ..SyncOptions::default()
+        }
+    }
+
+    /// The jobs to run: all, or the one named.
+    pub fn select_jobs(&self, name: Option<&str>) -> anyhow::Result<Vec<Job>> {
+        match name {
+            None => Ok(self.jobs.clone()),
+            Some(n) => match self.jobs.iter().find(|j| j.name == n) {
+                Some(j) => Ok(vec![j.clone()]),
+                None => bail!(
+                    "{}: no job named {n:?} (jobs: {})",
+                    self.path.display(),
+                    self.jobs
+                        .iter()
+                        .map(|j| j.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
         }
     }
 }
@@ -168,32 +286,104 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
-    let loaded = Loaded {
-        path: path.to_path_buf(),
-        dir,
-        config,
-    };
     let mut problems = Vec::new();
-    let s = &loaded.config.sync;
+    let s = &config.sync;
     if s.page_size == 0 {
         problems.push("sync.page_size: must be at least 1".to_string());
     }
     if s.concurrency == 0 {
         problems.push("sync.concurrency: must be at least 1".to_string());
     }
-    match &loaded.config.plm {
-        PlmSection::Windchill(e) => {
-            if let Err(errs) = e.settings.validate() {
-                problems.extend(errs.into_iter().map(|m| format!("plm.{m}")));
+
+    // Every system by name, the shorthand ones under their `name` (default: the type).
+    let mut systems: BTreeMap<String, SystemSection> = BTreeMap::new();
+    for (key, section, side) in [
+        ("plm", &config.plm, Side::Plm),
+        ("dam", &config.dam, Side::Dam),
+    ] {
+        if let Some(sys) = section {
+            if sys.side() != side {
+                problems.push(format!("{key}.type: {} is not a {key}", sys.kind()));
             }
+            let name = sys.name().unwrap_or(sys.kind()).to_string();
+            if config.systems.contains_key(&name) {
+                problems.push(format!(
+                    "{key}: a system named {name:?} is also in [systems]"
+                ));
+            }
+            systems.insert(name, sys.clone());
         }
     }
-    match &loaded.config.dam {
-        DamSection::Bynder(e) => {
-            if let Err(errs) = e.settings.validate() {
-                problems.extend(errs.into_iter().map(|m| format!("dam.{m}")));
+    for (name, sys) in &config.systems {
+        if let Some(n) = sys.name()
+            && n != name
+        {
+            problems.push(format!(
+                "systems.{name}.name: the table key is the name; remove `name` or make it {name:?}"
+            ));
+        }
+        systems.insert(name.clone(), sys.clone());
+    }
+    for (name, sys) in &systems {
+        let key = if config.systems.contains_key(name) {
+            format!("systems.{name}")
+        } else if sys.side() == Side::Plm {
+            "plm".to_string()
+        } else {
+            "dam".to_string()
+        };
+        problems.extend(sys.validate().into_iter().map(|m| format!("{key}.{m}")));
+    }
+
+    // The jobs.
+    let mut jobs = Vec::new();
+    if config.jobs.is_empty() {
+        let plms: Vec<&String> = systems
+            .iter()
+            .filter(|(_, s)| s.side() == Side::Plm)
+            .map(|(n, _)| n)
+            .collect();
+        let dams: Vec<&String> = systems
+            .iter()
+            .filter(|(_, s)| s.side() == Side::Dam)
+            .map(|(n, _)| n)
+            .collect();
+        match (plms.as_slice(), dams.as_slice()) {
+            ([plm], [dam]) => jobs.push(Job {
+                name: format!("{plm}-{dam}"),
+                plm: (*plm).clone(),
+                dam: (*dam).clone(),
+                scope: Scope::default(),
+            }),
+            ([], _) => problems.push("no PLM configured: add [plm] or [systems.NAME] with a PLM type".into()),
+            (_, []) => problems.push("no DAM configured: add [dam] or [systems.NAME] with a DAM type".into()),
+            _ => problems.push("several PLMs or DAMs configured: say which to sync with [[jobs]] (plm = \"…\", dam = \"…\")".into()),
+        }
+    }
+    for (i, j) in config.jobs.iter().enumerate() {
+        for (key, name, side) in [("plm", &j.plm, Side::Plm), ("dam", &j.dam, Side::Dam)] {
+            match systems.get(name) {
+                None => problems.push(format!("jobs[{i}].{key}: no system named {name:?}")),
+                Some(s) if s.side() != side => problems.push(format!(
+                    "jobs[{i}].{key}: {name:?} is a {} system, not a {key}",
+                    s.kind()
+                )),
+                Some(_) => {}
             }
         }
+        let name = j
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", j.plm, j.dam));
+        if jobs.iter().any(|x: &Job| x.name == name) {
+            problems.push(format!("jobs[{i}].name: {name:?} is used twice"));
+        }
+        jobs.push(Job {
+            name,
+            plm: j.plm.clone(),
+            dam: j.dam.clone(),
+            scope: j.scope.clone(),
+        });
     }
     if !problems.is_empty() {
         bail!(
@@ -203,5 +393,11 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
             problems.join("\n  ")
         );
     }
-    Ok(loaded)
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        dir,
+        config,
+        systems,
+        jobs,
+    })
 }

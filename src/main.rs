@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod viewer;
 mod wiring;
 
 use std::process::ExitCode;

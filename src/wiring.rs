@@ -1,75 +1,84 @@
-//! Builds the running pieces — connectors, mappings, state store, engine — from a loaded
-//! configuration.
+//! Builds the running pieces — connectors, mappings, state store, engines — from a loaded
+//! configuration. Each system's connector is built once and shared by the jobs that use it
+//! (so they share its rate limit and session).
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
-use partreel_core::engine::{SyncEngine, SyncOptions};
+use anyhow::{Context, bail};
+use partreel_core::engine::SyncEngine;
 use partreel_core::mapping::{Entity, Mapping, MappingSet};
 use partreel_core::state::StateStore;
 use partreel_core::state::sqlite::SqliteStore;
 use partreel_core::{DamConnector, PlmConnector};
 
-use crate::config::{DamSection, Loaded, PlmSection};
+use crate::config::{Job, Loaded, SystemSection};
 
-/// Reads both mapping files.
-pub fn mappings(cfg: &Loaded) -> anyhow::Result<MappingSet> {
-    let (plm_file, dam_file) = mapping_files(cfg);
-    let plm = Mapping::load(&plm_file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let dam = Mapping::load(&dam_file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    MappingSet::new(plm, dam).map_err(|e| anyhow::anyhow!("{e}"))
+/// A system's mapping file, resolved.
+pub fn mapping_file(cfg: &Loaded, system: &str) -> anyhow::Result<PathBuf> {
+    let sys = cfg
+        .systems
+        .get(system)
+        .with_context(|| format!("no system named {system:?}"))?;
+    Ok(cfg.resolve(sys.mapping()))
 }
 
-/// The mapping file paths, resolved.
-pub fn mapping_files(cfg: &Loaded) -> (std::path::PathBuf, std::path::PathBuf) {
-    let plm = match &cfg.config.plm {
-        PlmSection::Windchill(e) => cfg.resolve(&e.mapping),
-    };
-    let dam = match &cfg.config.dam {
-        DamSection::Bynder(e) => cfg.resolve(&e.mapping),
-    };
-    (plm, dam)
+/// Reads one system's mapping file.
+pub fn mapping(cfg: &Loaded, system: &str) -> anyhow::Result<Mapping> {
+    let file = mapping_file(cfg, system)?;
+    Mapping::load(&file).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Builds the PLM connector (resolves its secrets).
-pub fn plm(cfg: &Loaded, maps: &MappingSet) -> anyhow::Result<Arc<dyn PlmConnector>> {
-    match &cfg.config.plm {
-        PlmSection::Windchill(e) => {
-            let system = e.name.clone().unwrap_or_else(|| "windchill".into());
+/// Reads both mapping files of a job.
+pub fn mappings(cfg: &Loaded, job: &Job) -> anyhow::Result<MappingSet> {
+    MappingSet::new(mapping(cfg, &job.plm)?, mapping(cfg, &job.dam)?)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Builds a PLM connector (resolves its secrets). `maps` gives the properties to read.
+pub fn plm(cfg: &Loaded, name: &str, maps: &Mapping) -> anyhow::Result<Arc<dyn PlmConnector>> {
+    let where_ = || format!("{}: system {name}", cfg.path.display());
+    match cfg.systems.get(name) {
+        Some(SystemSection::Windchill(e)) => {
             let validated = e
                 .settings
                 .validate()
-                .map_err(|errs| anyhow::anyhow!("plm: {}", errs.join("; ")))?;
+                .map_err(|errs| anyhow::anyhow!("{}: {}", where_(), errs.join("; ")))?;
             let client = validated
                 .build(partreel_windchill::BuildContext {
-                    system,
+                    system: name.to_string(),
                     config_dir: cfg.dir.clone(),
-                    part_properties: maps.plm.remote_names(Entity::Part),
-                    link_properties: maps.plm.remote_names(Entity::Link),
+                    part_properties: maps.remote_names(Entity::Part),
+                    link_properties: maps.remote_names(Entity::Link),
                 })
-                .with_context(|| format!("{}: plm", cfg.path.display()))?;
+                .with_context(where_)?;
             Ok(Arc::new(client))
         }
+        Some(other) => bail!("{}: a {} system is not a PLM", where_(), other.kind()),
+        None => bail!("{}: not configured", where_()),
     }
 }
 
-/// Builds the DAM connector (resolves its secrets).
-pub fn dam(cfg: &Loaded) -> anyhow::Result<Arc<dyn DamConnector>> {
-    match &cfg.config.dam {
-        DamSection::Bynder(e) => {
-            let system = e.name.clone().unwrap_or_else(|| "bynder".into());
+/// Builds a DAM connector (resolves its secrets).
+pub fn dam(cfg: &Loaded, name: &str) -> anyhow::Result<Arc<dyn DamConnector>> {
+    let where_ = || format!("{}: system {name}", cfg.path.display());
+    match cfg.systems.get(name) {
+        Some(SystemSection::Bynder(e)) => {
             let validated = e
                 .settings
                 .validate()
-                .map_err(|errs| anyhow::anyhow!("dam: {}", errs.join("; ")))?;
+                .map_err(|errs| anyhow::anyhow!("{}: {}", where_(), errs.join("; ")))?;
             let client = validated
                 .build(partreel_bynder::BuildContext {
-                    system,
+                    system: name.to_string(),
                     config_dir: cfg.dir.clone(),
                 })
-                .with_context(|| format!("{}: dam", cfg.path.display()))?;
+                .with_context(where_)?;
             Ok(Arc::new(client))
         }
+        Some(other) => bail!("{}: a {} system is not a DAM", where_(), other.kind()),
+        None => bail!("{}: not configured", where_()),
     }
 }
 
@@ -80,17 +89,41 @@ pub fn store(cfg: &Loaded) -> anyhow::Result<Arc<dyn StateStore>> {
     Ok(Arc::new(store))
 }
 
-/// Everything a sync needs.
-pub fn engine(
+/// Builds one engine per job (named, in configuration order), sharing connectors and the state
+/// store; `tweak` adjusts each job's options (command-line flags).
+pub fn engines(
     cfg: &Loaded,
-    opts: SyncOptions,
-) -> anyhow::Result<(SyncEngine, Arc<dyn StateStore>)> {
-    let maps = mappings(cfg)?;
-    let plm = plm(cfg, &maps)?;
-    let dam = dam(cfg)?;
+    jobs: &[Job],
+    tweak: impl Fn(&mut partreel_core::engine::SyncOptions),
+) -> anyhow::Result<Vec<(String, SyncEngine)>> {
     let store = store(cfg)?;
-    Ok((
-        SyncEngine::new(plm, dam, store.clone(), Arc::new(maps), opts),
-        store,
-    ))
+    let mut plms: BTreeMap<String, Arc<dyn PlmConnector>> = BTreeMap::new();
+    let mut dams: BTreeMap<String, Arc<dyn DamConnector>> = BTreeMap::new();
+    let mut engines = Vec::new();
+    for job in jobs {
+        let maps = mappings(cfg, job)?;
+        let plm = match plms.get(&job.plm) {
+            Some(p) => p.clone(),
+            None => {
+                let p = plm(cfg, &job.plm, &maps.plm)?;
+                plms.insert(job.plm.clone(), p.clone());
+                p
+            }
+        };
+        let dam = match dams.get(&job.dam) {
+            Some(d) => d.clone(),
+            None => {
+                let d = dam(cfg, &job.dam)?;
+                dams.insert(job.dam.clone(), d.clone());
+                d
+            }
+        };
+        let mut opts = cfg.sync_options(job);
+        tweak(&mut opts);
+        engines.push((
+            job.name.clone(),
+            SyncEngine::new(plm, dam, store.clone(), Arc::new(maps), opts),
+        ));
+    }
+    Ok(engines)
 }

@@ -5,4 +5,5 @@ mod util;
 
 mod cli;
 mod faults;
+mod provenance;
 mod sync;

@@ -87,6 +87,26 @@ pub struct ConnectorStats {
     pub rate_limit_wait_ms: u64,
 }
 
+/// A link record to create (see [`PlmConnector::create_links`]).
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    /// The part revision it hangs on.
+    pub part: PartRevision,
+    /// The deterministic link id to store on it.
+    pub link_id: LinkId,
+    /// Remote fields.
+    pub fields: RemoteFields,
+}
+
+/// Fields to write on an existing link record (see [`PlmConnector::update_links`]).
+#[derive(Debug, Clone)]
+pub struct LinkUpdate {
+    /// The record.
+    pub link: RemoteLink,
+    /// Remote fields to write ("" clears).
+    pub fields: RemoteFields,
+}
+
 /// A product lifecycle management system.
 #[async_trait]
 pub trait PlmConnector: Send + Sync {
@@ -120,6 +140,32 @@ pub trait PlmConnector: Send + Sync {
 
     /// Writes changed fields of a link record.
     async fn update_link(&self, link: &RemoteLink, fields: &RemoteFields) -> Result<RemoteLink>;
+
+    /// Creates many link records; one result per input, in order. A failure of one item (a
+    /// partial error) must not fail the others. Systems with batch operations (Teamcenter's
+    /// array inputs with `clientId`s) override this; the default calls [`Self::create_link`]
+    /// for each.
+    async fn create_links(&self, batch: &[NewLink]) -> Vec<Result<RemoteLink>> {
+        let mut out = Vec::with_capacity(batch.len());
+        for n in batch {
+            out.push(self.create_link(&n.part, &n.link_id, &n.fields).await);
+        }
+        out
+    }
+
+    /// Updates many link records; one result per input, in order (see [`Self::create_links`]).
+    async fn update_links(&self, batch: &[LinkUpdate]) -> Vec<Result<RemoteLink>> {
+        let mut out = Vec::with_capacity(batch.len());
+        for u in batch {
+            out.push(self.update_link(&u.link, &u.fields).await);
+        }
+        out
+    }
+
+    /// Largest batch [`Self::create_links`] / [`Self::update_links`] should be given.
+    fn max_batch(&self) -> usize {
+        1
+    }
 
     /// The properties a mapping may use.
     async fn schema(&self) -> Result<RemoteSchema>;

@@ -7,6 +7,7 @@
 //! - [`http`]: the one HTTP client every connector uses — rate limit, retries, auth hook, secrets.
 //! - [`mapping`]: mapping files (canonical field ↔ remote field, owner, transforms).
 //! - [`state`]: the state store trait and its SQLite implementation.
+//! - [`provenance`]: the watermark-preserved flag computed from the clip file's C2PA manifest.
 //! - [`engine`]: the sync engine — pull, resolve, plan, apply, commit.
 #![deny(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod mapping;
 pub mod model;
+pub mod provenance;
 pub mod state;
 
 pub use connector::{DamConnector, PlmConnector};

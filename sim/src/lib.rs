@@ -17,6 +17,8 @@ mod control;
 pub mod framework;
 mod seed;
 mod sim;
+pub mod teamcenter;
+pub mod threedx;
 mod windchill;
 
 #[cfg(test)]
@@ -26,4 +28,6 @@ pub use framework::clock::SimClock;
 pub use framework::faults::{FaultControl, FaultCounters, FaultKind, FaultPlan};
 pub use framework::ratelimit::RateLimit;
 pub use framework::reqlog::{RequestEntry, RequestLog, System};
+/// What a clip file carries, for [`Sim::bynder_replace_file`].
+pub use partreel_core::provenance::fixtures::ClipKind;
 pub use sim::{Emulator, Sim, SimConfig, SimCredentials};

@@ -278,6 +278,17 @@ impl Sim {
         });
     }
 
+    /// Replaces an asset's original file, as a re-upload does: from now on it downloads as a
+    /// signed, stripped or altered C2PA clip, and its `dateModified` moves to now. No-op for
+    /// unknown ids.
+    pub fn bynder_replace_file(&self, asset_id: &str, kind: crate::ClipKind) {
+        let now = self.clock.now();
+        lock(&self.by).edit_media(asset_id, |m| {
+            m.provenance = bynder::files::provenance_of(kind);
+            m.modified = now;
+        });
+    }
+
     /// Deletes an asset (gone from listings, 404 on read).
     pub fn bynder_delete(&self, asset_id: &str) {
         lock(&self.by).delete_media(asset_id);
@@ -440,6 +451,10 @@ impl Sim {
                     store.edit_media(id, |m| m.modified = at);
                 }
             }
+            // The 3DEXPERIENCE emulator is not part of `Sim` yet (sim::threedx::start).
+            System::Threedx => {}
+            // The Teamcenter emulator is not part of `Sim` yet (sim::teamcenter::start).
+            System::Teamcenter => {}
         }
     }
 }

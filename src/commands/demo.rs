@@ -38,39 +38,63 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!();
     }
     let cfg = config::load(&config_path)?;
-    let (engine, store) = wiring::engine(&cfg, cfg.sync_options())?;
-    let first = engine.run().await?;
+    let first = run_all(&cfg).await?;
     if args.json {
-        println!("{}", serde_json::to_string(&first)?);
+        println!(
+            "{}",
+            serde_json::to_string(&super::sync::json_report(&first))?
+        );
     } else {
         println!("First sync:");
-        print!("{}", first.render());
+        for r in &first {
+            print!("{}", r.render());
+        }
         println!();
-        print_links(store.as_ref()).await?;
+        print_links(wiring::store(&cfg)?.as_ref()).await?;
     }
 
     // A second run right after: the feeds bring back partreel's own writes, which must not
     // count as changes.
-    let (engine, _) = wiring::engine(&cfg, cfg.sync_options())?;
-    let second = engine.run().await?;
+    let second = run_all(&cfg).await?;
     if !args.json {
         println!();
-        println!(
-            "Second sync (nothing changed anywhere): {}",
-            summary(&second)
-        );
+        for r in &second {
+            println!(
+                "Second sync [{}] (nothing changed anywhere): {}",
+                r.job,
+                summary(r)
+            );
+        }
     }
 
     if args.serve {
+        let (viewer, token) = super::serve::start_demo(&dir.join("partreel.db"), &sim.bynder.url)
+            .await
+            .context("cannot start the viewer")?;
         println!();
+        println!("Viewer              {}/?access_token={token}", viewer.url);
+        println!("  demo token        {token}   (Authorization: Bearer …; valid until Ctrl-C)");
         println!(
             "Emulators stay up; run `partreel sync --config {}` again. Ctrl-C to stop.",
             config_path.display()
         );
         super::shutdown_signal().await;
+        viewer.stop().await?;
     }
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every job once, in order.
+async fn run_all(cfg: &config::Loaded) -> anyhow::Result<Vec<SyncReport>> {
+    let wired = wiring::engines(cfg, &cfg.jobs, |_| {})?;
+    let mut reports = Vec::new();
+    for (name, engine) in &wired {
+        let mut r = engine.run().await?;
+        r.job = name.clone();
+        reports.push(r);
+    }
+    Ok(reports)
 }
 
 fn summary(r: &SyncReport) -> String {

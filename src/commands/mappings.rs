@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use partreel_core::connector::RemoteSchema;
-use partreel_core::mapping::{Mapping, Side};
+use partreel_core::mapping::Mapping;
 
 use crate::cli::MappingsCommand;
 use crate::{config, wiring};
@@ -39,7 +39,7 @@ async fn validate(
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let schema = live_schema(mapping.side, config_path).await?;
+    let schema = live_schema(&mapping, config_path).await?;
     let errors = mapping.validate_against(&schema);
     if errors.is_empty() {
         println!(
@@ -58,38 +58,68 @@ async fn validate(
     }
 }
 
-async fn live_schema(side: Side, config_path: &std::path::Path) -> anyhow::Result<RemoteSchema> {
-    let cfg = config::load(config_path)?;
-    Ok(match side {
-        Side::Plm => {
-            let maps = wiring::mappings(&cfg)?;
-            wiring::plm(&cfg, &maps)?.schema().await?
+/// The live schema of a configured system.
+async fn system_schema(cfg: &config::Loaded, name: &str) -> anyhow::Result<RemoteSchema> {
+    let Some(sys) = cfg.systems.get(name) else {
+        bail!(
+            "no system named {name:?} in {} (systems: {})",
+            cfg.path.display(),
+            cfg.systems.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    };
+    Ok(match sys.side() {
+        config::Side::Plm => {
+            let maps = wiring::mapping(cfg, name)?;
+            wiring::plm(cfg, name, &maps)?.schema().await?
         }
-        Side::Dam => wiring::dam(&cfg)?.schema().await?,
+        config::Side::Dam => wiring::dam(cfg, name)?.schema().await?,
     })
 }
 
+/// The live schema of the configured system a mapping file is for (by its `system` type).
+async fn live_schema(
+    mapping: &Mapping,
+    config_path: &std::path::Path,
+) -> anyhow::Result<RemoteSchema> {
+    let cfg = config::load(config_path)?;
+    let matching: Vec<&String> = cfg
+        .systems
+        .iter()
+        .filter(|(_, s)| s.kind() == mapping.system)
+        .map(|(n, _)| n)
+        .collect();
+    match matching.as_slice() {
+        [name] => system_schema(&cfg, name).await,
+        [] => bail!(
+            "{}: no {} system is configured to check {} against",
+            config_path.display(),
+            mapping.system,
+            mapping.path.display()
+        ),
+        several => {
+            // Several systems of this type: any of them has the schema the mapping needs.
+            system_schema(&cfg, several[0]).await
+        }
+    }
+}
+
 async fn discover(system: &str, config_path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let side = match system {
-        "plm" => Side::Plm,
-        "dam" => Side::Dam,
-        other => {
-            let cfg = config::load(config_path)?;
-            let (plm_file, dam_file) = wiring::mapping_files(&cfg);
-            let plm = Mapping::load(&plm_file).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let dam = Mapping::load(&dam_file).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if plm.system == other {
-                Side::Plm
-            } else if dam.system == other {
-                Side::Dam
+    let cfg = config::load(config_path)?;
+    let name = match system {
+        "plm" | "dam" => {
+            let job = cfg
+                .jobs
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("{}: no job configured", config_path.display()))?;
+            if system == "plm" {
+                job.plm.clone()
             } else {
-                bail!(
-                    "--system {other}: not configured (use plm, dam, or a configured system type)"
-                );
+                job.dam.clone()
             }
         }
+        name => name.to_string(),
     };
-    let schema = live_schema(side, config_path).await?;
+    let schema = system_schema(&cfg, &name).await?;
     for (entity, props) in &schema.entities {
         println!("{entity}:");
         for p in props {

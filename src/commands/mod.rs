@@ -2,6 +2,8 @@
 
 mod demo;
 mod mappings;
+mod provenance;
+pub mod serve;
 mod sim;
 mod sync;
 
@@ -16,6 +18,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mappings(cmd) => mappings::run(cmd).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Provenance(cmd) => provenance::run(cmd).await,
     }
 }
 

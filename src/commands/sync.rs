@@ -1,6 +1,10 @@
-//! `partreel sync`: one sync, its report on stdout (text or `--json`).
+//! `partreel sync`: one sync of every job (or `--job NAME`), the report on stdout (text or
+//! `--json`).
 
 use std::process::ExitCode;
+
+use partreel_core::engine::SyncReport;
+use serde_json::json;
 
 use crate::cli::SyncArgs;
 use crate::{config, wiring};
@@ -10,18 +14,50 @@ pub const CRASH_AFTER_WRITES_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)?;
-    let mut opts = cfg.sync_options();
-    opts.dry_run = args.dry_run;
-    opts.full_scan = args.full_scan;
-    opts.crash_after_writes = std::env::var(CRASH_AFTER_WRITES_ENV)
+    let jobs = cfg.select_jobs(args.job.as_deref())?;
+    let crash_after = std::env::var(CRASH_AFTER_WRITES_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
-    let (engine, _store) = wiring::engine(&cfg, opts)?;
-    let report = engine.run().await?;
+    let wired = wiring::engines(&cfg, &jobs, |opts| {
+        opts.dry_run = args.dry_run;
+        opts.full_scan = args.full_scan;
+        opts.crash_after_writes = crash_after;
+    })?;
+    let mut reports = Vec::new();
+    for (name, engine) in &wired {
+        let mut report = engine.run().await?;
+        report.job = name.clone();
+        reports.push(report);
+    }
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(&json_report(&reports))?);
     } else {
-        print!("{}", report.render());
+        for r in &reports {
+            print!("{}", r.render());
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One job: its report. Several: the totals, with each job's report under `jobs`.
+pub fn json_report(reports: &[SyncReport]) -> serde_json::Value {
+    match reports {
+        [one] => serde_json::to_value(one).unwrap_or_default(),
+        many => {
+            let mut total = SyncReport::default();
+            for r in many {
+                total.absorb(r);
+            }
+            total.run_id = many
+                .iter()
+                .map(|r| r.run_id.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut v = serde_json::to_value(&total).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("jobs".into(), json!(many));
+            }
+            v
+        }
+    }
 }

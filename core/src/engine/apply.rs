@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{self, Op, PlanContext};
@@ -11,6 +12,7 @@ use super::report::PlannedOp;
 use super::{
     EngineError, Resolution, RunState, SyncEngine, close_journal, count_write, join_errors,
 };
+use crate::connector::{LinkUpdate, NewLink};
 use crate::error::ConnectorError;
 use crate::mapping::Entity;
 use crate::model::{CanonicalValues, LinkStatus, PartRevision, RemoteLink};
@@ -26,6 +28,9 @@ struct CreateIntent {
 /// What other journal entries hold.
 #[derive(Debug, Serialize, Deserialize)]
 struct WriteIntent {
+    /// PLM system of the job that wrote it (empty in entries from before jobs).
+    #[serde(default)]
+    plm_system: String,
     dam_system: String,
     asset_id: String,
     fields: crate::model::RemoteFields,
@@ -69,7 +74,20 @@ pub(super) async fn recover(
         "recovering writes an interrupted run left pending"
     );
     let mut work = Vec::new();
+    let plm_system = engine.plm().system();
     for entry in pending {
+        // Entries of other jobs sharing this state are theirs to recover.
+        let ours = match entry.op.as_str() {
+            "create_link" | "update_link" => entry.system == plm_system,
+            _ => entry
+                .payload
+                .get("plm_system")
+                .and_then(|v| v.as_str())
+                .is_none_or(|p| p.is_empty() || p == plm_system),
+        };
+        if !ours {
+            continue;
+        }
         match entry.op.as_str() {
             "create_link" => {
                 let intent: CreateIntent = match serde_json::from_value(entry.payload.clone()) {
@@ -107,6 +125,7 @@ pub(super) async fn recover(
                     close_journal(store, entry.id, JournalState::Abandoned).await?;
                 }
                 work.push(WorkItem {
+                    plm_system: intent.link.plm_system,
                     dam_system: intent.link.dam_system,
                     asset_id: intent.link.asset_id,
                 });
@@ -115,7 +134,13 @@ pub(super) async fn recover(
                 // Updates and metadata writes set fixed values: the re-plan writes them again
                 // if they did not land.
                 if let Ok(intent) = serde_json::from_value::<WriteIntent>(entry.payload.clone()) {
+                    let plm_system = if intent.plm_system.is_empty() {
+                        engine.plm().system().to_string()
+                    } else {
+                        intent.plm_system
+                    };
                     work.push(WorkItem {
+                        plm_system,
                         dam_system: intent.dam_system,
                         asset_id: intent.asset_id,
                     });
@@ -140,65 +165,209 @@ fn settle_remote(engine: &SyncEngine, link: &mut LinkRecord, remote: &RemoteLink
     }
 }
 
-/// Plans and applies one queued clip, then takes it off the queue.
-pub(super) async fn clip(
+/// What became of one clip of a batch.
+enum Outcome {
+    /// Everything applied.
+    Done,
+    /// The clip goes to quarantine with this reason; the rest of the batch goes on.
+    Quarantine(String),
+    /// A failure that ends the run (the clip stays queued for the next one).
+    Fatal,
+}
+
+/// A clip of the batch with its plan.
+struct Planned {
+    item: WorkItem,
+    asset: AssetRecord,
+    ops: Vec<Op>,
+    outcome: Outcome,
+}
+
+/// Plans and applies a batch of queued clips, then takes them off the queue.
+///
+/// Order: every clip's own metadata first (concurrently), then link creations and updates
+/// across all clips — in batches when the PLM takes batches (Teamcenter), else concurrently —
+/// then local-only records. A clip whose write fails for its own reasons is quarantined and its
+/// remaining writes skipped; a failure of the system itself ends the run after the batch, with
+/// the clips concerned left queued.
+pub(super) async fn batch(
     engine: &SyncEngine,
     store: &Arc<dyn StateStore>,
     run: &Arc<RunState>,
-    item: &WorkItem,
+    items: Vec<WorkItem>,
 ) -> Result<(), EngineError> {
-    let Some(asset) = store.asset(&item.dam_system, &item.asset_id).await? else {
-        store.finish_work(item).await?;
-        return Ok(());
-    };
-    let outcome = clip_inner(engine, store, run, &asset).await;
-    match outcome {
-        Ok(()) => {
-            store
-                .quarantine_clear(&asset.system, &asset.asset_id)
-                .await?;
+    let mut clips: Vec<Planned> = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(asset) = store.asset(&item.dam_system, &item.asset_id).await? else {
+            store.finish_work(&item).await?;
+            continue;
+        };
+        match plan_one(engine, store, run, &asset).await {
+            Ok(ops) if engine.opts().dry_run => {
+                for op in &ops {
+                    record_planned(engine, run, &asset, op).await;
+                }
+                store.finish_work(&item).await?;
+            }
+            Ok(ops) => clips.push(Planned {
+                item,
+                asset,
+                ops,
+                outcome: Outcome::Done,
+            }),
+            Err(EngineError::Record(reason)) => {
+                engine
+                    .quarantine(store, run, &asset.system, &asset.asset_id, "asset", &reason)
+                    .await?;
+                store.finish_work(&item).await?;
+            }
+            Err(e) => return Err(e),
         }
-        Err(EngineError::Connector(e)) if e.is_record_error() => {
-            engine
-                .quarantine(
-                    store,
-                    run,
-                    &asset.system,
-                    &asset.asset_id,
-                    "asset",
-                    &e.to_string(),
-                )
-                .await?;
-        }
-        Err(EngineError::Record(reason)) => {
-            engine
-                .quarantine(store, run, &asset.system, &asset.asset_id, "asset", &reason)
-                .await?;
-        }
-        Err(e) => return Err(e),
     }
-    store.finish_work(item).await?;
-    Ok(())
+    let mut fatal: Option<EngineError> = None;
+    let concurrency = engine.opts().concurrency.max(1);
+
+    // 1. The clips' own metadata.
+    let writes: Vec<(usize, CanonicalValues)> = clips
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            c.ops.iter().filter_map(move |op| match op {
+                Op::WriteAsset { changes } => Some((i, changes.clone())),
+                _ => None,
+            })
+        })
+        .collect();
+    let results: Vec<(usize, Result<(), EngineError>)> = {
+        let clips = &clips;
+        futures::stream::iter(writes)
+            .map(|(i, changes)| async move {
+                (
+                    i,
+                    write_asset(engine, store, run, &clips[i].asset, changes).await,
+                )
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
+    };
+    settle_outcomes(&mut clips, results, &mut fatal);
+
+    // 2. Link creations, then updates.
+    let creates: Vec<(usize, Op)> = take_ops(&mut clips, |op| matches!(op, Op::CreateLink { .. }));
+    let results = create_links(engine, store, run, &clips, creates).await;
+    settle_outcomes(&mut clips, results, &mut fatal);
+    let updates: Vec<(usize, Op)> = take_ops(&mut clips, |op| matches!(op, Op::UpdateLink { .. }));
+    let results = update_links(engine, store, run, &clips, updates).await;
+    settle_outcomes(&mut clips, results, &mut fatal);
+
+    // 3. Local-only records, and the queue.
+    for c in &mut clips {
+        if matches!(c.outcome, Outcome::Done) {
+            for op in std::mem::take(&mut c.ops) {
+                if let Op::Record { mut link } = op {
+                    link.updated_at = Utc::now();
+                    store.upsert_link(&link).await?;
+                }
+            }
+        }
+        match &c.outcome {
+            Outcome::Done => {
+                store
+                    .quarantine_clear(&c.asset.system, &c.asset.asset_id)
+                    .await?;
+                store.finish_work(&c.item).await?;
+            }
+            Outcome::Quarantine(reason) => {
+                engine
+                    .quarantine(
+                        store,
+                        run,
+                        &c.asset.system,
+                        &c.asset.asset_id,
+                        "asset",
+                        reason,
+                    )
+                    .await?;
+                store.finish_work(&c.item).await?;
+            }
+            Outcome::Fatal => {}
+        }
+    }
+    fatal.map_or(Ok(()), Err)
 }
 
-async fn clip_inner(
+/// Records per-clip results: the first system failure is kept to end the run with.
+fn settle_outcomes(
+    clips: &mut [Planned],
+    results: Vec<(usize, Result<(), EngineError>)>,
+    fatal: &mut Option<EngineError>,
+) {
+    for (i, r) in results {
+        let Some(c) = clips.get_mut(i) else { continue };
+        match r {
+            Ok(()) => {}
+            Err(EngineError::Record(reason)) => {
+                if matches!(c.outcome, Outcome::Done) {
+                    c.outcome = Outcome::Quarantine(reason);
+                }
+            }
+            Err(EngineError::Connector(e)) if e.is_record_error() => {
+                if matches!(c.outcome, Outcome::Done) {
+                    c.outcome = Outcome::Quarantine(e.to_string());
+                }
+            }
+            Err(e) => {
+                c.outcome = Outcome::Fatal;
+                if fatal.is_none() {
+                    *fatal = Some(e);
+                }
+            }
+        }
+    }
+}
+
+/// Takes the matching operations of every clip still in good standing.
+fn take_ops(clips: &mut [Planned], pick: impl Fn(&Op) -> bool) -> Vec<(usize, Op)> {
+    let mut out = Vec::new();
+    for (i, c) in clips.iter_mut().enumerate() {
+        if !matches!(c.outcome, Outcome::Done) {
+            continue;
+        }
+        let (taken, kept): (Vec<Op>, Vec<Op>) =
+            std::mem::take(&mut c.ops).into_iter().partition(&pick);
+        c.ops = kept;
+        out.extend(taken.into_iter().map(|op| (i, op)));
+    }
+    out
+}
+
+/// Resolves and plans one clip.
+async fn plan_one(
     engine: &SyncEngine,
     store: &Arc<dyn StateStore>,
     run: &Arc<RunState>,
     asset: &AssetRecord,
-) -> Result<(), EngineError> {
+) -> Result<Vec<Op>, EngineError> {
     let targets = match engine.resolve(store, asset).await? {
         Resolution::Targets(t) => t,
         Resolution::Untagged => {
             run.report.lock().await.untagged += 1;
             Vec::new()
         }
+        Resolution::OutOfScope => {
+            run.report.lock().await.out_of_scope += 1;
+            Vec::new()
+        }
         Resolution::Unresolved(reason) => return Err(EngineError::Record(reason)),
     };
     run.report.lock().await.clips_planned += 1;
-    let existing = store
+    let existing: Vec<LinkRecord> = store
         .links_for_asset(&asset.system, &asset.asset_id)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|l| l.plm_system == engine.plm().system())
+        .collect();
     let ctx = PlanContext {
         dam: engine.dam().system(),
         plm: engine.plm().system(),
@@ -210,14 +379,7 @@ async fn clip_inner(
         .await
         .conflicts
         .extend(plan.conflicts.iter().cloned());
-    for op in plan.ops {
-        if engine.opts().dry_run {
-            record_planned(engine, run, asset, &op).await;
-            continue;
-        }
-        apply_op(engine, store, run, asset, op).await?;
-    }
-    Ok(())
+    Ok(plan.ops)
 }
 
 async fn record_planned(engine: &SyncEngine, run: &Arc<RunState>, asset: &AssetRecord, op: &Op) {
@@ -294,186 +456,371 @@ fn to_remote(
         .map_err(|errs| EngineError::Record(join_errors(&errs)))
 }
 
-async fn apply_op(
+/// A link creation ready to send: journaled, fields converted.
+struct PreparedCreate {
+    clip: usize,
+    journal: i64,
+    link: LinkRecord,
+    new: NewLink,
+}
+
+/// Creates links, journaling each first; one result per clip index.
+async fn create_links(
     engine: &SyncEngine,
     store: &Arc<dyn StateStore>,
     run: &Arc<RunState>,
-    asset: &AssetRecord,
-    op: Op,
-) -> Result<(), EngineError> {
+    clips: &[Planned],
+    ops: Vec<(usize, Op)>,
+) -> Vec<(usize, Result<(), EngineError>)> {
     let plm_system = engine.plm().system().to_string();
-    match op {
-        Op::CreateLink {
+    let mut results = Vec::new();
+    let mut prepared = Vec::new();
+    for (i, op) in ops {
+        let Op::CreateLink {
             link_id,
             part,
             origin,
             status,
             values,
             base,
-        } => {
-            let fields = to_remote(engine, Entity::Link, &values)?;
-            let now = Utc::now();
-            let mut link = LinkRecord {
-                link_id: link_id.clone(),
-                dam_system: asset.system.clone(),
-                asset_id: asset.asset_id.clone(),
-                plm_system: plm_system.clone(),
-                part_number: part.number.clone(),
-                part_revision: part.revision.clone(),
-                part_remote_id: part.remote_id.clone(),
-                remote_id: None,
-                status,
-                origin,
-                base,
-                plm_values: values,
-                plm_modified: None,
-                created_at: now,
-                updated_at: now,
-                run_id: run.run_id.clone(),
-            };
-            let intent = CreateIntent {
-                link: link.clone(),
-                fields: fields.clone(),
-            };
-            let payload = serde_json::to_value(&intent).unwrap_or_default();
-            let jid = store
-                .journal_begin(
-                    &run.run_id,
-                    "create_link",
-                    &plm_system,
-                    link_id.as_str(),
-                    &payload,
-                )
-                .await?;
-            let remote = match engine
-                .plm()
-                .create_link(&part_revision(&part), &link_id, &fields)
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    close_journal(store, jid, failed_state(&e)).await?;
-                    return Err(e.into());
-                }
-            };
-            count_write(engine, run);
-            settle_remote(engine, &mut link, &remote);
-            store.upsert_link(&link).await?;
-            close_journal(store, jid, JournalState::Applied).await?;
-            tracing::info!(link = %link_id, asset = %asset.asset_id, part = %part.number, revision = %part.revision, origin = origin.as_str(), "link created");
-            run.report.lock().await.links_created += 1;
+        } = op
+        else {
+            continue;
+        };
+        let asset = &clips[i].asset;
+        let fields = match to_remote(engine, Entity::Link, &values) {
+            Ok(f) => f,
+            Err(e) => {
+                results.push((i, Err(e)));
+                continue;
+            }
+        };
+        let now = Utc::now();
+        let link = LinkRecord {
+            link_id: link_id.clone(),
+            dam_system: asset.system.clone(),
+            asset_id: asset.asset_id.clone(),
+            plm_system: plm_system.clone(),
+            part_number: part.number.clone(),
+            part_revision: part.revision.clone(),
+            part_remote_id: part.remote_id.clone(),
+            remote_id: None,
+            status,
+            origin,
+            base,
+            plm_values: values,
+            plm_modified: None,
+            created_at: now,
+            updated_at: now,
+            run_id: run.run_id.clone(),
+        };
+        let payload = serde_json::to_value(CreateIntent {
+            link: link.clone(),
+            fields: fields.clone(),
+        })
+        .unwrap_or_default();
+        let journal = match store
+            .journal_begin(
+                &run.run_id,
+                "create_link",
+                &plm_system,
+                link_id.as_str(),
+                &payload,
+            )
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                results.push((i, Err(e.into())));
+                continue;
+            }
+        };
+        prepared.push(PreparedCreate {
+            clip: i,
+            journal,
+            link,
+            new: NewLink {
+                part: part_revision(&part),
+                link_id,
+                fields,
+            },
+        });
+    }
+    let max_batch = engine.plm().max_batch().max(1);
+    if max_batch == 1 {
+        let done: Vec<(usize, Result<(), EngineError>)> = futures::stream::iter(prepared)
+            .map(|p| async move {
+                let r = engine
+                    .plm()
+                    .create_link(&p.new.part, &p.new.link_id, &p.new.fields)
+                    .await;
+                (p.clip, finish_create(engine, store, run, p, r).await)
+            })
+            .buffer_unordered(engine.opts().concurrency.max(1))
+            .collect()
+            .await;
+        results.extend(done);
+    } else {
+        let mut rest = prepared;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(max_batch));
+            let chunk = std::mem::replace(&mut rest, tail);
+            let batch: Vec<NewLink> = chunk.iter().map(|p| p.new.clone()).collect();
+            let mut answers = engine.plm().create_links(&batch).await.into_iter();
+            for p in chunk {
+                let r = answers.next().unwrap_or_else(|| {
+                    Err(ConnectorError::Malformed {
+                        system: plm_system.clone(),
+                        what: "batch link creation".into(),
+                        detail: "fewer results than links sent".into(),
+                    })
+                });
+                let clip = p.clip;
+                results.push((clip, finish_create(engine, store, run, p, r).await));
+            }
         }
-        Op::UpdateLink {
-            mut link,
+    }
+    results
+}
+
+/// Stores the outcome of one link creation.
+async fn finish_create(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    mut p: PreparedCreate,
+    result: Result<RemoteLink, ConnectorError>,
+) -> Result<(), EngineError> {
+    let remote = match result {
+        Ok(r) => r,
+        Err(e) => {
+            close_journal(store, p.journal, failed_state(&e)).await?;
+            return Err(e.into());
+        }
+    };
+    count_write(engine, run);
+    settle_remote(engine, &mut p.link, &remote);
+    store.upsert_link(&p.link).await?;
+    close_journal(store, p.journal, JournalState::Applied).await?;
+    tracing::info!(link = %p.link.link_id, asset = %p.link.asset_id, part = %p.link.part_number, revision = %p.link.part_revision, origin = p.link.origin.as_str(), "link created");
+    run.report.lock().await.links_created += 1;
+    Ok(())
+}
+
+/// A link update ready to send.
+struct PreparedUpdate {
+    clip: usize,
+    journal: i64,
+    link: LinkRecord,
+    status: LinkStatus,
+    changes: CanonicalValues,
+    base: CanonicalValues,
+    update: LinkUpdate,
+}
+
+/// Updates links, journaling each first; one result per clip index.
+async fn update_links(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    clips: &[Planned],
+    ops: Vec<(usize, Op)>,
+) -> Vec<(usize, Result<(), EngineError>)> {
+    let plm_system = engine.plm().system().to_string();
+    let mut results = Vec::new();
+    let mut prepared = Vec::new();
+    for (i, op) in ops {
+        let Op::UpdateLink {
+            link,
             status,
             changes,
             base,
-        } => {
-            let fields = to_remote(engine, Entity::Link, &changes)?;
-            let payload = serde_json::to_value(WriteIntent {
-                dam_system: asset.system.clone(),
-                asset_id: asset.asset_id.clone(),
-                fields: fields.clone(),
+        } = op
+        else {
+            continue;
+        };
+        let asset = &clips[i].asset;
+        let fields = match to_remote(engine, Entity::Link, &changes) {
+            Ok(f) => f,
+            Err(e) => {
+                results.push((i, Err(e)));
+                continue;
+            }
+        };
+        let payload = serde_json::to_value(WriteIntent {
+            plm_system: plm_system.clone(),
+            dam_system: asset.system.clone(),
+            asset_id: asset.asset_id.clone(),
+            fields: fields.clone(),
+        })
+        .unwrap_or_default();
+        let journal = match store
+            .journal_begin(
+                &run.run_id,
+                "update_link",
+                &plm_system,
+                link.link_id.as_str(),
+                &payload,
+            )
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                results.push((i, Err(e.into())));
+                continue;
+            }
+        };
+        let update = LinkUpdate {
+            link: remote_link(&link),
+            fields,
+        };
+        prepared.push(PreparedUpdate {
+            clip: i,
+            journal,
+            link,
+            status,
+            changes,
+            base,
+            update,
+        });
+    }
+    let max_batch = engine.plm().max_batch().max(1);
+    if max_batch == 1 {
+        let done: Vec<(usize, Result<(), EngineError>)> = futures::stream::iter(prepared)
+            .map(|p| async move {
+                let r = engine
+                    .plm()
+                    .update_link(&p.update.link, &p.update.fields)
+                    .await;
+                (p.clip, finish_update(engine, store, run, p, r).await)
             })
-            .unwrap_or_default();
-            let jid = store
-                .journal_begin(
-                    &run.run_id,
-                    "update_link",
-                    &plm_system,
-                    link.link_id.as_str(),
-                    &payload,
-                )
-                .await?;
-            let remote = match engine.plm().update_link(&remote_link(&link), &fields).await {
-                Ok(r) => r,
-                Err(e) => {
-                    close_journal(store, jid, failed_state(&e)).await?;
-                    return Err(e.into());
-                }
-            };
-            count_write(engine, run);
-            let retired = status == LinkStatus::Retired && link.status != LinkStatus::Retired;
-            let mut merged = link.plm_values.clone();
-            for (k, v) in &changes {
-                if v.is_empty() {
-                    merged.remove(k);
-                } else {
-                    merged.insert(k.clone(), v.clone());
-                }
+            .buffer_unordered(engine.opts().concurrency.max(1))
+            .collect()
+            .await;
+        results.extend(done);
+    } else {
+        let mut rest = prepared;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(max_batch));
+            let chunk = std::mem::replace(&mut rest, tail);
+            let batch: Vec<LinkUpdate> = chunk.iter().map(|p| p.update.clone()).collect();
+            let mut answers = engine.plm().update_links(&batch).await.into_iter();
+            for p in chunk {
+                let r = answers.next().unwrap_or_else(|| {
+                    Err(ConnectorError::Malformed {
+                        system: plm_system.clone(),
+                        what: "batch link update".into(),
+                        detail: "fewer results than links sent".into(),
+                    })
+                });
+                let clip = p.clip;
+                results.push((clip, finish_update(engine, store, run, p, r).await));
             }
-            link.plm_values = merged;
-            settle_remote(engine, &mut link, &remote);
-            link.status = status;
-            link.base = base;
-            link.updated_at = Utc::now();
-            link.run_id = run.run_id.clone();
-            store.upsert_link(&link).await?;
-            close_journal(store, jid, JournalState::Applied).await?;
-            let mut report = run.report.lock().await;
-            if retired {
-                tracing::info!(link = %link.link_id, asset = %asset.asset_id, "link retired");
-                report.links_retired += 1;
-            } else {
-                tracing::info!(link = %link.link_id, fields = ?changes.keys().collect::<Vec<_>>(), "link updated");
-                report.links_updated += 1;
-            }
-        }
-        Op::Record { mut link } => {
-            link.updated_at = Utc::now();
-            store.upsert_link(&link).await?;
-        }
-        Op::WriteAsset { changes } => {
-            let fields = to_remote(engine, Entity::Asset, &changes)?;
-            let payload = serde_json::to_value(WriteIntent {
-                dam_system: asset.system.clone(),
-                asset_id: asset.asset_id.clone(),
-                fields: fields.clone(),
-            })
-            .unwrap_or_default();
-            let jid = store
-                .journal_begin(
-                    &run.run_id,
-                    "write_asset",
-                    &asset.system,
-                    &asset.asset_id,
-                    &payload,
-                )
-                .await?;
-            let after = match engine.dam().write_fields(&asset.asset_id, &fields).await {
-                Ok(v) => v,
-                Err(e) => {
-                    close_journal(store, jid, failed_state(&e)).await?;
-                    return Err(e.into());
-                }
-            };
-            count_write(engine, run);
-            let record = match engine.asset_record(&after, Some(asset)) {
-                Ok(r) => r,
-                Err(reason) => return Err(EngineError::Record(reason)),
-            };
-            // The re-read may show an edit made in the DAM after this clip was pulled. Storing
-            // it would mark that edit as seen without planning it (the next pull finds the
-            // same modified time and skips the clip), so it would never reach the link: keep
-            // the pulled record instead, and the next run finds the clip changed.
-            let edited_meanwhile = record.title != asset.title
-                || record.archived != asset.archived
-                || record
-                    .values
-                    .keys()
-                    .chain(asset.values.keys())
-                    .filter(|k| !changes.contains_key(*k))
-                    .any(|k| record.values.get(k) != asset.values.get(k));
-            if edited_meanwhile {
-                tracing::info!(asset = %asset.asset_id, "clip edited in the DAM during the run; the next run plans it again");
-            } else {
-                store.upsert_assets(&[record], false).await?;
-            }
-            close_journal(store, jid, JournalState::Applied).await?;
-            tracing::info!(asset = %asset.asset_id, fields = ?changes.keys().collect::<Vec<_>>(), "clip metadata written");
-            run.report.lock().await.asset_writes += 1;
         }
     }
+    results
+}
+
+/// Stores the outcome of one link update.
+async fn finish_update(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    p: PreparedUpdate,
+    result: Result<RemoteLink, ConnectorError>,
+) -> Result<(), EngineError> {
+    let remote = match result {
+        Ok(r) => r,
+        Err(e) => {
+            close_journal(store, p.journal, failed_state(&e)).await?;
+            return Err(e.into());
+        }
+    };
+    count_write(engine, run);
+    let mut link = p.link;
+    let retired = p.status == LinkStatus::Retired && link.status != LinkStatus::Retired;
+    for (k, v) in &p.changes {
+        if v.is_empty() {
+            link.plm_values.remove(k);
+        } else {
+            link.plm_values.insert(k.clone(), v.clone());
+        }
+    }
+    settle_remote(engine, &mut link, &remote);
+    link.status = p.status;
+    link.base = p.base;
+    link.updated_at = Utc::now();
+    link.run_id = run.run_id.clone();
+    store.upsert_link(&link).await?;
+    close_journal(store, p.journal, JournalState::Applied).await?;
+    let mut report = run.report.lock().await;
+    if retired {
+        tracing::info!(link = %link.link_id, asset = %link.asset_id, "link retired");
+        report.links_retired += 1;
+    } else {
+        tracing::info!(link = %link.link_id, fields = ?p.changes.keys().collect::<Vec<_>>(), "link updated");
+        report.links_updated += 1;
+    }
+    Ok(())
+}
+
+/// Writes a clip's own metadata and stores what the DAM then holds.
+async fn write_asset(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    asset: &AssetRecord,
+    changes: CanonicalValues,
+) -> Result<(), EngineError> {
+    let fields = to_remote(engine, Entity::Asset, &changes)?;
+    let payload = serde_json::to_value(WriteIntent {
+        plm_system: engine.plm().system().to_string(),
+        dam_system: asset.system.clone(),
+        asset_id: asset.asset_id.clone(),
+        fields: fields.clone(),
+    })
+    .unwrap_or_default();
+    let jid = store
+        .journal_begin(
+            &run.run_id,
+            "write_asset",
+            &asset.system,
+            &asset.asset_id,
+            &payload,
+        )
+        .await?;
+    let after = match engine.dam().write_fields(&asset.asset_id, &fields).await {
+        Ok(v) => v,
+        Err(e) => {
+            close_journal(store, jid, failed_state(&e)).await?;
+            return Err(e.into());
+        }
+    };
+    count_write(engine, run);
+    let record = match engine.asset_record(&after, Some(asset)) {
+        Ok(r) => r,
+        Err(reason) => return Err(EngineError::Record(reason)),
+    };
+    // The re-read may show an edit made in the DAM after this clip was pulled. Storing it would
+    // mark that edit as seen without planning it (the next pull finds the same modified time
+    // and skips the clip), so it would never reach the link: keep the pulled record instead,
+    // and the next run finds the clip changed.
+    let edited_meanwhile = record.title != asset.title
+        || record.archived != asset.archived
+        || record
+            .values
+            .keys()
+            .chain(asset.values.keys())
+            .filter(|k| !changes.contains_key(*k))
+            .any(|k| record.values.get(k) != asset.values.get(k));
+    if edited_meanwhile {
+        tracing::info!(asset = %asset.asset_id, "clip edited in the DAM during the run; the next run plans it again");
+    } else {
+        store.upsert_assets(&[record], &[]).await?;
+    }
+    close_journal(store, jid, JournalState::Applied).await?;
+    tracing::info!(asset = %asset.asset_id, fields = ?changes.keys().collect::<Vec<_>>(), "clip metadata written");
+    run.report.lock().await.asset_writes += 1;
     Ok(())
 }
 

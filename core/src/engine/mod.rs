@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
@@ -94,6 +93,55 @@ pub struct SyncOptions {
     pub owner: String,
     /// Test-only: abort the process right after this many remote writes (crash-safety tests).
     pub crash_after_writes: Option<u64>,
+    /// Every PLM system paired with this DAM in the configuration (this engine's included):
+    /// a changed clip is queued for each, so jobs sharing a DAM each plan it.
+    pub dam_peers: Vec<String>,
+    /// Which clips this job is about; others are out of its scope.
+    pub scope: Scope,
+}
+
+/// The clips a job is about, by the part numbers or SKUs they name (`*` matches any run of
+/// characters). Empty lists mean everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scope {
+    /// Part number patterns, e.g. `["TR-*", "DL-*"]`.
+    pub part_numbers: Vec<String>,
+    /// SKU patterns, for clips that name only a SKU.
+    pub skus: Vec<String>,
+}
+
+impl Scope {
+    /// True when a clip naming `part_number` (or, without one, `sku`) belongs to the job.
+    pub fn admits(&self, part_number: Option<&str>, sku: Option<&str>) -> bool {
+        match (part_number, sku) {
+            (Some(n), _) => {
+                self.part_numbers.is_empty() || self.part_numbers.iter().any(|p| glob(p, n))
+            }
+            (None, Some(s)) => self.skus.is_empty() || self.skus.iter().any(|p| glob(p, s)),
+            (None, None) => true,
+        }
+    }
+}
+
+/// `*`-only glob matching, case-sensitive.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(at) => rest = &rest[at + mid.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 impl Default for SyncOptions {
@@ -110,6 +158,8 @@ impl Default for SyncOptions {
             lease: Duration::from_secs(300),
             owner: "local".into(),
             crash_after_writes: None,
+            dam_peers: Vec::new(),
+            scope: Scope::default(),
         }
     }
 }
@@ -167,6 +217,8 @@ impl SyncEngine {
 
     async fn run_inner(&self, run_id: String) -> Result<SyncReport, EngineError> {
         let started = Instant::now();
+        // Connectors may be shared by several jobs: report this run's requests only.
+        let stats_before = [self.plm.stats(), self.dam.stats()];
         let store: Arc<dyn StateStore> = if self.opts.dry_run {
             Arc::from(self.store.scratch_copy().await?)
         } else {
@@ -193,12 +245,21 @@ impl SyncEngine {
         let result = self.phases(&store, &run).await;
 
         let mut report = run.report.lock().await.clone();
-        for (system, stats) in [
+        for ((system, stats), before) in [
             (self.plm.system(), self.plm.stats()),
             (self.dam.system(), self.dam.stats()),
-        ] {
-            report.requests.insert(system.to_string(), stats.requests);
-            report.retries.insert(system.to_string(), stats.retries);
+        ]
+        .into_iter()
+        .zip(stats_before)
+        {
+            report.requests.insert(
+                system.to_string(),
+                stats.requests.saturating_sub(before.requests),
+            );
+            report.retries.insert(
+                system.to_string(),
+                stats.retries.saturating_sub(before.retries),
+            );
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
@@ -224,6 +285,33 @@ impl SyncEngine {
         }
     }
 
+    /// PLM systems a changed clip of this job's DAM is queued for.
+    fn peers(&self) -> Vec<String> {
+        let own = self.plm.system().to_string();
+        let mut peers = self.opts.dam_peers.clone();
+        if !peers.contains(&own) {
+            peers.push(own);
+        }
+        peers
+    }
+
+    /// A job's first run queues every clip other jobs already read from its DAM.
+    async fn bootstrap(&self, store: &Arc<dyn StateStore>) -> Result<(), EngineError> {
+        let (plm, dam) = (self.plm.system(), self.dam.system());
+        let marker = format!("job:{plm}");
+        if store.cursor(dam, &marker).await?.is_none() {
+            let n = store.enqueue_all_assets(plm, dam).await?;
+            if n > 0 {
+                tracing::info!(
+                    clips = n,
+                    "first run of this job: queued the clips already known"
+                );
+            }
+            store.set_cursor(dam, &marker, Utc::now()).await?;
+        }
+        Ok(())
+    }
+
     async fn phases(
         &self,
         store: &Arc<dyn StateStore>,
@@ -232,6 +320,7 @@ impl SyncEngine {
         if !self.opts.dry_run {
             apply::recover(self, store, run).await?;
         }
+        self.bootstrap(store).await?;
         self.pull_parts(store, run).await?;
         self.pull_links(store, run).await?;
         let scan = self.pull_assets(store, run).await?;
@@ -406,6 +495,7 @@ impl SyncEngine {
                 .await?
             {
                 work.push(WorkItem {
+                    plm_system: system.to_string(),
                     dam_system: l.dam_system,
                     asset_id: l.asset_id,
                 });
@@ -599,7 +689,7 @@ impl SyncEngine {
                 }
             }
         }
-        store.upsert_assets(&records, true).await?;
+        store.upsert_assets(&records, &self.peers()).await?;
         if let Some(scan) = scan {
             let ids: Vec<String> = page.items.iter().map(|v| v.asset_id.clone()).collect();
             store.mark_seen(system, &ids, scan).await?;
@@ -631,11 +721,11 @@ impl SyncEngine {
                         if let Some(mut rec) = stored {
                             tracing::info!(asset = %id, "clip deleted in the DAM; retiring its links");
                             rec.deleted = true;
-                            store.upsert_assets(&[rec], true).await?;
+                            store.upsert_assets(&[rec], &self.peers()).await?;
                         }
                     }
                     Some(v) => match self.asset_record(&v, stored.as_ref()) {
-                        Ok(rec) => store.upsert_assets(&[rec], true).await?,
+                        Ok(rec) => store.upsert_assets(&[rec], &self.peers()).await?,
                         Err(reason) => {
                             self.quarantine(store, run, &system, &id, "asset", &reason)
                                 .await?
@@ -665,6 +755,8 @@ impl SyncEngine {
             let items = store
                 .lease_work(
                     &self.opts.owner,
+                    self.plm.system(),
+                    self.dam.system(),
                     self.opts.work_batch,
                     self.opts.lease.as_secs(),
                 )
@@ -680,14 +772,7 @@ impl SyncEngine {
             }
             seen_in_run.extend(items.iter().cloned());
             self.prefetch_parts(store, &items).await?;
-            let results: Vec<Result<(), EngineError>> = futures::stream::iter(items)
-                .map(|item| async move { apply::clip(self, store, run, &item).await })
-                .buffer_unordered(self.opts.concurrency.max(1))
-                .collect()
-                .await;
-            for r in results {
-                r?;
-            }
+            apply::batch(self, store, run, items).await?;
         }
         // A conflict stays until someone settles it: queue its clip again (after this run's
         // drain, so it cannot hold the queue up) so the next run plans it again and reports
@@ -699,6 +784,7 @@ impl SyncEngine {
             .conflicts
             .iter()
             .map(|c| WorkItem {
+                plm_system: self.plm.system().to_string(),
                 dam_system: self.dam.system().to_string(),
                 asset_id: c.asset_id.clone(),
             })
@@ -727,6 +813,9 @@ impl SyncEngine {
             else {
                 continue;
             };
+            if !self.opts.scope.admits(Some(number), None) {
+                continue;
+            }
             let known = match a
                 .values
                 .get(canonical::PART_REVISION)
@@ -770,6 +859,12 @@ impl SyncEngine {
         }
         let plm = self.plm.system();
         let value = |f: &str| asset.values.get(f).filter(|s| !s.is_empty()).cloned();
+        if !self.opts.scope.admits(
+            value(canonical::PART_NUMBER).as_deref(),
+            value(canonical::SKU).as_deref(),
+        ) {
+            return Ok(Resolution::OutOfScope);
+        }
         let tagged: Vec<PartRecord> = match (
             value(canonical::PART_NUMBER),
             value(canonical::PART_REVISION),
@@ -866,6 +961,8 @@ pub(crate) enum Resolution {
     Untagged,
     /// The clip names a part the PLM does not have.
     Unresolved(String),
+    /// The clip names a part outside this job's scope (another job's PLM).
+    OutOfScope,
 }
 
 /// The latest revision among revisions of one part number.

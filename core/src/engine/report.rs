@@ -55,6 +55,9 @@ pub struct PlannedOp {
 pub struct SyncReport {
     /// Run id (also in every log line of the run).
     pub run_id: String,
+    /// The job this run belongs to (set by the caller; empty for a total of several jobs).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub job: String,
     /// True for `--dry-run`: nothing was written.
     pub dry_run: bool,
     /// Start time.
@@ -83,6 +86,8 @@ pub struct SyncReport {
     pub clips_planned: u64,
     /// Clips that name no part number and no SKU.
     pub untagged: u64,
+    /// Clips about parts outside this job's scope.
+    pub out_of_scope: u64,
     /// Link records in the PLM that no state knows of.
     pub unknown_link_records: u64,
     /// Pending journal entries recovered at start (a previous run was interrupted).
@@ -92,6 +97,33 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Adds another job's report into this one (totals of several jobs run together).
+    pub fn absorb(&mut self, other: &SyncReport) {
+        self.dry_run |= other.dry_run;
+        self.duration_ms += other.duration_ms;
+        self.links_created += other.links_created;
+        self.links_updated += other.links_updated;
+        self.links_retired += other.links_retired;
+        self.asset_writes += other.asset_writes;
+        self.conflicts.extend(other.conflicts.iter().cloned());
+        self.quarantined.extend(other.quarantined.iter().cloned());
+        for (k, v) in &other.requests {
+            *self.requests.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.retries {
+            *self.retries.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.pulled {
+            *self.pulled.entry(k.clone()).or_default() += v;
+        }
+        self.clips_planned += other.clips_planned;
+        self.untagged += other.untagged;
+        self.out_of_scope += other.out_of_scope;
+        self.unknown_link_records += other.unknown_link_records;
+        self.recovered += other.recovered;
+        self.plan.extend(other.plan.iter().cloned());
+    }
+
     /// Total remote writes made (or planned, for a dry run).
     pub fn writes(&self) -> u64 {
         self.links_created + self.links_updated + self.links_retired + self.asset_writes
@@ -101,9 +133,14 @@ impl SyncReport {
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
+        let job = if self.job.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", self.job)
+        };
         let _ = writeln!(
             out,
-            "run {}{} — {:.1}s",
+            "run {}{job}{} — {:.1}s",
             self.run_id,
             if self.dry_run {
                 " (dry run: nothing written)"

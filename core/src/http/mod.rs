@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod request;
 pub mod retry;
 pub mod secret;
+mod stream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,7 +6,10 @@
 //! quarantine and the run history. The engine talks to it through [`StateStore`]; SQLite
 //! ([`sqlite::SqliteStore`]) is the embedded default.
 
+pub mod postgres;
 pub mod sqlite;
+mod sqlite_view;
+pub mod view;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -234,9 +237,12 @@ pub struct RunRecord {
     pub report: Option<String>,
 }
 
-/// A clip waiting to be planned.
+/// A clip waiting to be planned against one PLM (a clip may be queued for several PLMs when
+/// several jobs share its DAM).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WorkItem {
+    /// PLM system the clip is to be planned against.
+    pub plm_system: String,
     /// DAM system.
     pub dam_system: String,
     /// Asset id.
@@ -262,8 +268,9 @@ pub trait StateStore: Send + Sync {
 
     /// One clip.
     async fn asset(&self, system: &str, asset_id: &str) -> Result<Option<AssetRecord>>;
-    /// Inserts or replaces clips and queues them for planning (one transaction).
-    async fn upsert_assets(&self, assets: &[AssetRecord], enqueue: bool) -> Result<()>;
+    /// Inserts or replaces clips and queues them for planning against each PLM system in
+    /// `enqueue_for` (one transaction; an empty list queues nothing).
+    async fn upsert_assets(&self, assets: &[AssetRecord], enqueue_for: &[String]) -> Result<()>;
     /// Asset ids of clips with at least one link that is not retired, after `after`, in id
     /// order (for the deletion scan).
     async fn linked_assets(
@@ -311,10 +318,19 @@ pub trait StateStore: Send + Sync {
 
     /// Queues clips for planning.
     async fn enqueue(&self, items: &[WorkItem]) -> Result<()>;
-    /// Leases up to `limit` queued clips for `lease_secs` to `owner` (expired leases are free
-    /// again, so a dead process's work is picked up).
-    async fn lease_work(&self, owner: &str, limit: usize, lease_secs: u64)
-    -> Result<Vec<WorkItem>>;
+    /// Queues every stored clip of `dam` for planning against `plm` (a job's first run, when
+    /// other jobs already read the DAM's feed); returns how many were queued.
+    async fn enqueue_all_assets(&self, plm: &str, dam: &str) -> Result<u64>;
+    /// Leases up to `limit` clips queued for the (`plm`, `dam`) pair for `lease_secs` to
+    /// `owner` (expired leases are free again, so a dead process's work is picked up).
+    async fn lease_work(
+        &self,
+        owner: &str,
+        plm: &str,
+        dam: &str,
+        limit: usize,
+        lease_secs: u64,
+    ) -> Result<Vec<WorkItem>>;
     /// Removes a clip from the queue once planned and applied.
     async fn finish_work(&self, item: &WorkItem) -> Result<()>;
     /// Clips queued.
@@ -375,5 +391,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 mod tests;

@@ -44,8 +44,9 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_by_asset ON links (dam_system, asset_id);
 CREATE INDEX IF NOT EXISTS links_by_part ON links (plm_system, part_number, part_revision);
 CREATE TABLE IF NOT EXISTS work (
-  dam_system TEXT NOT NULL, asset_id TEXT NOT NULL, enqueued_at TEXT NOT NULL,
-  leased_by TEXT, lease_until TEXT, PRIMARY KEY (dam_system, asset_id));
+  plm_system TEXT NOT NULL, dam_system TEXT NOT NULL, asset_id TEXT NOT NULL,
+  enqueued_at TEXT NOT NULL, leased_by TEXT, lease_until TEXT,
+  PRIMARY KEY (plm_system, dam_system, asset_id));
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, op TEXT NOT NULL,
   system TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
@@ -326,12 +327,12 @@ fn link_decode((cols, remote_id, plm_modified): LinkRow) -> Result<LinkRecord> {
 fn enqueue_tx(tx: &Connection, items: &[WorkItem], now: &str) -> Result<()> {
     let mut stmt = tx
         .prepare_cached(
-            "INSERT INTO work (dam_system, asset_id, enqueued_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (dam_system, asset_id) DO UPDATE SET leased_by = NULL, lease_until = NULL",
+            "INSERT INTO work (plm_system, dam_system, asset_id, enqueued_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (plm_system, dam_system, asset_id) DO UPDATE SET leased_by = NULL, lease_until = NULL",
         )
         .map_err(q)?;
     for w in items {
-        stmt.execute(params![w.dam_system, w.asset_id, now])
+        stmt.execute(params![w.plm_system, w.dam_system, w.asset_id, now])
             .map_err(q)?;
     }
     Ok(())
@@ -450,7 +451,7 @@ impl StateStore for SqliteStore {
         row.map(asset_decode).transpose()
     }
 
-    async fn upsert_assets(&self, assets: &[AssetRecord], enqueue: bool) -> Result<()> {
+    async fn upsert_assets(&self, assets: &[AssetRecord], enqueue_for: &[String]) -> Result<()> {
         let mut c = self.lock();
         let tx = c.transaction().map_err(q)?;
         {
@@ -479,12 +480,15 @@ impl StateStore for SqliteStore {
                 .map_err(q)?;
             }
         }
-        if enqueue {
+        if !enqueue_for.is_empty() {
             let items: Vec<WorkItem> = assets
                 .iter()
-                .map(|a| WorkItem {
-                    dam_system: a.system.clone(),
-                    asset_id: a.asset_id.clone(),
+                .flat_map(|a| {
+                    enqueue_for.iter().map(|plm| WorkItem {
+                        plm_system: plm.clone(),
+                        dam_system: a.system.clone(),
+                        asset_id: a.asset_id.clone(),
+                    })
                 })
                 .collect();
             enqueue_tx(&tx, &items, &fmt_time(Utc::now()))?;
@@ -680,15 +684,16 @@ impl StateStore for SqliteStore {
     ) -> Result<bool> {
         let mut c = self.lock();
         let tx = c.transaction().map_err(q)?;
-        let row: Option<(String, String, Option<String>, String)> = tx
+        type Seen = (String, String, String, Option<String>, String);
+        let row: Option<Seen> = tx
             .query_row(
-                "SELECT dam_system, asset_id, plm_modified, plm_vals FROM links WHERE link_id = ?1",
+                "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals FROM links WHERE link_id = ?1",
                 params![id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
             .map_err(q)?;
-        let Some((dam, asset, seen, seen_vals)) = row else {
+        let Some((plm, dam, asset, seen, seen_vals)) = row else {
             return Ok(false);
         };
         // An echo only when the values are the same too: modified times are whole seconds, so
@@ -704,6 +709,7 @@ impl StateStore for SqliteStore {
         enqueue_tx(
             &tx,
             &[WorkItem {
+                plm_system: plm,
                 dam_system: dam,
                 asset_id: asset,
             }],
@@ -720,9 +726,24 @@ impl StateStore for SqliteStore {
         tx.commit().map_err(q)
     }
 
+    async fn enqueue_all_assets(&self, plm: &str, dam: &str) -> Result<u64> {
+        let c = self.lock();
+        let n = c
+            .execute(
+                "INSERT INTO work (plm_system, dam_system, asset_id, enqueued_at)
+                 SELECT ?1, system, asset_id, ?3 FROM assets WHERE system = ?2
+                 ON CONFLICT (plm_system, dam_system, asset_id) DO NOTHING",
+                params![plm, dam, fmt_time(Utc::now())],
+            )
+            .map_err(q)?;
+        Ok(n as u64)
+    }
+
     async fn lease_work(
         &self,
         owner: &str,
+        plm: &str,
+        dam: &str,
         limit: usize,
         lease_secs: u64,
     ) -> Result<Vec<WorkItem>> {
@@ -733,15 +754,17 @@ impl StateStore for SqliteStore {
         let items = {
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT dam_system, asset_id FROM work
-                     WHERE leased_by IS NULL OR lease_until < ?1 OR leased_by = ?2
-                     ORDER BY enqueued_at, dam_system, asset_id LIMIT ?3",
+                    "SELECT plm_system, dam_system, asset_id FROM work
+                     WHERE plm_system = ?4 AND dam_system = ?5
+                       AND (leased_by IS NULL OR lease_until < ?1 OR leased_by = ?2)
+                     ORDER BY enqueued_at, asset_id LIMIT ?3",
                 )
                 .map_err(q)?;
-            stmt.query_map(params![fmt_time(now), owner, limit as i64], |r| {
+            stmt.query_map(params![fmt_time(now), owner, limit as i64, plm, dam], |r| {
                 Ok(WorkItem {
-                    dam_system: r.get(0)?,
-                    asset_id: r.get(1)?,
+                    plm_system: r.get(0)?,
+                    dam_system: r.get(1)?,
+                    asset_id: r.get(2)?,
                 })
             })
             .map_err(q)?
@@ -751,12 +774,19 @@ impl StateStore for SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "UPDATE work SET leased_by = ?3, lease_until = ?4 WHERE dam_system = ?1 AND asset_id = ?2",
+                    "UPDATE work SET leased_by = ?4, lease_until = ?5
+                     WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3",
                 )
                 .map_err(q)?;
             for w in &items {
-                stmt.execute(params![w.dam_system, w.asset_id, owner, fmt_time(until)])
-                    .map_err(q)?;
+                stmt.execute(params![
+                    w.plm_system,
+                    w.dam_system,
+                    w.asset_id,
+                    owner,
+                    fmt_time(until)
+                ])
+                .map_err(q)?;
             }
         }
         tx.commit().map_err(q)?;
@@ -766,8 +796,8 @@ impl StateStore for SqliteStore {
     async fn finish_work(&self, item: &WorkItem) -> Result<()> {
         let c = self.lock();
         c.execute(
-            "DELETE FROM work WHERE dam_system = ?1 AND asset_id = ?2",
-            params![item.dam_system, item.asset_id],
+            "DELETE FROM work WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3",
+            params![item.plm_system, item.dam_system, item.asset_id],
         )
         .map_err(q)?;
         Ok(())

@@ -91,7 +91,10 @@ async fn observe_link_updates_and_queues_only_on_change() {
         .expect("present");
     assert_eq!(l.plm_values, vals);
     assert_eq!(l.remote_id.as_deref(), Some("doc1"));
-    let w = s.lease_work("me", 10, 60).await.expect("lease");
+    let w = s
+        .lease_work("me", "windchill", "bynder", 10, 60)
+        .await
+        .expect("lease");
     s.finish_work(&w[0]).await.expect("finish");
     // Same modification time again: an echo, nothing queued.
     assert!(
@@ -113,23 +116,43 @@ async fn leases_exclude_other_owners_until_expiry() {
     let (_d, s) = store();
     let items = vec![
         WorkItem {
+            plm_system: "wc".into(),
             dam_system: "b".into(),
             asset_id: "1".into(),
         },
         WorkItem {
+            plm_system: "wc".into(),
             dam_system: "b".into(),
             asset_id: "2".into(),
         },
     ];
     s.enqueue(&items).await.expect("enqueue");
-    let a = s.lease_work("a", 10, 60).await.expect("lease a");
+    let a = s.lease_work("a", "wc", "b", 10, 60).await.expect("lease a");
     assert_eq!(a.len(), 2);
-    assert!(s.lease_work("b", 10, 60).await.expect("lease b").is_empty());
+    assert!(
+        s.lease_work("b", "wc", "b", 10, 60)
+            .await
+            .expect("lease b")
+            .is_empty()
+    );
     // An expired lease is free again.
-    let a2 = s.lease_work("a", 10, 0).await.expect("relet");
+    let a2 = s.lease_work("a", "wc", "b", 10, 0).await.expect("relet");
     assert_eq!(a2.len(), 2);
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(s.lease_work("b", 10, 60).await.expect("lease b").len(), 2);
+    assert_eq!(
+        s.lease_work("b", "wc", "b", 10, 60)
+            .await
+            .expect("lease b")
+            .len(),
+        2
+    );
+    // Work queued for another PLM is not leased to this pair.
+    assert!(
+        s.lease_work("c", "tc", "b", 10, 60)
+            .await
+            .expect("lease tc")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -185,3 +208,26 @@ async fn scratch_copy_is_independent() {
     );
     assert!(s.link(&LinkId("l2".into())).await.expect("read").is_none());
 }
+
+// ---- the shared contract (core/src/state/conformance.rs), SQLite being the reference --------
+
+struct SqliteFixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+}
+
+impl super::conformance::Fixture for SqliteFixture {
+    fn store(&self) -> &dyn StateStore {
+        &self.store
+    }
+}
+
+async fn fresh() -> Option<SqliteFixture> {
+    let (dir, s) = store();
+    Some(SqliteFixture {
+        _dir: dir,
+        store: s,
+    })
+}
+
+super::conformance::conformance_suite!(fresh);

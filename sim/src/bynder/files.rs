@@ -1,60 +1,197 @@
-//! Original files behind the Bynder emulator's download URLs: a small MP4-shaped byte string
-//! (`ftyp`, an optional provenance box, `mdat`), deterministic per asset.
+//! Files behind the Bynder emulator's download URLs: real C2PA clips from partreel-core's
+//! `fixtures` (a minimal ISO BMFF signed by an ephemeral test certificate chain, with the
+//! generator's `c2pa.watermarked` action).
 //!
-//! The provenance box is a stand-in for a C2PA manifest (not real JUMBF/COSE): a `uuid` box
-//! with the C2PA UUID whose payload is JSON `{"claim_generator":…,"alg":"sha256","hash":…}`,
-//! the hash covering the `mdat` payload. "Altered" files have one payload byte changed after
-//! hashing; "missing" files have no such box.
+//! - the original of a [`Provenance::Signed`] item is the signed clip; [`Provenance::Missing`]
+//!   has its manifest stripped (an editor's re-encode); [`Provenance::Altered`] has one `mdat`
+//!   byte flipped after signing;
+//! - `preview.*` (a transcode) is always stripped, `thumb.jpg` is a small JPEG without a manifest.
+//!
+//! Signing happens lazily, on the first download, once per (generator, size): every item with
+//! the same generator and kind serves the same bytes, so seeding 100k clips costs nothing here.
 
-use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
-use super::store::{Media, Provenance};
+use bytes::Bytes;
+use partreel_core::provenance::fixtures::{self, ClipKind, FixtureError, MediaFormat};
 
-/// The C2PA box UUID used by MP4 embedding.
-const C2PA_UUID: [u8; 16] = [
-    0xD8, 0xFE, 0xC3, 0xD6, 0x1B, 0x0E, 0x48, 0x3C, 0x92, 0x97, 0x58, 0x28, 0x87, 0x7E, 0xC4, 0x81,
-];
+use super::store::Provenance;
+use crate::framework::clock::lock;
 
-fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len() + 8).unwrap_or(u32::MAX);
-    let mut out = len.to_be_bytes().to_vec();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(payload);
-    out
+/// Which file of an item is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rendition {
+    /// The original upload.
+    Original,
+    /// The transcoded preview (no manifest survives a transcode).
+    Preview,
+    /// The thumbnail image.
+    Thumbnail,
 }
 
-/// The bytes of a media item's original file, about `size` bytes long.
-pub(crate) fn original(m: &Media, size: usize) -> Vec<u8> {
-    let mut ftyp = b"isom".to_vec();
-    ftyp.extend_from_slice(&[0, 0, 2, 0]);
-    ftyp.extend_from_slice(b"isommp42");
-    let mut out = boxed(b"ftyp", &ftyp);
-    // Payload: a keyed stream from the asset id (sha256 in counter mode).
-    let want = size.saturating_sub(out.len() + 8 + 200).max(64);
-    let mut payload = Vec::with_capacity(want + 32);
-    let mut counter = 0u64;
-    while payload.len() < want {
-        let mut h = Sha256::new();
-        h.update(m.id.as_bytes());
-        h.update(counter.to_be_bytes());
-        payload.extend_from_slice(&h.finalize());
-        counter += 1;
+impl Rendition {
+    /// From the file name in the URL (`preview.mp4`, `thumb.jpg`, anything else: the original).
+    pub(crate) fn from_file_name(name: &str) -> Self {
+        if name.starts_with("preview.") {
+            Rendition::Preview
+        } else if name.starts_with("thumb.") {
+            Rendition::Thumbnail
+        } else {
+            Rendition::Original
+        }
     }
-    payload.truncate(want);
-    if m.provenance != Provenance::Missing {
-        let manifest = serde_json::json!({
-            "claim_generator": m.generator,
-            "alg": "sha256",
-            "hash": hex::encode(Sha256::digest(&payload)),
-        });
-        let mut uuid = C2PA_UUID.to_vec();
-        uuid.extend_from_slice(manifest.to_string().as_bytes());
-        out.extend_from_slice(&boxed(b"uuid", &uuid));
+
+    /// Its `Content-Type`.
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Rendition::Thumbnail => "image/jpeg",
+            Rendition::Original | Rendition::Preview => "video/mp4",
+        }
     }
-    if m.provenance == Provenance::Altered {
-        let mid = payload.len() / 2;
-        payload[mid] ^= 0x01;
+}
+
+/// The fixture kind of an item's file.
+pub(crate) fn clip_kind(p: Provenance) -> ClipKind {
+    match p {
+        Provenance::Signed => ClipKind::Signed,
+        Provenance::Missing => ClipKind::Stripped,
+        Provenance::Altered => ClipKind::Altered,
     }
-    out.extend_from_slice(&boxed(b"mdat", &payload));
-    out
+}
+
+type Key = (ClipKind, MediaFormat, String, usize);
+
+/// The bytes of one rendition of an item whose file is `provenance`, signed as `generator`,
+/// about `size` bytes long (MP4). Synchronous and, on a cache miss, CPU-bound: call it from
+/// `spawn_blocking`.
+pub(crate) fn bytes(
+    provenance: Provenance,
+    generator: &str,
+    rendition: Rendition,
+    size: usize,
+) -> Result<Bytes, FixtureError> {
+    let (kind, format) = match rendition {
+        Rendition::Original => (clip_kind(provenance), MediaFormat::Mp4),
+        Rendition::Preview => (ClipKind::Stripped, MediaFormat::Mp4),
+        Rendition::Thumbnail => (ClipKind::Stripped, MediaFormat::Jpeg),
+    };
+    static CACHE: OnceLock<Mutex<HashMap<Key, Bytes>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let key = (kind, format, generator.to_owned(), size);
+    if let Some(b) = lock(cache).get(&key) {
+        return Ok(b.clone());
+    }
+    // Signed once per (generator, size); stripped and altered files derive from it.
+    let signed_key = (ClipKind::Signed, format, generator.to_owned(), size);
+    let signed = match lock(cache).get(&signed_key).cloned() {
+        Some(b) => b,
+        None => {
+            let b = Bytes::from(fixtures::clip(
+                ClipKind::Signed,
+                format,
+                size,
+                generator.as_bytes(),
+                generator,
+            )?);
+            lock(cache).insert(signed_key, b.clone());
+            b
+        }
+    };
+    let out = match kind {
+        ClipKind::Signed => signed,
+        ClipKind::Stripped => Bytes::from(fixtures::strip(format, &signed)?),
+        ClipKind::Altered => Bytes::from(fixtures::tamper(format, &signed)?),
+    };
+    lock(cache).insert(key, out.clone());
+    Ok(out)
+}
+
+/// The provenance an item gets when its file is replaced by a clip of `kind`.
+pub(crate) fn provenance_of(kind: ClipKind) -> Provenance {
+    match kind {
+        ClipKind::Signed => Provenance::Signed,
+        ClipKind::Stripped => Provenance::Missing,
+        ClipKind::Altered => Provenance::Altered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use partreel_core::provenance::{
+        ManifestStatus, ProvenancePolicy, check_file, watermark_preserved,
+    };
+
+    use crate::{ClipKind, Sim, SimConfig};
+
+    /// Downloads an item's file by name through the emulator and checks it.
+    async fn check(sim: &Sim, id: &str, file: &str) -> partreel_core::provenance::Evidence {
+        let url = format!("{}/__sim/files/{id}/{file}", sim.bynder.url);
+        let resp = reqwest::get(&url).await.expect("download");
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        let bytes = resp.bytes().await.expect("body");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clip");
+        std::fs::write(&path, &bytes).expect("write");
+        check_file(&path, &ProvenancePolicy::default()).expect("checked")
+    }
+
+    fn id_of(sim: &Sim, name: &str) -> String {
+        sim.bynder_asset_ids()
+            .into_iter()
+            .find(|id| {
+                sim.bynder_asset(id)
+                    .and_then(|a| a.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+                    .is_some_and(|n| n.starts_with(name))
+            })
+            .unwrap_or_else(|| panic!("no asset {name}"))
+    }
+
+    /// The story's clips show all three outcomes, previews carry no manifest, and a re-upload
+    /// changes the file and `dateModified`.
+    #[tokio::test]
+    async fn story_clips_are_signed_stripped_and_altered_and_replace_file_reuploads() {
+        let sim = Sim::start(SimConfig::default()).await.expect("sim");
+        for name in [
+            "chase-sequence-v3",
+            "beach-day-playful",
+            "beach-day-educational",
+        ] {
+            let ev = check(&sim, &id_of(&sim, name), &format!("{name}.mp4")).await;
+            assert_eq!(ev.manifest, ManifestStatus::Valid, "{name}: {ev:?}");
+            assert!(watermark_preserved(Some(&ev), None).preserved, "{name}");
+        }
+        let spoiler = id_of(&sim, "spoiler-closeup");
+        let ev = check(&sim, &spoiler, "spoiler-closeup.mp4").await;
+        assert_eq!(ev.manifest, ManifestStatus::Absent);
+        let ev = check(&sim, &id_of(&sim, "packaging-cameo"), "packaging-cameo.mp4").await;
+        assert!(
+            matches!(&ev.manifest, ManifestStatus::Invalid { codes } if codes.iter().any(|c| c == "assertion.bmffHash.mismatch")),
+            "{ev:?}"
+        );
+
+        let chase = id_of(&sim, "chase-sequence-v3");
+        let ev = check(&sim, &chase, "preview.mp4").await;
+        assert_eq!(
+            ev.manifest,
+            ManifestStatus::Absent,
+            "a transcode has no manifest"
+        );
+
+        let before = sim
+            .bynder_asset(&chase)
+            .and_then(|a| a.get("dateModified").cloned());
+        sim.clock.advance(std::time::Duration::from_secs(300));
+        sim.bynder_replace_file(&chase, ClipKind::Stripped);
+        let after = sim
+            .bynder_asset(&chase)
+            .and_then(|a| a.get("dateModified").cloned());
+        assert_ne!(before, after);
+        let ev = check(&sim, &chase, "chase-sequence-v3.mp4").await;
+        assert_eq!(ev.manifest, ManifestStatus::Absent);
+        sim.bynder_replace_file(&spoiler, ClipKind::Signed);
+        let ev = check(&sim, &spoiler, "spoiler-closeup.mp4").await;
+        assert_eq!(ev.manifest, ManifestStatus::Valid);
+        sim.shutdown().await;
+    }
 }

@@ -310,17 +310,30 @@ async fn download(
     }
 }
 
-/// The signed file URL itself (stands in for S3; not a Bynder API route, so no auth).
-async fn file(State(st): State<ByState>, Path((id, _file)): Path<(String, String)>) -> Response {
-    let mut store = lock(&st.store);
-    let size = store.file_bytes;
-    match store.media(&id) {
-        Some(m) => (
-            [(header::CONTENT_TYPE, "video/mp4")],
-            files::original(m, size),
-        )
-            .into_response(),
-        None => error(StatusCode::NOT_FOUND, "Not Found"),
+/// The signed file URL itself (stands in for S3; not a Bynder API route, so no auth). Serves
+/// real C2PA clips (see `files`): the original as the item's provenance says, previews and
+/// thumbnails without a manifest.
+async fn file(State(st): State<ByState>, Path((id, file)): Path<(String, String)>) -> Response {
+    let found = {
+        let mut store = lock(&st.store);
+        let size = store.file_bytes;
+        store
+            .media(&id)
+            .map(|m| (m.provenance, m.generator.clone(), size))
+    };
+    let Some((provenance, generator, size)) = found else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let rendition = files::Rendition::from_file_name(&file);
+    let made =
+        tokio::task::spawn_blocking(move || files::bytes(provenance, &generator, rendition, size))
+            .await;
+    match made {
+        Ok(Ok(bytes)) => {
+            ([(header::CONTENT_TYPE, rendition.content_type())], bytes).into_response()
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("sim file: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("sim file: {e}")),
     }
 }
 

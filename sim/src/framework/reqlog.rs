@@ -15,6 +15,10 @@ pub enum System {
     Windchill,
     /// Bynder (API v4).
     Bynder,
+    /// Dassault Systèmes 3DEXPERIENCE (3DPassport + 3DSpace).
+    Threedx,
+    /// Siemens Teamcenter (SOA services over JSON/REST).
+    Teamcenter,
 }
 
 /// One request as the emulator saw it.

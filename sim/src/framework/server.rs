@@ -159,6 +159,18 @@ pub(crate) fn vendor_error(
             let body = serde_json::json!({"message": message, "statuscode": status.as_u16()});
             (status, axum::Json(body)).into_response()
         }
+        System::Teamcenter => {
+            // An SOA exception body (docs/wire/teamcenter.md "Transport").
+            let body = serde_json::json!({
+                ".QName": "http://teamcenter.com/Schemas/Soa/2006-03/Exceptions.InternalServerException",
+                "code": status.as_u16(), "level": 3, "message": format!("{code}: {message}")});
+            (status, axum::Json(body)).into_response()
+        }
+        System::Threedx => {
+            // The document-service envelope (docs/wire/threedx.md "Response shapes").
+            let body = serde_json::json!({"success": false, "statusCode": status.as_u16(), "error": message});
+            (status, axum::Json(body)).into_response()
+        }
     }
 }
 
@@ -170,7 +182,10 @@ fn too_many(system: System, retry_after: Duration) -> Response {
         "Too Many Requests",
     );
     // Bynder documents its 429 without Retry-After; Windchill's front end sends one.
-    if system == System::Windchill {
+    if matches!(
+        system,
+        System::Windchill | System::Threedx | System::Teamcenter
+    ) {
         let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -183,6 +198,8 @@ fn malformed(system: System) -> Response {
     let body = match system {
         System::Windchill => r#"{"value":[{"ID":"#,
         System::Bynder => r#"[{"id":"#,
+        System::Threedx => r#"{"member":[{"id":"#,
+        System::Teamcenter => r#"{"ServiceData":{"modelObjects":{"#,
     };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

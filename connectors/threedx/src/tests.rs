@@ -1,0 +1,828 @@
+//! Contract tests against wiremock: the exact requests of docs/wire/threedx.md — the CAS
+//! handshake, the batch-service and agent credentials, `SecurityContext` and `tenant` on every
+//! call, the CSRF header on writes, search paging, `bulkfetch`, document creation with its parent
+//! relation, both response shapes — and the recoveries: one re-login on an expired session, one
+//! token fetch on a refused CSRF token, a re-read on a stale `cestamp`; plus secret hygiene.
+//! Every server answers an unexpected request with 500 "unexpected request".
+
+use std::sync::{Arc, Mutex};
+
+use partreel_core::PlmConnector;
+use partreel_core::connector::ChangeQuery;
+use partreel_core::error::ConnectorError;
+use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
+use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use wiremock::matchers::{
+    any, body_json, body_partial_json, body_string_contains, header, method, path, query_param,
+    query_param_is_missing,
+};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{AuthConfig, BuildContext, ThreedxClient, ThreedxConfig};
+
+const USER: &str = "engineer";
+const PASSWORD: &str = "pa55-w0rd-3dx";
+const SERVICE_SECRET: &str = "svc-s3cr3t-value";
+const CTX: &str = "ctx::VPLMProjectLeader.Company Name.Common Space";
+const CSRF_1: &str = "csrf-token-one-1111";
+const CSRF_2: &str = "csrf-token-two-2222";
+const SESSION_1: &str = "JSESSIONID=sess-aaaa";
+const SESSION_2: &str = "JSESSIONID=sess-bbbb";
+const ITEM: &str = "/3dspace/resources/v1/modeler/dseng/dseng:EngItem";
+const DOCS: &str = "/3dspace/resources/v1/modeler/documents";
+const PART_ID: &str = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+const DOC_ID: &str = "D0C0000000000000000000000000000A";
+const LINK: &str = "ptp-0123456789abcdef01234567";
+
+async fn server() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
+        .with_priority(u8::MAX)
+        .mount(&s)
+        .await;
+    s
+}
+
+fn fast_http() -> HttpConfig {
+    HttpConfig {
+        rate_limit: Some(RateLimitConfig {
+            requests: 1000,
+            per_secs: 1,
+            burst: Some(1000),
+        }),
+        retry: RetryConfig {
+            max_attempts: 2,
+            initial_backoff_ms: 1,
+            max_backoff_ms: 5,
+            rate_limited_backoff_ms: 1,
+            max_retry_after_secs: 1,
+        },
+        ..HttpConfig::default()
+    }
+}
+
+fn config(s: &MockServer, auth: AuthConfig, page_size: u32) -> ThreedxConfig {
+    ThreedxConfig {
+        passport_url: Some(format!("{}/3dpassport", s.uri())),
+        space_url: format!("{}/3dspace/", s.uri()),
+        auth,
+        security_context: CTX.into(),
+        tenant: Some("R1132100000001".into()),
+        parent_rel_name: "Reference Document".into(),
+        search_string: "*".into(),
+        modified_predicate: None,
+        link_search: "partreel".into(),
+        link_id_attribute: "partreelLinkId".into(),
+        link_status_attribute: "partreelStatus".into(),
+        retire: Default::default(),
+        page_size,
+        http: fast_http(),
+    }
+}
+
+fn cas() -> AuthConfig {
+    AuthConfig::Cas {
+        username: USER.into(),
+        password: SecretRef::File("pw".into()),
+    }
+}
+
+fn client_with(s: &MockServer, auth: AuthConfig, page_size: u32) -> (TempDir, ThreedxClient) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
+    std::fs::write(dir.path().join("svc"), SERVICE_SECRET).unwrap();
+    let ctx = BuildContext {
+        system: "threedx".into(),
+        config_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let c = config(s, auth, page_size)
+        .validate()
+        .unwrap()
+        .build(ctx)
+        .unwrap();
+    (dir, c)
+}
+
+fn ok(v: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(v)
+}
+
+fn redirect(to: String, cookie: Option<&str>) -> ResponseTemplate {
+    let r = ResponseTemplate::new(302).insert_header("location", to.as_str());
+    match cookie {
+        Some(c) => r.insert_header("set-cookie", c),
+        None => r,
+    }
+}
+
+/// The CAS handshake of docs/wire/threedx.md, `logins` times; each login opens `sessions[i]`.
+async fn mount_cas(s: &MockServer, sessions: &[&str]) {
+    let n = sessions.len() as u64;
+    Mock::given(method("GET"))
+        .and(path("/3dpassport/login"))
+        .and(query_param("action", "get_auth_params"))
+        .respond_with(ok(json!({"response": "login", "lt": "LT-42-abc"})))
+        .expect(n)
+        .mount(&s)
+        .await;
+    let service = format!("{}/3dspace/", s.uri());
+    Mock::given(method("POST"))
+        .and(path("/3dpassport/login"))
+        .and(query_param("service", service.as_str()))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(body_string_contains("lt=LT-42-abc"))
+        .and(body_string_contains(format!("username={USER}")))
+        .and(body_string_contains("password=pa55-w0rd-3dx"))
+        .respond_with(redirect(
+            format!("{service}?ticket=ST-9"),
+            Some("CASTGC=TGT-1; Path=/3dpassport"),
+        ))
+        .expect(n)
+        .mount(&s)
+        .await;
+    for (i, sess) in sessions.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(path("/3dspace/"))
+            .and(query_param("ticket", "ST-9"))
+            .respond_with(redirect(
+                service.clone(),
+                Some(&format!("{sess}; Path=/3dspace")),
+            ))
+            .up_to_n_times(1)
+            .with_priority(u8::try_from(i + 1).unwrap_or(1))
+            .mount(&s)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/3dspace/"))
+        .and(query_param_is_missing("ticket"))
+        .respond_with(ok(json!({"application": "3DSpace"})))
+        .mount(&s)
+        .await;
+}
+
+/// `GET …/CSRF` with the session and SecurityContext → `token`.
+async fn mount_csrf(s: &MockServer, session: &str, token: &str, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/3dspace/resources/v1/application/CSRF"))
+        .and(header("securitycontext", CTX))
+        .and(header("cookie", session))
+        .and(query_param("tenant", "R1132100000001"))
+        .respond_with(ok(json!({"success": true, "statusCode": 200,
+            "csrf": {"name": "ENO_CSRF_TOKEN", "value": token}, "data": []})))
+        .expect(times)
+        .mount(s)
+        .await;
+}
+
+fn item(id: &str, modified: &str, details: bool) -> Value {
+    let mut v = json!({"id": id, "type": "VPMReference", "name": "prd-pl-4001-a",
+        "title": "Playset garage", "revision": "A", "state": "RELEASED", "modified": modified,
+        "cestamp": "CE1"});
+    if details {
+        v["dseng:EnterpriseReference"] = json!({"partNumber": "PL-4001"});
+        v["customerAttributes"] = json!({"Weight": 1.25, "Colors": ["red", "blue"]});
+        v["dseno:EnterpriseAttributes"] = json!({"c9Sku": "PLY-GAR-4001"});
+    }
+    v
+}
+
+fn doc(cestamp: &str, prompt: &str, status: &str) -> Value {
+    json!({"id": DOC_ID, "type": "Document", "cestamp": cestamp,
+        "dataelements": {"name": "Doc-0000001", "title": "a garage", "modified": "2026-11-20T09:30:00Z",
+            "partreelLinkId": LINK, "prompt": prompt, "partreelStatus": status, "reviewStatus": ""},
+        "relateddata": {"parents": [{"id": PART_ID, "relationshipName": "Reference Document"}]}})
+}
+
+fn envelope(data: Vec<Value>) -> Value {
+    json!({"success": true, "statusCode": 200, "csrf": {"name": "ENO_CSRF_TOKEN", "value": "echo"}, "data": data})
+}
+
+fn part_rev() -> PartRevision {
+    PartRevision {
+        system: "threedx".into(),
+        remote_id: PART_ID.into(),
+        number: "PL-4001".into(),
+        revision: "A".into(),
+        name: "Playset garage".into(),
+        lifecycle_state: None,
+        modified: "2026-11-20T09:30:00Z".parse().unwrap(),
+        fields: RemoteFields::new(),
+    }
+}
+
+fn fields(pairs: &[(&str, &str)]) -> RemoteFields {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn login_handshake_then_search_pages_and_bulkfetch_with_headers() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    for (skip, ids) in [
+        ("0", vec!["I1", "I2"]),
+        ("2", vec!["I3", "I4"]),
+        ("4", vec!["I5"]),
+    ] {
+        let members: Vec<Value> = ids
+            .iter()
+            .map(|i| item(i, "2026-11-20T09:30:00Z", false))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path(format!("{ITEM}/search")))
+            .and(query_param("$searchStr", "*"))
+            .and(query_param("$top", "2"))
+            .and(query_param("$skip", skip))
+            .and(query_param("$mask", "dsmveng:EngItemMask.Default"))
+            .and(query_param("tenant", "R1132100000001"))
+            .and(header("securitycontext", CTX))
+            .and(header("cookie", SESSION_1))
+            .respond_with(ok(json!({"totalItems": 5, "member": members})))
+            .expect(1)
+            .mount(&s)
+            .await;
+    }
+    // The three oldest by (modified, id): I1, I2, I3; bulkfetch carries the CSRF token.
+    Mock::given(method("POST"))
+        .and(path(format!("{ITEM}/bulkfetch")))
+        .and(query_param("$mask", "dsmveng:EngItemMask.Details"))
+        .and(query_param("$mva", "true"))
+        .and(header("eno_csrf_token", CSRF_1))
+        .and(header("securitycontext", CTX))
+        .and(body_json(json!(["I1", "I2", "I3"])))
+        .respond_with(ok(json!({"member": [item("I2", "2026-11-20T09:30:00Z", true), item("I1", "2026-11-20T09:30:00Z", true), json!({"id": "I3"})]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    // I3 came back without its enterprise reference: read it on its own.
+    Mock::given(method("GET"))
+        .and(path(format!("{ITEM}/I3/dseng:EnterpriseReference")))
+        .and(header("securitycontext", CTX))
+        .respond_with(ok(json!({"member": [{"partNumber": "PL-4009"}]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 2);
+    let page = c
+        .changed_parts(&ChangeQuery {
+            since: None,
+            continuation: None,
+            page_size: 3,
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|p| p.remote_id.as_str()).collect();
+    assert_eq!(ids, ["I1", "I2"], "oldest first, ties by id");
+    assert_eq!(
+        page.rejected.len(),
+        1,
+        "I3 lacks fields: rejected, not fatal"
+    );
+    assert!(
+        page.rejected[0].reason.contains("modified"),
+        "{:?}",
+        page.rejected
+    );
+    let p = &page.items[0];
+    assert_eq!(
+        (p.number.as_str(), p.revision.as_str(), p.name.as_str()),
+        ("PL-4001", "A", "Playset garage")
+    );
+    assert_eq!(
+        p.fields
+            .get("dseno:EnterpriseAttributes/c9Sku")
+            .map(String::as_str),
+        Some("PLY-GAR-4001")
+    );
+    assert_eq!(
+        p.fields
+            .get("customerAttributes/Colors")
+            .map(String::as_str),
+        Some(r#"["red","blue"]"#)
+    );
+    assert_eq!(
+        page.continuation.as_deref(),
+        Some("2026-11-20T09:30:00.000000000Z|I3")
+    );
+    assert_eq!(c.session().logins(), 1);
+}
+
+#[tokio::test]
+async fn document_creation_carries_the_parent_relation_and_looks_first() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/parentId/{PART_ID}")))
+        .and(query_param("parentRelName", "Reference Document"))
+        .and(query_param("parentDirection", "from"))
+        .and(header("securitycontext", CTX))
+        .respond_with(ok(envelope(vec![])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(DOCS))
+        .and(query_param("parentRelName", "Reference Document"))
+        .and(header("eno_csrf_token", CSRF_1))
+        .and(header("securitycontext", CTX))
+        .and(body_partial_json(
+            json!({"data": [{"type": "Document", "dataelements": {
+            "partreelLinkId": LINK, "prompt": "a red garage", "parentId": PART_ID,
+            "parentRelName": "Reference Document", "parentDirection": "from"}}]}),
+        ))
+        .respond_with(ok(envelope(vec![doc("CE1", "a red garage", "active")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let l = c
+        .create_link(
+            &part_rev(),
+            &LinkId(LINK.into()),
+            &fields(&[("prompt", "a red garage")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((l.remote_id.as_str(), l.link_id.as_str()), (DOC_ID, LINK));
+    assert_eq!(l.part_remote_id.as_deref(), Some(PART_ID));
+    assert_eq!(
+        l.fields.get("prompt").map(String::as_str),
+        Some("a red garage")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_envelope_on_200_is_an_error() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/search")))
+        .and(query_param("searchStr", LINK))
+        .respond_with(ok(
+            json!({"success": false, "statusCode": 400, "error": "bad search"}),
+        ))
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let err = c.find_links(&[LinkId(LINK.into())]).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Malformed { .. }) && err.to_string().contains("bad search"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_mid_call_logs_in_once_and_replays() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1, SESSION_2]).await;
+    let url = format!("{DOCS}/search");
+    Mock::given(method("GET"))
+        .and(path(url.clone()))
+        .and(header("cookie", SESSION_1))
+        .respond_with(redirect(
+            format!("{}/3dpassport/login?service=x", s.uri()),
+            None,
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(url))
+        .and(header("cookie", SESSION_2))
+        .respond_with(ok(envelope(vec![doc("CE1", "p", "active")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let found = c.find_links(&[LinkId(LINK.into())]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        c.session().logins(),
+        2,
+        "the first login and exactly one more"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_csrf_token_is_fetched_once_and_the_write_replayed() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    for (token, priority) in [(CSRF_1, 1), (CSRF_2, 2)] {
+        Mock::given(method("GET"))
+            .and(path("/3dspace/resources/v1/application/CSRF"))
+            .and(header("cookie", SESSION_1))
+            .respond_with(ok(
+                json!({"csrf": {"name": "ENO_CSRF_TOKEN", "value": token}}),
+            ))
+            .up_to_n_times(1)
+            .with_priority(priority)
+            .expect(1)
+            .mount(&s)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .respond_with(ok(envelope(vec![doc("CE1", "old", "active")])))
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .and(header("eno_csrf_token", CSRF_1))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            json!({"success": false, "statusCode": 403, "error": "Invalid CSRF token"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .and(header("eno_csrf_token", CSRF_2))
+        .and(body_partial_json(
+            json!({"data": [{"id": DOC_ID, "cestamp": "CE1", "dataelements": {"prompt": "new"}}]}),
+        ))
+        .respond_with(ok(envelope(vec![doc("CE2", "new", "active")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let updated = c
+        .update_link(&remote(), &fields(&[("prompt", "new")]))
+        .await;
+    assert_eq!(
+        updated.unwrap().fields.get("prompt").map(String::as_str),
+        Some("new")
+    );
+    assert_eq!(c.session().csrf_fetches(), 2);
+}
+
+fn remote() -> RemoteLink {
+    RemoteLink {
+        link_id: LinkId(LINK.into()),
+        remote_id: DOC_ID.into(),
+        part_remote_id: Some(PART_ID.into()),
+        modified: "2026-11-20T09:30:00Z".parse().unwrap(),
+        fields: RemoteFields::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_stale_cestamp_is_reread_and_retried_with_the_fresh_one() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    let doc_path = format!("{DOCS}/{DOC_ID}");
+    // First read: CE1. Someone else then saves (reviewStatus), so the second read shows CE2.
+    Mock::given(method("GET"))
+        .and(path(doc_path.clone()))
+        .respond_with(ok(envelope(vec![doc("CE1", "old", "active")])))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    let mut edited = doc("CE2", "old", "active");
+    edited["dataelements"]["reviewStatus"] = json!("approved");
+    Mock::given(method("GET"))
+        .and(path(doc_path.clone()))
+        .respond_with(ok(envelope(vec![edited.clone()])))
+        .with_priority(2)
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(doc_path.clone()))
+        .and(body_partial_json(json!({"data": [{"cestamp": "CE1"}]})))
+        .respond_with(ResponseTemplate::new(409).set_body_json(
+            json!({"success": false, "statusCode": 409, "error": "cestamp mismatch"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let mut result = edited.clone();
+    result["cestamp"] = json!("CE3");
+    result["dataelements"]["prompt"] = json!("new");
+    Mock::given(method("PUT"))
+        .and(path(doc_path))
+        .and(body_json(
+            json!({"data": [{"id": DOC_ID, "cestamp": "CE2", "dataelements": {"prompt": "new"}}]}),
+        ))
+        .respond_with(ok(envelope(vec![result])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let l = c
+        .update_link(&remote(), &fields(&[("prompt", "new")]))
+        .await
+        .unwrap();
+    assert_eq!(l.fields.get("prompt").map(String::as_str), Some("new"));
+    assert_eq!(
+        l.fields.get("reviewStatus").map(String::as_str),
+        Some("approved"),
+        "the other change stays"
+    );
+}
+
+#[tokio::test]
+async fn batch_service_ticket_handshake() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path("/3dpassport/api/v2/batch/ticket"))
+        .and(query_param("identifier", USER))
+        .and(header("ds-service-name", "partreel-batch"))
+        .and(header("ds-service-secret", SERVICE_SECRET))
+        .respond_with(ok(
+            json!({"access_token": "TT-77", "token_type": "CAS_TRANSIENT", "expires_in": 30}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/3dpassport/api/login/cas/transient"))
+        .and(query_param("tgt", "TT-77"))
+        .respond_with(
+            ok(json!({"message": "authenticated"}))
+                .insert_header("set-cookie", "CASTGC=TGT-2; Path=/3dpassport"),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    let service = format!("{}/3dspace/", s.uri());
+    Mock::given(method("GET"))
+        .and(path("/3dpassport/login"))
+        .and(query_param("service", service.as_str()))
+        .and(header("cookie", "CASTGC=TGT-2"))
+        .respond_with(redirect(format!("{service}?ticket=ST-5"), None))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/3dspace/"))
+        .and(query_param("ticket", "ST-5"))
+        .respond_with(
+            ok(json!({})).insert_header("set-cookie", "JSESSIONID=sess-aaaa; Path=/3dspace"),
+        )
+        .mount(&s)
+        .await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ITEM}/bulkfetch")))
+        .and(header("cookie", SESSION_1))
+        .and(header("eno_csrf_token", CSRF_1))
+        .respond_with(ok(json!({"member": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ITEM}/search")))
+        .respond_with(ok(
+            json!({"member": [item("I1", "2026-11-20T09:30:00Z", false)]}),
+        ))
+        .mount(&s)
+        .await;
+    let auth = AuthConfig::BatchService {
+        service_name: "partreel-batch".into(),
+        service_secret: SecretRef::File("svc".into()),
+        username: USER.into(),
+    };
+    let (_d, c) = client_with(&s, auth, 100);
+    assert!(
+        c.parts_by_number(&["PL-4001".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(c.session().logins(), 1);
+}
+
+#[tokio::test]
+async fn agent_credentials_go_as_basic_on_every_call_without_a_passport() {
+    let s = server().await;
+    // base64("agent-7:pa55-w0rd-3dx")
+    let basic = "Basic YWdlbnQtNzpwYTU1LXcwcmQtM2R4";
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/search")))
+        .and(header("authorization", basic))
+        .and(header("securitycontext", CTX))
+        .respond_with(ok(envelope(vec![])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let agent = AuthConfig::Agent {
+        username: "agent-7".into(),
+        password: SecretRef::File("pw".into()),
+    };
+    let mut cfg = config(&s, agent, 100);
+    cfg.passport_url = None;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), PASSWORD).unwrap();
+    let ctx = BuildContext {
+        system: "threedx".into(),
+        config_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let c = cfg.validate().unwrap().build(ctx).unwrap();
+    assert!(
+        c.find_links(&[LinkId(LINK.into())])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(c.session().logins(), 0);
+}
+
+#[tokio::test]
+async fn a_login_redirect_to_another_host_is_not_followed() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path("/3dpassport/login"))
+        .respond_with(ok(json!({"response": "login", "lt": "LT-1"})))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/3dpassport/login"))
+        .respond_with(redirect(
+            "http://203.0.113.9/steal?ticket=ST-1".into(),
+            Some("CASTGC=TGT-1"),
+        ))
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let err = c.find_links(&[LinkId(LINK.into())]).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth { .. }) && err.to_string().contains("not followed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_the_login_page_and_fail_as_auth() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path("/3dpassport/login"))
+        .respond_with(ok(json!({"response": "login", "lt": "LT-1"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/3dpassport/login"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>login</html>", "text/html"))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let err = c.find_links(&[LinkId(LINK.into())]).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn an_html_login_page_on_200_logs_in_again_once() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1, SESSION_2]).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/search")))
+        .and(header("cookie", SESSION_1))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("<html>3DPassport</html>", "text/html"),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/search")))
+        .and(header("cookie", SESSION_2))
+        .respond_with(ok(envelope(vec![])))
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    assert!(
+        c.find_links(&[LinkId(LINK.into())])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(c.session().logins(), 2);
+}
+
+#[test]
+fn validation_names_every_bad_key() {
+    let cfg: ThreedxConfig = toml::from_str(
+        r#"
+        space_url = "ftp://host/3dspace"
+        security_context = " "
+        page_size = 5000
+        modified_predicate = "modified>=yesterday"
+        auth = { type = "cas", username = "", password = { env = "" } }
+        "#,
+    )
+    .unwrap();
+    let errors = cfg.validate().unwrap_err();
+    for key in [
+        "space_url:",
+        "passport_url:",
+        "auth.username:",
+        "auth.password:",
+        "security_context:",
+        "page_size:",
+        "modified_predicate:",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(key)),
+            "{key} missing in {errors:?}"
+        );
+    }
+    let unknown = toml::from_str::<ThreedxConfig>(
+        "space_url = \"https://h/3dspace\"\nsecurity_context = \"c\"\nauth = { type = \"agent\", username = \"a\", password = { env = \"P\" }, extra = 1 }",
+    );
+    assert!(unknown.is_err(), "unknown auth keys are refused");
+}
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// current_thread (the default): the scoped subscriber sees every task of this test.
+#[tokio::test]
+async fn no_password_cookie_or_csrf_token_in_logs_errors_or_debug() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1, SESSION_2]).await;
+    mount_csrf(&s, SESSION_2, CSRF_2, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/parentId/{PART_ID}")))
+        .and(header("cookie", SESSION_1))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"success": false, "error": "expired"})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/parentId/{PART_ID}")))
+        .respond_with(ok(envelope(vec![])))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(DOCS))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"success": false, "statusCode": 400, "error": "attribute prompt unknown"}),
+        ))
+        .mount(&s)
+        .await;
+    let buf = Captured::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let (err, debug) = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (_d, c) = client_with(&s, cas(), 100);
+        let err = c
+            .create_link(
+                &part_rev(),
+                &LinkId(LINK.into()),
+                &fields(&[("prompt", "p")]),
+            )
+            .await
+            .unwrap_err();
+        (err, format!("{c:?} {:?}", c.session()))
+    };
+    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("3DSpace session expired"),
+        "the capture worked: {text}"
+    );
+    let all = format!("{text}\n{err}\n{err:?}\n{debug}");
+    for secret in [
+        PASSWORD,
+        "pa55",
+        SERVICE_SECRET,
+        "sess-aaaa",
+        "sess-bbbb",
+        "TGT-1",
+        CSRF_2,
+        "LT-42-abc",
+        "ST-9",
+    ] {
+        assert!(!all.contains(secret), "{secret} leaked:\n{all}");
+    }
+}

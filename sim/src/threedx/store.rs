@@ -1,0 +1,436 @@
+//! State of the 3DEXPERIENCE emulator: Engineering Items, Documents with their parent relations,
+//! and the login state (passport tickets, 3DSpace sessions, CSRF tokens). Every modification
+//! stamps the sim-clock `modified` and a new `cestamp` (docs/wire/threedx.md).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::framework::clock::iso;
+
+/// Custom attributes of the emulated document type (where partreel keeps link fields).
+pub const DOCUMENT_ATTRIBUTES: &[&str] = &[
+    "partreelLinkId",
+    "partreelStatus",
+    "assetId",
+    "assetSystem",
+    "clipUrl",
+    "prompt",
+    "model",
+    "modelVersion",
+    "campaign",
+    "reviewStatus",
+    "rightsNotes",
+    "rightsExpiry",
+    "visibleWatermark",
+    "watermarkPreserved",
+    "provenanceState",
+    "sku",
+];
+/// Standard document attributes a client may write.
+const DOCUMENT_WRITABLE: &[&str] = &["title", "description"];
+/// Keys of `dataelements` that set the parent relation on create/update.
+const PARENT_KEYS: &[&str] = &["parentId", "parentRelName", "parentDirection"];
+
+/// One Engineering Item (one revision, its own physical id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Physical id (32 hex digits).
+    pub id: String,
+    /// Internal name (`prd-…`).
+    pub name: String,
+    /// Display title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Revision label.
+    pub revision: String,
+    /// Lifecycle state (`IN_WORK`, `FROZEN`, `RELEASED`, `OBSOLETE`).
+    pub state: String,
+    /// Enterprise Item Number.
+    pub part_number: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last modification.
+    pub modified: DateTime<Utc>,
+    /// Change stamp, new at every modification.
+    pub cestamp: String,
+    /// `customerAttributes`.
+    pub customer: Map<String, Value>,
+    /// `dseno:EnterpriseAttributes`.
+    pub enterprise: Map<String, Value>,
+}
+
+/// One Document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    /// Physical id.
+    pub id: String,
+    /// Autonamed `Doc-…`.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Lifecycle state.
+    pub state: String,
+    /// Creation time.
+    pub originated: DateTime<Utc>,
+    /// Last modification.
+    pub modified: DateTime<Utc>,
+    /// Change stamp.
+    pub cestamp: String,
+    /// Custom attributes ([`DOCUMENT_ATTRIBUTES`]).
+    pub attrs: BTreeMap<String, String>,
+    /// Parent relations: (item id, relation name).
+    pub parents: Vec<(String, String)>,
+}
+
+/// A refusal: HTTP status and message.
+pub(crate) type Refusal = (u16, String);
+
+/// The emulator's state.
+#[derive(Debug, Default)]
+pub struct ThreedxStore {
+    pub(crate) items: BTreeMap<String, Item>,
+    pub(crate) docs: BTreeMap<String, Doc>,
+    counter: u64,
+    /// Passport login tickets (`LT-…`), single use.
+    pub(crate) lts: HashSet<String>,
+    /// Passport ticket-granting tickets (`CASTGC` values).
+    pub(crate) tgts: HashSet<String>,
+    /// Batch-service transient tickets, single use.
+    pub(crate) transients: HashSet<String>,
+    /// CAS service tickets (`ST-…`), single use.
+    pub(crate) service_tickets: HashSet<String>,
+    /// Live 3DSpace sessions (`JSESSIONID` values).
+    pub(crate) sessions: HashSet<String>,
+    /// CSRF token per session key (session id, or `agent:<id>`).
+    pub(crate) csrf: HashMap<String, String>,
+    /// 3DSpace sessions opened (one per completed login).
+    pub(crate) logins: u64,
+    /// CSRF tokens issued.
+    pub(crate) csrf_issued: u64,
+}
+
+impl ThreedxStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fresh opaque value (`<prefix>-<hex>`), distinct from every earlier one.
+    pub(crate) fn token(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        let digest = Sha256::digest(format!("{prefix}:{}", self.counter).as_bytes());
+        format!("{prefix}-{}", hex::encode(&digest[..12]))
+    }
+
+    fn cestamp(&mut self) -> String {
+        self.counter += 1;
+        let digest = Sha256::digest(format!("cestamp:{}", self.counter).as_bytes());
+        hex::encode_upper(&digest[..16])
+    }
+
+    /// Adds an item (seed); its cestamp is set here.
+    pub fn add_item(&mut self, mut item: Item) {
+        item.cestamp = self.cestamp();
+        self.items.insert(item.id.clone(), item);
+    }
+
+    /// Changes an item like a user would: `f`, then a new `modified` and `cestamp`.
+    pub fn edit_item(&mut self, id: &str, now: DateTime<Utc>, f: impl FnOnce(&mut Item)) -> bool {
+        let stamp = self.cestamp();
+        let Some(item) = self.items.get_mut(id) else {
+            return false;
+        };
+        f(item);
+        item.modified = now;
+        item.cestamp = stamp;
+        true
+    }
+
+    /// A new revision of the latest revision of `number` (next letter, `IN_WORK`); its id.
+    pub fn revise(&mut self, number: &str, now: DateTime<Utc>) -> Option<String> {
+        let latest = self
+            .items
+            .values()
+            .filter(|i| i.part_number == number)
+            .max_by(|a, b| a.revision.cmp(&b.revision))?
+            .clone();
+        let next = latest
+            .revision
+            .chars()
+            .next()
+            .map_or('A', |c| char::from(c as u8 + 1));
+        let id =
+            hex::encode_upper(&Sha256::digest(format!("item:{number}:{next}").as_bytes())[..16]);
+        self.add_item(Item {
+            id: id.clone(),
+            revision: next.to_string(),
+            state: "IN_WORK".into(),
+            created: now,
+            modified: now,
+            ..latest
+        });
+        Some(id)
+    }
+
+    /// Closes every 3DSpace session (and its CSRF token); passport tickets stay.
+    pub fn expire_sessions(&mut self) {
+        self.sessions.clear();
+        self.csrf.clear();
+    }
+
+    /// Forgets every CSRF token (the next write of each session is refused).
+    pub fn invalidate_csrf(&mut self) {
+        self.csrf.clear();
+    }
+
+    /// The session's CSRF token, issuing one when it has none.
+    pub(crate) fn csrf_for(&mut self, key: &str) -> String {
+        if let Some(t) = self.csrf.get(key) {
+            return t.clone();
+        }
+        let t = self.token("csrf");
+        self.csrf_issued += 1;
+        self.csrf.insert(key.to_string(), t.clone());
+        t
+    }
+
+    /// Items matching a `$searchStr` (terms joined by ` AND `: `*`, `modified>=<time>`, or a
+    /// word found in name, title or part number), in id order.
+    pub(crate) fn search_items(&self, search: &str) -> Result<Vec<&Item>, Refusal> {
+        let terms = parse_terms(search)?;
+        Ok(self
+            .items
+            .values()
+            .filter(|i| {
+                terms.iter().all(|t| match t {
+                    Term::All => true,
+                    Term::Since(s) => i.modified >= *s,
+                    Term::Word(w) => [&i.name, &i.title, &i.part_number]
+                        .iter()
+                        .any(|v| v.to_lowercase().contains(w)),
+                })
+            })
+            .collect())
+    }
+
+    /// Documents matching a `searchStr` (words found in any attribute value), in id order.
+    pub(crate) fn search_docs(&self, search: &str) -> Result<Vec<&Doc>, Refusal> {
+        let terms = parse_terms(search)?;
+        Ok(self
+            .docs
+            .values()
+            .filter(|d| {
+                terms.iter().all(|t| match t {
+                    Term::All => true,
+                    Term::Since(s) => d.modified >= *s,
+                    Term::Word(w) => [&d.name, &d.title, &d.description]
+                        .into_iter()
+                        .chain(d.attrs.values())
+                        .any(|v| v.to_lowercase().contains(w)),
+                })
+            })
+            .collect())
+    }
+
+    /// Creates a document from a `data[]` entry under `parent` with `rel`.
+    pub(crate) fn create_doc(
+        &mut self,
+        el: &Map<String, Value>,
+        parent: &str,
+        rel: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, Refusal> {
+        if !self.items.contains_key(parent) {
+            return Err((404, format!("parent object {parent} not found")));
+        }
+        let number = self.docs.len() + 1;
+        let id = self.token("doc").replace("doc-", "").to_uppercase();
+        let mut doc = Doc {
+            id: id.clone(),
+            name: format!("Doc-{number:07}"),
+            title: String::new(),
+            description: String::new(),
+            state: "IN_WORK".into(),
+            originated: now,
+            modified: now,
+            cestamp: String::new(),
+            attrs: DOCUMENT_ATTRIBUTES
+                .iter()
+                .map(|a| (a.to_string(), String::new()))
+                .collect(),
+            parents: vec![(parent.to_string(), rel.to_string())],
+        };
+        apply_elements(&mut doc, el)?;
+        doc.cestamp = self.cestamp();
+        self.docs.insert(id.clone(), doc);
+        Ok(id)
+    }
+
+    /// Updates a document; `cestamp` (when given) must be the current one.
+    pub(crate) fn update_doc(
+        &mut self,
+        id: &str,
+        cestamp: Option<&str>,
+        el: &Map<String, Value>,
+        parents: Option<&[Value]>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        let stamp = self.cestamp();
+        let items: HashSet<String> = self.items.keys().cloned().collect();
+        let doc = self
+            .docs
+            .get_mut(id)
+            .ok_or((404, format!("document {id} not found")))?;
+        if let Some(c) = cestamp
+            && c != doc.cestamp
+        {
+            return Err((
+                409,
+                "cestamp mismatch: the object was modified by another user".into(),
+            ));
+        }
+        let mut next = doc.clone();
+        apply_elements(&mut next, el)?;
+        if let Some(p) = el.get("parentId").and_then(Value::as_str) {
+            if !items.contains(p) {
+                return Err((404, format!("parent object {p} not found")));
+            }
+            let rel = el
+                .get("parentRelName")
+                .and_then(Value::as_str)
+                .unwrap_or("Reference Document");
+            if !next.parents.iter().any(|(i, r)| i == p && r == rel) {
+                next.parents.push((p.to_string(), rel.to_string()));
+            }
+        }
+        if let Some(ps) = parents {
+            next.parents.retain(|(i, _)| {
+                ps.iter()
+                    .any(|v| v.get("id").and_then(Value::as_str) == Some(i))
+            });
+        }
+        next.modified = now;
+        next.cestamp = stamp;
+        *doc = next;
+        Ok(())
+    }
+
+    /// Edits one attribute of a document like a user would (new `modified` and `cestamp`).
+    pub fn edit_document(&mut self, id: &str, attr: &str, value: &str, now: DateTime<Utc>) -> bool {
+        let mut el = Map::new();
+        el.insert(attr.to_string(), Value::String(value.to_string()));
+        self.update_doc(id, None, &el, None, now).is_ok()
+    }
+}
+
+enum Term {
+    All,
+    Since(DateTime<Utc>),
+    Word(String),
+}
+
+fn parse_terms(search: &str) -> Result<Vec<Term>, Refusal> {
+    let mut out = Vec::new();
+    for t in search
+        .split(" AND ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        if t == "*" {
+            out.push(Term::All);
+        } else if let Some(v) = t.strip_prefix("modified>=") {
+            let at = DateTime::parse_from_rfc3339(v.trim())
+                .map_err(|_| (400, format!("invalid date in search predicate: {v}")))?;
+            out.push(Term::Since(at.with_timezone(&Utc)));
+        } else {
+            out.push(Term::Word(t.trim_end_matches('*').to_lowercase()));
+        }
+    }
+    if out.is_empty() {
+        return Err((400, "$searchStr is required".into()));
+    }
+    Ok(out)
+}
+
+/// Writes `dataelements` onto a document; unknown or read-only attributes are refused.
+fn apply_elements(doc: &mut Doc, el: &Map<String, Value>) -> Result<(), Refusal> {
+    for (k, v) in el {
+        if PARENT_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        match k.as_str() {
+            "title" => doc.title = text,
+            "description" => doc.description = text,
+            _ if doc.attrs.contains_key(k) => {
+                doc.attrs.insert(k.clone(), text);
+            }
+            _ if DOCUMENT_WRITABLE.contains(&k.as_str()) => {}
+            _ => {
+                return Err((
+                    400,
+                    format!("attribute {k} is not defined on type Document or is read-only"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Item {
+    /// The item as a mask returns it (`details`: the Details mask).
+    pub fn to_json(&self, details: bool) -> Value {
+        let mut v = json!({"id": self.id, "type": "VPMReference", "name": self.name,
+            "title": self.title, "description": self.description, "revision": self.revision,
+            "state": self.state, "owner": "partreel", "organization": "Company Name",
+            "collabspace": "Common Space", "created": iso(self.created),
+            "modified": iso(self.modified), "cestamp": self.cestamp});
+        if details && let Some(m) = v.as_object_mut() {
+            m.insert(
+                "dseng:EnterpriseReference".into(),
+                json!({"partNumber": self.part_number}),
+            );
+            m.insert(
+                "customerAttributes".into(),
+                Value::Object(self.customer.clone()),
+            );
+            m.insert(
+                "dseno:EnterpriseAttributes".into(),
+                Value::Object(self.enterprise.clone()),
+            );
+        }
+        v
+    }
+}
+
+impl Doc {
+    /// The document as the document services return it.
+    pub fn to_json(&self) -> Value {
+        let mut el = json!({"name": self.name, "title": self.title,
+            "description": self.description, "policy": "Document Release", "state": self.state,
+            "revision": "A", "isLatestRevision": "TRUE", "originated": iso(self.originated),
+            "modified": iso(self.modified)});
+        if let Some(m) = el.as_object_mut() {
+            for (k, v) in &self.attrs {
+                m.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        let parents: Vec<Value> = self
+            .parents
+            .iter()
+            .map(|(id, rel)| json!({"id": id, "relationshipName": rel}))
+            .collect();
+        json!({"id": self.id, "type": "Document", "cestamp": self.cestamp, "dataelements": el,
+            "relateddata": {"parents": parents, "files": []}})
+    }
+}

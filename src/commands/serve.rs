@@ -1,0 +1,164 @@
+//! `partreel serve`: the viewer over the state a sync keeps.
+//!
+//! Reads `state`, `[viewer]` and `dam.base_url` from the configuration file itself (other keys
+//! are ignored here), so it runs beside a daemon with the same file. When `viewer.dam_hosts`
+//! is empty, the DAMs' API hosts are the only hosts the media proxy may fetch from.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use partreel_core::state::view::SqliteView;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cli::ServeArgs;
+use crate::viewer::auth::hash_token;
+use crate::viewer::config::{StaticTokenConfig, ViewerConfig};
+use crate::viewer::{self, ViewerState};
+
+/// The keys `serve` reads from the configuration file.
+#[derive(Debug, Deserialize)]
+struct ServeFile {
+    #[serde(default = "default_state")]
+    state: String,
+    #[serde(default)]
+    viewer: ViewerConfig,
+    #[serde(default)]
+    dam: Option<SystemKeys>,
+    #[serde(default)]
+    systems: std::collections::BTreeMap<String, SystemKeys>,
+}
+
+/// The keys of a system table the viewer needs.
+#[derive(Debug, Deserialize)]
+struct SystemKeys {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    base_url: Option<String>,
+}
+
+/// System types that are DAMs.
+const DAM_TYPES: &[&str] = &["bynder", "aem"];
+
+fn default_state() -> String {
+    "partreel.db".into()
+}
+
+/// A viewer serving in the background.
+pub struct Running {
+    /// `http://ADDR`.
+    pub url: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops serving and waits for open requests to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.context("viewer task")??;
+        Ok(())
+    }
+}
+
+/// Validates `cfg`, opens the state read-only, binds and serves in the background.
+pub async fn start(state: &Path, cfg: &ViewerConfig) -> anyhow::Result<Running> {
+    let validated = cfg
+        .validate()
+        .map_err(|errs| anyhow::anyhow!("{} problem(s):\n  {}", errs.len(), errs.join("\n  ")))?;
+    let view = SqliteView::open(state, validated.query_connections)?;
+    let listen = validated.listen;
+    let st = Arc::new(ViewerState::new(Arc::new(view), validated)?);
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("viewer: cannot listen on {listen}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(viewer::serve(listener, st, async {
+        let _ = rx.await;
+    }));
+    Ok(Running { url, stop, task })
+}
+
+/// The `host:port` of a URL, for `dam_hosts`.
+pub fn host_port(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u.host_str()?;
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
+fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration {}", path.display()))?;
+    let file: ServeFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let s = file.state.trim();
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        bail!(
+            "{}: state: the viewer reads SQLite state only",
+            path.display()
+        );
+    }
+    let state = Path::new(s.strip_prefix("sqlite://").unwrap_or(s));
+    let state = if state.is_absolute() {
+        state.to_path_buf()
+    } else {
+        dir.join(state)
+    };
+    let mut viewer = file.viewer;
+    if viewer.dam_hosts.is_empty() {
+        let named = file
+            .systems
+            .into_values()
+            .filter(|s| s.kind.as_deref().is_some_and(|k| DAM_TYPES.contains(&k)));
+        viewer.dam_hosts = file
+            .dam
+            .into_iter()
+            .chain(named)
+            .filter_map(|d| d.base_url.as_deref().and_then(host_port))
+            .collect();
+    }
+    Ok((state, viewer))
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (state, mut cfg) = read(&args.config)?;
+    if let Some(listen) = args.listen {
+        cfg.listen = listen;
+    }
+    let running = start(&state, &cfg)
+        .await
+        .with_context(|| format!("{}: viewer", args.config.display()))?;
+    println!("partreel viewer listening on {}", running.url);
+    super::shutdown_signal().await;
+    running.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the viewer for `partreel demo --serve` on a free loopback port, with a fresh random
+/// token (returned, only its hash is configured) and the DAM emulator as the one DAM host.
+pub async fn start_demo(state: &Path, dam_url: &str) -> anyhow::Result<(Running, String)> {
+    let token = hex::encode(rand::random::<[u8; 24]>());
+    let cfg = ViewerConfig {
+        listen: "127.0.0.1:0".into(),
+        tokens: vec![StaticTokenConfig {
+            name: "demo".into(),
+            sha256: hex::encode(hash_token(&token)),
+            expires: None,
+        }],
+        dam_hosts: host_port(dam_url).into_iter().collect(),
+        ..ViewerConfig::default()
+    };
+    Ok((start(state, &cfg).await?, token))
+}
