@@ -240,6 +240,7 @@ impl Loaded {
                 .map(|j| j.plm.clone())
                 .collect(),
             scope: job.scope.clone(),
+            job: job.name.clone(),
             ..SyncOptions::default()
         }
     }

@@ -7,3 +7,4 @@ mod cli;
 mod faults;
 mod provenance;
 mod sync;
+mod viewer;

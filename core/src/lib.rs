@@ -9,6 +9,7 @@
 //! - [`state`]: the state store trait and its SQLite implementation.
 //! - [`provenance`]: the watermark-preserved flag computed from the clip file's C2PA manifest.
 //! - [`engine`]: the sync engine — pull, resolve, plan, apply, commit.
+//! - [`telemetry`]: the metrics partreel records.
 #![deny(missing_docs)]
 
 pub mod connector;
@@ -19,6 +20,7 @@ pub mod mapping;
 pub mod model;
 pub mod provenance;
 pub mod state;
+pub mod telemetry;
 
 pub use connector::{DamConnector, PlmConnector};
 pub use error::ConnectorError;

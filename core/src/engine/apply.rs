@@ -17,6 +17,7 @@ use crate::error::ConnectorError;
 use crate::mapping::Entity;
 use crate::model::{CanonicalValues, LinkStatus, PartRevision, RemoteLink};
 use crate::state::{AssetRecord, JournalState, LinkRecord, PartRecord, StateStore, WorkItem};
+use crate::telemetry;
 
 /// What a `create_link` journal entry holds: enough to finish the job after a crash.
 #[derive(Debug, Serialize, Deserialize)]
@@ -591,13 +592,16 @@ async fn finish_create(
     mut p: PreparedCreate,
     result: Result<RemoteLink, ConnectorError>,
 ) -> Result<(), EngineError> {
+    let system = engine.plm().system();
     let remote = match result {
         Ok(r) => r,
         Err(e) => {
+            telemetry::operation("create_link", system, false);
             close_journal(store, p.journal, failed_state(&e)).await?;
             return Err(e.into());
         }
     };
+    telemetry::operation("create_link", system, true);
     count_write(engine, run);
     settle_remote(engine, &mut p.link, &remote);
     store.upsert_link(&p.link).await?;
@@ -729,13 +733,21 @@ async fn finish_update(
     p: PreparedUpdate,
     result: Result<RemoteLink, ConnectorError>,
 ) -> Result<(), EngineError> {
+    let system = engine.plm().system();
+    let kind = if p.status == LinkStatus::Retired {
+        "retire_link"
+    } else {
+        "update_link"
+    };
     let remote = match result {
         Ok(r) => r,
         Err(e) => {
+            telemetry::operation(kind, system, false);
             close_journal(store, p.journal, failed_state(&e)).await?;
             return Err(e.into());
         }
     };
+    telemetry::operation(kind, system, true);
     count_write(engine, run);
     let mut link = p.link;
     let retired = p.status == LinkStatus::Retired && link.status != LinkStatus::Retired;
@@ -792,10 +804,12 @@ async fn write_asset(
     let after = match engine.dam().write_fields(&asset.asset_id, &fields).await {
         Ok(v) => v,
         Err(e) => {
+            telemetry::operation("write_asset", &asset.system, false);
             close_journal(store, jid, failed_state(&e)).await?;
             return Err(e.into());
         }
     };
+    telemetry::operation("write_asset", &asset.system, true);
     count_write(engine, run);
     let record = match engine.asset_record(&after, Some(asset)) {
         Ok(r) => r,

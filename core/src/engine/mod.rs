@@ -98,6 +98,27 @@ pub struct SyncOptions {
     pub dam_peers: Vec<String>,
     /// Which clips this job is about; others are out of its scope.
     pub scope: Scope,
+    /// Job name (reports, metrics).
+    pub job: String,
+    /// Set to stop the run early (SIGTERM): the batch in flight is finished and stored, the
+    /// rest stays queued for the next run.
+    pub stop: StopSignal,
+}
+
+/// A shared flag asking running syncs to stop at the next safe point.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopSignal {
+    /// Asks every run holding this signal to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`Self::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// The clips a job is about, by the part numbers or SKUs they name (`*` matches any run of
@@ -160,6 +181,8 @@ impl Default for SyncOptions {
             crash_after_writes: None,
             dam_peers: Vec::new(),
             scope: Scope::default(),
+            job: String::new(),
+            stop: StopSignal::default(),
         }
     }
 }
@@ -263,6 +286,11 @@ impl SyncEngine {
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
+        if !self.opts.dry_run {
+            let quarantined = store.quarantine_list().await.ok().map(|q| q.len() as u64);
+            let queued = store.work_len().await.ok();
+            crate::telemetry::run_finished(&self.opts.job, result.is_ok(), quarantined, queued);
+        }
         let json = serde_json::to_string(&report).unwrap_or_default();
         store.run_finished(&run_id, outcome, &json).await?;
         match result {
@@ -752,6 +780,11 @@ impl SyncEngine {
     ) -> Result<(), EngineError> {
         let mut seen_in_run: BTreeSet<WorkItem> = BTreeSet::new();
         loop {
+            if self.opts.stop.is_stopping() {
+                tracing::info!("stop requested: the rest of the queue waits for the next run");
+                run.report.lock().await.stopped_early = true;
+                break;
+            }
             let items = store
                 .lease_work(
                     &self.opts.owner,

@@ -94,6 +94,8 @@ pub struct SyncReport {
     pub recovered: u64,
     /// The plan (dry runs only).
     pub plan: Vec<PlannedOp>,
+    /// The run stopped early on request (shutdown); queued work waits for the next run.
+    pub stopped_early: bool,
 }
 
 impl SyncReport {
@@ -122,6 +124,7 @@ impl SyncReport {
         self.unknown_link_records += other.unknown_link_records;
         self.recovered += other.recovered;
         self.plan.extend(other.plan.iter().cloned());
+        self.stopped_early |= other.stopped_early;
     }
 
     /// Total remote writes made (or planned, for a dry run).

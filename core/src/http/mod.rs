@@ -170,6 +170,18 @@ impl HttpClient {
     /// Sends a request with credentials, rate limit, re-authentication and retries. Returns a
     /// response with a 2xx status, or a typed error.
     pub async fn send(&self, req: Request, auth: &dyn Auth) -> Result<Response, ConnectorError> {
+        let result = self.send_with_retries(req, auth).await;
+        if let Err(e) = &result {
+            crate::telemetry::error(&self.system, error_kind(e));
+        }
+        result
+    }
+
+    async fn send_with_retries(
+        &self,
+        req: Request,
+        auth: &dyn Auth,
+    ) -> Result<Response, ConnectorError> {
         let mut delays = self.retry.backoff();
         let mut attempt: u32 = 0;
         let mut renewed = false;
@@ -297,6 +309,7 @@ impl HttpClient {
             self.stats
                 .rate_limit_wait_ms
                 .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+            crate::telemetry::rate_limit_wait(&self.system, waited);
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
@@ -309,10 +322,13 @@ impl HttpClient {
                 .header(reqwest::header::CONTENT_TYPE, body.content_type)
                 .body(body.bytes.clone());
         }
-        let mut resp = builder.send().await.map_err(|e| TransportFailure {
-            sent: !e.is_connect(),
-            retryable: true,
-            message: describe_reqwest_error(&e),
+        let mut resp = builder.send().await.map_err(|e| {
+            crate::telemetry::http_request(&self.system, None, started.elapsed());
+            TransportFailure {
+                sent: !e.is_connect(),
+                retryable: true,
+                message: describe_reqwest_error(&e),
+            }
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -342,6 +358,7 @@ impl HttpClient {
                 }
             }
         }
+        crate::telemetry::http_request(&self.system, Some(status.as_u16()), started.elapsed());
         let server_time = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
@@ -353,6 +370,21 @@ impl HttpClient {
             body: body.into(),
             server_time,
         })
+    }
+}
+
+/// A short, fixed label for an error (a metric label: never the message).
+fn error_kind(e: &ConnectorError) -> &'static str {
+    match e {
+        ConnectorError::Http { status, .. } if *status >= 500 => "http_5xx",
+        ConnectorError::Http { status: 429, .. } => "rate_limited",
+        ConnectorError::Http { .. } => "http_4xx",
+        ConnectorError::Transport { .. } => "transport",
+        ConnectorError::Ambiguous { .. } => "ambiguous",
+        ConnectorError::Auth { .. } => "auth",
+        ConnectorError::Malformed { .. } => "malformed",
+        ConnectorError::Record { .. } => "record",
+        ConnectorError::Config(_) => "config",
     }
 }
 
