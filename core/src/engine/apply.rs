@@ -76,6 +76,7 @@ pub(super) async fn recover(
     );
     let mut work = Vec::new();
     let plm_system = engine.plm().system();
+    let mut creates: Vec<(i64, CreateIntent)> = Vec::new();
     for entry in pending {
         // Entries of other jobs sharing this state are theirs to recover.
         let ours = match entry.op.as_str() {
@@ -89,21 +90,41 @@ pub(super) async fn recover(
         if !ours {
             continue;
         }
-        match entry.op.as_str() {
-            "create_link" => {
-                let intent: CreateIntent = match serde_json::from_value(entry.payload.clone()) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        tracing::warn!(journal = entry.id, error = %e, "unreadable journal entry abandoned");
-                        close_journal(store, entry.id, JournalState::Abandoned).await?;
-                        continue;
-                    }
-                };
-                let found = engine
-                    .plm()
-                    .find_links(std::slice::from_ref(&intent.link.link_id))
-                    .await?;
-                if let Some(remote) = found.into_iter().next() {
+        if entry.op == "create_link" {
+            match serde_json::from_value::<CreateIntent>(entry.payload.clone()) {
+                Ok(i) => creates.push((entry.id, i)),
+                Err(e) => {
+                    tracing::warn!(journal = entry.id, error = %e, "unreadable journal entry abandoned");
+                    close_journal(store, entry.id, JournalState::Abandoned).await?;
+                }
+            }
+            continue;
+        }
+        // Updates and metadata writes set fixed values: the re-plan writes them again if they
+        // did not land.
+        if let Ok(intent) = serde_json::from_value::<WriteIntent>(entry.payload.clone()) {
+            let plm_system = if intent.plm_system.is_empty() {
+                plm_system.to_string()
+            } else {
+                intent.plm_system
+            };
+            work.push(WorkItem {
+                plm_system,
+                dam_system: intent.dam_system,
+                asset_id: intent.asset_id,
+            });
+        }
+        close_journal(store, entry.id, JournalState::Abandoned).await?;
+    }
+
+    // Creations: look every pending link id up at once (the connector batches the lookup),
+    // adopt what the PLM has, abandon the rest (the re-plan creates them).
+    if !creates.is_empty() {
+        let ids: Vec<_> = creates.iter().map(|(_, i)| i.link.link_id.clone()).collect();
+        let found = engine.plm().find_links(&ids).await?;
+        for (journal, intent) in creates {
+            match found.iter().find(|r| r.link_id == intent.link.link_id) {
+                Some(remote) => {
                     let part = store
                         .part(
                             &intent.link.plm_system,
@@ -114,40 +135,22 @@ pub(super) async fn recover(
                     if let Some(part) = part {
                         engine
                             .plm()
-                            .ensure_attached(&part_revision(&part), &remote)
+                            .ensure_attached(&part_revision(&part), remote)
                             .await?;
                     }
                     let mut link = intent.link.clone();
-                    settle_remote(engine, &mut link, &remote);
+                    settle_remote(engine, &mut link, remote);
                     store.upsert_link(&link).await?;
-                    close_journal(store, entry.id, JournalState::Applied).await?;
+                    close_journal(store, journal, JournalState::Applied).await?;
                     run.report.lock().await.recovered += 1;
-                } else {
-                    close_journal(store, entry.id, JournalState::Abandoned).await?;
                 }
-                work.push(WorkItem {
-                    plm_system: intent.link.plm_system,
-                    dam_system: intent.link.dam_system,
-                    asset_id: intent.link.asset_id,
-                });
+                None => close_journal(store, journal, JournalState::Abandoned).await?,
             }
-            _ => {
-                // Updates and metadata writes set fixed values: the re-plan writes them again
-                // if they did not land.
-                if let Ok(intent) = serde_json::from_value::<WriteIntent>(entry.payload.clone()) {
-                    let plm_system = if intent.plm_system.is_empty() {
-                        engine.plm().system().to_string()
-                    } else {
-                        intent.plm_system
-                    };
-                    work.push(WorkItem {
-                        plm_system,
-                        dam_system: intent.dam_system,
-                        asset_id: intent.asset_id,
-                    });
-                }
-                close_journal(store, entry.id, JournalState::Abandoned).await?;
-            }
+            work.push(WorkItem {
+                plm_system: intent.link.plm_system,
+                dam_system: intent.link.dam_system,
+                asset_id: intent.link.asset_id,
+            });
         }
     }
     store.enqueue(&work).await?;
