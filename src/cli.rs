@@ -51,6 +51,94 @@ pub enum Command {
     /// Check clip files' C2PA provenance against the watermark-preserved rule.
     #[command(subcommand)]
     Provenance(ProvenanceCommand),
+    /// Run the configured jobs on their cron schedules until SIGTERM/SIGINT, with /healthz,
+    /// /readyz and Prometheus /metrics.
+    Daemon(DaemonArgs),
+    /// Records set aside with the reason they could not be synced: list, show, retry.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+    /// The run history, latest first, with each run's report.
+    Runs(RunsArgs),
+    /// Prompt-to-part links the state holds, by part revision or by clip.
+    Links(LinksArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Configuration file (its `[[jobs]]` give the schedules).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Address of /healthz, /readyz and /metrics (`127.0.0.1:0`: any free port).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub listen: String,
+    /// On SIGTERM/SIGINT, wait at most this long for runs in flight to finish their batch.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub shutdown_timeout_secs: u64,
+}
+
+/// The configuration whose state store a command reads, and the output format.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Configuration file (its `state` is read).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Every quarantined record, with its reason.
+    List(StateArgs),
+    /// One record (`SYSTEM/RECORD`, as `list` prints it): reason, attempts, the clip as stored
+    /// and its links.
+    Show {
+        /// `SYSTEM/RECORD`, e.g. `bynder/8193012E-994E-AC09-EEA11039D26BAE37`.
+        id: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Queue records for the next run of every job of their DAM and release them.
+    Retry {
+        /// `SYSTEM/RECORD`.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every quarantined record.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Runs shown.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LinksArgs {
+    /// Part number, optionally with a revision: `TR-1001` or `TR-1001/B`.
+    #[arg(
+        long,
+        value_name = "NUMBER[/REV]",
+        required_unless_present = "clip",
+        conflicts_with = "clip"
+    )]
+    pub part: Option<String>,
+    /// DAM asset id of a clip.
+    #[arg(long, value_name = "ID")]
+    pub clip: Option<String>,
+    /// Only this system (default: every configured PLM for --part, every DAM for --clip).
+    #[arg(long)]
+    pub system: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +158,9 @@ pub struct SyncArgs {
     /// Run only this job (default: every job of the configuration, in order).
     #[arg(long)]
     pub job: Option<String>,
+    /// No progress bars (they are drawn only on a terminal and never with --json).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -41,6 +41,12 @@ pub struct PartreelConfig {
     /// Jobs: which PLM is synced with which DAM. Default: the one PLM with the one DAM.
     #[serde(default)]
     pub jobs: Vec<JobSection>,
+    /// The viewer (`partreel serve`).
+    #[serde(default)]
+    pub viewer: Option<crate::viewer::config::ViewerConfig>,
+    /// The provenance check of clip files.
+    #[serde(default)]
+    pub provenance: Option<partreel_core::provenance::ProvenancePolicy>,
 }
 
 fn default_state() -> String {
@@ -62,8 +68,13 @@ pub struct SyncSection {
     /// List the whole DAM to find deleted clips when the last listing is older than this
     /// (0 = only with `--full-scan`).
     pub full_scan_interval_hours: u64,
-    /// Name of this process in work leases.
-    pub instance: String,
+    /// Name of this process in work leases and the journal. Default: `local` with SQLite
+    /// state (one process); with PostgreSQL state, `HOST-PID`, so daemons sharing the state
+    /// never take each other's work for their own.
+    pub instance: Option<String>,
+    /// How long a daemon holds the clips it leased before another may take them over (its
+    /// process died); longer than a batch takes to apply.
+    pub lease_secs: u64,
 }
 
 impl Default for SyncSection {
@@ -75,7 +86,8 @@ impl Default for SyncSection {
             carry_forward: d.carry_forward,
             concurrency: d.concurrency,
             full_scan_interval_hours: 24,
-            instance: d.owner,
+            instance: None,
+            lease_secs: d.lease.as_secs(),
         }
     }
 }
@@ -169,6 +181,17 @@ pub struct JobSection {
     /// Which clips the job is about (by part number / SKU patterns); default: all.
     #[serde(default)]
     pub scope: Scope,
+    /// When `partreel daemon` runs the job: a cron expression, 5 fields (`min hour dom mon
+    /// dow`) or 6 with seconds first, in UTC. None: the daemon does not schedule it.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Up to this many seconds of random delay before each scheduled run (spreads daemons and
+    /// jobs that share a schedule).
+    #[serde(default)]
+    pub jitter_secs: u64,
+    /// The daemon also runs the job once as soon as it starts.
+    #[serde(default)]
+    pub run_on_start: bool,
 }
 
 /// A job, resolved.
@@ -182,6 +205,12 @@ pub struct Job {
     pub dam: String,
     /// Scope.
     pub scope: Scope,
+    /// Cron expression (validated at load), for the daemon.
+    pub schedule: Option<String>,
+    /// Random delay bound before each scheduled run.
+    pub jitter: Duration,
+    /// Run once when the daemon starts.
+    pub run_on_start: bool,
 }
 
 /// A loaded configuration and where it came from.
@@ -209,15 +238,22 @@ impl Loaded {
         }
     }
 
-    /// The SQLite state file.
-    pub fn state_path(&self) -> anyhow::Result<PathBuf> {
+    /// The PostgreSQL URL when `state` is one (`postgres://` or `postgresql://`).
+    pub fn state_url(&self) -> Option<&str> {
         let s = self.config.state.trim();
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        (s.starts_with("postgres://") || s.starts_with("postgresql://")).then_some(s)
+    }
+
+    /// The SQLite state file (an error when `state` is a PostgreSQL URL: see
+    /// [`Self::state_url`]).
+    pub fn state_path(&self) -> anyhow::Result<PathBuf> {
+        if self.state_url().is_some() {
             bail!(
-                "{}: state: PostgreSQL state stores are not available in this build; use a SQLite file path",
+                "{}: state: this is a PostgreSQL URL, not a SQLite file",
                 self.path.display()
             );
         }
+        let s = self.config.state.trim();
         let p = s.strip_prefix("sqlite://").unwrap_or(s);
         Ok(self.resolve(Path::new(p)))
     }
@@ -232,7 +268,20 @@ impl Loaded {
             concurrency: s.concurrency,
             full_scan_interval: (s.full_scan_interval_hours > 0)
                 .then(|| Duration::from_secs(s.full_scan_interval_hours * 3600)),
-            owner: s.instance.clone(),
+            owner: s.instance.clone().unwrap_or_else(|| {
+                if self.state_url().is_some() {
+                    let host = std::env::var("HOSTNAME")
+                        .ok()
+                        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty())
+                        .unwrap_or_else(|| "host".into());
+                    format!("{host}-{}", std::process::id())
+                } else {
+                    "local".into()
+                }
+            }),
+            lease: Duration::from_secs(s.lease_secs),
             dam_peers: self
                 .jobs
                 .iter()
@@ -295,6 +344,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     if s.concurrency == 0 {
         problems.push("sync.concurrency: must be at least 1".to_string());
     }
+    if s.lease_secs == 0 {
+        problems.push("sync.lease_secs: must be at least 1".to_string());
+    }
 
     // Every system by name, the shorthand ones under their `name` (default: the type).
     let mut systems: BTreeMap<String, SystemSection> = BTreeMap::new();
@@ -336,6 +388,26 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         problems.extend(sys.validate().into_iter().map(|m| format!("{key}.{m}")));
     }
 
+    if let Some(viewer) = &config.viewer
+        && let Err(errs) = viewer.validate()
+    {
+        problems.extend(errs.into_iter().map(|m| {
+            if m.starts_with("viewer") {
+                m
+            } else {
+                format!("viewer.{m}")
+            }
+        }));
+    }
+    if let Some(policy) = &config.provenance {
+        problems.extend(
+            policy
+                .validate()
+                .into_iter()
+                .map(|m| format!("provenance.{m}")),
+        );
+    }
+
     // The jobs.
     let mut jobs = Vec::new();
     if config.jobs.is_empty() {
@@ -355,6 +427,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
                 plm: (*plm).clone(),
                 dam: (*dam).clone(),
                 scope: Scope::default(),
+                schedule: None,
+                jitter: Duration::ZERO,
+                run_on_start: false,
             }),
             ([], _) => problems.push("no PLM configured: add [plm] or [systems.NAME] with a PLM type".into()),
             (_, []) => problems.push("no DAM configured: add [dam] or [systems.NAME] with a DAM type".into()),
@@ -379,11 +454,19 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         if jobs.iter().any(|x: &Job| x.name == name) {
             problems.push(format!("jobs[{i}].name: {name:?} is used twice"));
         }
+        if let Some(expr) = &j.schedule
+            && let Err(e) = crate::daemon::schedule::parse(expr)
+        {
+            problems.push(format!("jobs[{i}].schedule: {e}"));
+        }
         jobs.push(Job {
             name,
             plm: j.plm.clone(),
             dam: j.dam.clone(),
             scope: j.scope.clone(),
+            schedule: j.schedule.clone(),
+            jitter: Duration::from_secs(j.jitter_secs),
+            run_on_start: j.run_on_start,
         });
     }
     if !problems.is_empty() {

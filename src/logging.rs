@@ -30,8 +30,12 @@ fn scoped_filter(spec: &str) -> String {
             Ok(level) if !d.contains('=') => {
                 let deps = level.min(LevelFilter::INFO);
                 let own = OWN_CRATES.iter().map(|c| format!(",{c}={level}"));
+                // c2pa warns about optional features (thumbnails) on every signing the
+                // emulators do; only its errors matter here.
+                let quiet = level.min(LevelFilter::ERROR);
                 std::iter::once(deps.to_string())
                     .chain(own)
+                    .chain(std::iter::once(format!(",c2pa={quiet}")))
                     .collect::<String>()
             }
             _ => d.to_string(),

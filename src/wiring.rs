@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use partreel_core::engine::SyncEngine;
 use partreel_core::mapping::{Entity, Mapping, MappingSet};
 use partreel_core::state::StateStore;
+use partreel_core::state::postgres::PostgresStore;
 use partreel_core::state::sqlite::SqliteStore;
 use partreel_core::{DamConnector, PlmConnector};
 
@@ -82,8 +83,21 @@ pub fn dam(cfg: &Loaded, name: &str) -> anyhow::Result<Arc<dyn DamConnector>> {
     }
 }
 
-/// Opens the state store.
+/// Opens the state store: PostgreSQL when `state` is a `postgres://` URL (connecting and
+/// migrating now, so an unreachable database fails at start), else the SQLite file.
 pub fn store(cfg: &Loaded) -> anyhow::Result<Arc<dyn StateStore>> {
+    if let Some(url) = cfg.state_url() {
+        // Called from sync code on the binary's multi-thread runtime: connect on it (the
+        // store's sessions live there), without blocking its other tasks.
+        let runtime = tokio::runtime::Handle::try_current()
+            .context("the PostgreSQL state store needs the async runtime")?;
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            bail!("the PostgreSQL state store is opened from the multi-thread runtime only");
+        }
+        let store = tokio::task::block_in_place(|| runtime.block_on(PostgresStore::connect(url)))
+            .with_context(|| format!("{}: state", cfg.path.display()))?;
+        return Ok(Arc::new(store));
+    }
     let path = cfg.state_path()?;
     let store = SqliteStore::open(&path)?;
     Ok(Arc::new(store))
@@ -96,9 +110,37 @@ pub fn engines(
     jobs: &[Job],
     tweak: impl Fn(&mut partreel_core::engine::SyncOptions),
 ) -> anyhow::Result<Vec<(String, SyncEngine)>> {
-    let store = store(cfg)?;
+    engines_with_store(cfg, store(cfg)?, jobs, tweak)
+}
+
+/// [`engines`] on a state store the caller already opened (the daemon also checks it for
+/// `/readyz` and reads its gauges).
+pub fn engines_with_store(
+    cfg: &Loaded,
+    store: Arc<dyn StateStore>,
+    jobs: &[Job],
+    tweak: impl Fn(&mut partreel_core::engine::SyncOptions),
+) -> anyhow::Result<Vec<(String, SyncEngine)>> {
     let mut plms: BTreeMap<String, Arc<dyn PlmConnector>> = BTreeMap::new();
     let mut dams: BTreeMap<String, Arc<dyn DamConnector>> = BTreeMap::new();
+    // One provenance checker for every job (its c2pa settings are built once).
+    let policy = cfg.config.provenance.clone().unwrap_or_default();
+    let problems = policy.validate();
+    if !problems.is_empty() {
+        bail!(
+            "{}: {}",
+            cfg.path.display(),
+            problems
+                .iter()
+                .map(|p| format!("provenance.{p}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    let checker = Arc::new(
+        partreel_core::provenance::Checker::new(&policy)
+            .with_context(|| format!("{}: provenance", cfg.path.display()))?,
+    );
     let mut engines = Vec::new();
     for job in jobs {
         let maps = mappings(cfg, job)?;
@@ -119,6 +161,7 @@ pub fn engines(
             }
         };
         let mut opts = cfg.sync_options(job);
+        opts.provenance = Some(checker.clone());
         tweak(&mut opts);
         engines.push((
             job.name.clone(),

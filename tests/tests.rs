@@ -4,7 +4,9 @@
 mod util;
 
 mod cli;
+mod daemon;
 mod faults;
+mod postgres;
 mod provenance;
 mod sync;
 mod viewer;

@@ -201,6 +201,18 @@ pub trait DamConnector: Send + Sync {
     /// URL of the original file (not a transcoded preview).
     async fn original_url(&self, asset_id: &str) -> Result<Option<String>>;
 
+    /// Streams the clip's original file (never a transcoded preview) to `dest`, refusing more
+    /// than `max_bytes`, for the provenance check. None when the DAM has no original for it.
+    async fn download_original(
+        &self,
+        asset_id: &str,
+        dest: &std::path::Path,
+        max_bytes: u64,
+    ) -> std::result::Result<
+        Option<crate::provenance::DownloadInfo>,
+        crate::provenance::ProvenanceError,
+    >;
+
     /// The properties a mapping may use.
     async fn schema(&self) -> Result<RemoteSchema>;
 

@@ -62,10 +62,48 @@ pub mod canonical {
     /// Written by partreel: link status (active, retired, non_compliant, rights_expired).
     pub const LINK_STATUS: &str = "link_status";
 
+    /// Derived: why the watermark flag is what it is (the rule's first failed condition).
+    pub const PROVENANCE_REASON: &str = "provenance_reason";
+    /// Derived: the generator named by the file's C2PA manifest.
+    pub const CLAIM_GENERATOR: &str = "claim_generator";
+    /// Derived: SHA-256 of the checked file.
+    pub const FILE_SHA256: &str = "file_sha256";
+
     /// Fields whose value partreel computes itself; a mapping can only write them.
     pub const DERIVED: &[&str] = &[
         WATERMARK_PRESERVED,
         PROVENANCE_STATE,
+        PROVENANCE_REASON,
+        CLAIM_GENERATOR,
+        FILE_SHA256,
+        CLIP_URL,
+        ASSET_ID,
+        ASSET_SYSTEM,
+        LINK_ID,
+        LINK_STATUS,
+    ];
+
+    /// Every canonical field partreel knows (mappings may add custom `x_…` ones).
+    pub const ALL: &[&str] = &[
+        SKU,
+        PART_NUMBER,
+        PART_REVISION,
+        PART_NAME,
+        LIFECYCLE_STATE,
+        TITLE,
+        PROMPT,
+        MODEL,
+        MODEL_VERSION,
+        CAMPAIGN,
+        RIGHTS_NOTES,
+        RIGHTS_EXPIRY,
+        REVIEW_STATUS,
+        VISIBLE_WATERMARK,
+        WATERMARK_PRESERVED,
+        PROVENANCE_STATE,
+        PROVENANCE_REASON,
+        CLAIM_GENERATOR,
+        FILE_SHA256,
         CLIP_URL,
         ASSET_ID,
         ASSET_SYSTEM,
@@ -152,19 +190,47 @@ pub struct WatermarkStatus {
     pub provenance: ProvenanceState,
     /// Claim generator named by the manifest.
     pub claim_generator: Option<String>,
+    /// What the check of the file itself found (None: not checked).
+    #[serde(default)]
+    pub evidence: Option<crate::provenance::Evidence>,
+    /// The DAM file version (or modification time) the evidence is about: a clip whose file
+    /// has this version is not downloaded again.
+    #[serde(default)]
+    pub checked_version: Option<String>,
+    /// Why the file could not be checked (too large, cut short, not media …).
+    #[serde(default)]
+    pub check_error: Option<String>,
 }
 
 impl WatermarkStatus {
-    /// The derived flag. Rule: the visible watermark must be marked present, and the
-    /// provenance must not be known to be broken (invalid or missing). Until the file itself has
-    /// been checked the flag rests on the visible field alone and the link says so through
-    /// `provenance_state = unchecked`.
+    /// The verdict, by the rule in [`crate::provenance`] when the file was checked. A clip
+    /// whose file could not be checked is not preserved. A clip never checked (the check is
+    /// off) rests on the DAM's visible-watermark field alone, and says so.
+    pub fn verdict(&self) -> crate::provenance::Verdict {
+        use crate::provenance::{Verdict, watermark_preserved};
+        if let Some(e) = &self.check_error {
+            return Verdict {
+                preserved: false,
+                reason: format!("not checked: {e}"),
+            };
+        }
+        match &self.evidence {
+            Some(ev) => watermark_preserved(Some(ev), self.visible_field),
+            None => Verdict {
+                preserved: self.visible_field == Some(true),
+                reason: match self.visible_field {
+                    Some(true) => "file not checked; visible watermark marked in the DAM",
+                    Some(false) => "file not checked; no visible watermark marked in the DAM",
+                    None => "file not checked; visible-watermark field unset",
+                }
+                .into(),
+            },
+        }
+    }
+
+    /// The derived flag (see [`Self::verdict`]).
     pub fn watermark_preserved(&self) -> bool {
-        self.visible_field == Some(true)
-            && !matches!(
-                self.provenance,
-                ProvenanceState::Invalid | ProvenanceState::Missing
-            )
+        self.verdict().preserved
     }
 }
 

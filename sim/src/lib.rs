@@ -11,6 +11,7 @@
 //! - [`Sim`]: both emulators started on `127.0.0.1:0`, with test mutations.
 #![deny(missing_docs)]
 
+pub mod aem;
 mod bynder;
 pub mod config_writer;
 mod control;

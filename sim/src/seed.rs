@@ -50,6 +50,9 @@ fn metaproperties() -> Vec<Metaproperty> {
         Metaproperty::new("VisibleWatermark", Select, false),
         Metaproperty::new("LifecycleState", Text, false),
         Metaproperty::new("PartName", Text, false),
+        // Written by partreel: the computed watermark/provenance verdict.
+        Metaproperty::new("WatermarkPreserved", Text, false),
+        Metaproperty::new("ProvenanceStatus", Text, false),
     ];
     for mp in &mut out {
         let options: &[(&str, &str)] = match mp.name.as_str() {
@@ -175,6 +178,7 @@ fn media(id: String, c: &Clip<'_>, modified: DateTime<Utc>) -> Media {
         props,
         provenance: c.provenance,
         generator: format!("{}/{version}", c.model),
+        version: 1,
     }
 }
 

@@ -285,6 +285,7 @@ impl Sim {
         let now = self.clock.now();
         lock(&self.by).edit_media(asset_id, |m| {
             m.provenance = bynder::files::provenance_of(kind);
+            m.version += 1;
             m.modified = now;
         });
     }
@@ -455,6 +456,8 @@ impl Sim {
             System::Threedx => {}
             // The Teamcenter emulator is not part of `Sim` yet (sim::teamcenter::start).
             System::Teamcenter => {}
+            // The AEM emulator is not part of `Sim` yet (sim::aem::start).
+            System::Aem => {}
         }
     }
 }

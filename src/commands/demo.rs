@@ -134,19 +134,15 @@ async fn print_links(store: &dyn StateStore) -> anyhow::Result<()> {
             let verdict = asset
                 .as_ref()
                 .map(|a| {
+                    let v = a.watermark.verdict();
                     format!(
-                        "{} (visible watermark: {}, provenance: {})",
-                        if a.watermark.watermark_preserved() {
+                        "{} — {}",
+                        if v.preserved {
                             "preserved"
                         } else {
                             "NOT preserved"
                         },
-                        match a.watermark.visible_field {
-                            Some(true) => "yes",
-                            Some(false) => "no",
-                            None => "unset",
-                        },
-                        a.watermark.provenance.as_str()
+                        v.reason
                     )
                 })
                 .unwrap_or_default();

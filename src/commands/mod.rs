@@ -1,8 +1,12 @@
 //! One module per subcommand; [`run`] dispatches.
 
 mod demo;
+mod links;
 mod mappings;
+mod progress;
 mod provenance;
+mod quarantine;
+mod runs;
 pub mod serve;
 mod sim;
 mod sync;
@@ -20,6 +24,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Provenance(cmd) => provenance::run(cmd).await,
+        Command::Daemon(args) => crate::daemon::run(args).await,
+        Command::Quarantine(cmd) => quarantine::run(cmd).await,
+        Command::Runs(args) => runs::run(args).await,
+        Command::Links(args) => links::run(args).await,
     }
 }
 

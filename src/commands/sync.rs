@@ -1,6 +1,7 @@
 //! `partreel sync`: one sync of every job (or `--job NAME`), the report on stdout (text or
 //! `--json`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use partreel_core::engine::SyncReport;
@@ -18,14 +19,22 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let crash_after = std::env::var(CRASH_AFTER_WRITES_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
+    // Progress bars only for a person watching: a terminal, a text report.
+    let bars = (!args.json && !args.no_progress && std::io::stdout().is_terminal())
+        .then(super::progress::Bars::new);
     let wired = wiring::engines(&cfg, &jobs, |opts| {
         opts.dry_run = args.dry_run;
         opts.full_scan = args.full_scan;
         opts.crash_after_writes = crash_after;
+        opts.progress = bars.as_ref().map(|b| b.hook(&opts.job));
     })?;
     let mut reports = Vec::new();
     for (name, engine) in &wired {
-        let mut report = engine.run().await?;
+        let result = engine.run().await;
+        if let Some(b) = &bars {
+            b.finish();
+        }
+        let mut report = result?;
         report.job = name.clone();
         reports.push(report);
     }

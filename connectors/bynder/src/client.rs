@@ -13,8 +13,10 @@ use partreel_core::connector::{
     ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema,
 };
 use partreel_core::error::Result;
+use partreel_core::http::NoAuth;
 use partreel_core::http::{HttpClient, Request, Response};
 use partreel_core::model::{RemoteFields, VideoExperiment};
+use partreel_core::provenance::{DownloadInfo, ProvenanceError, download};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -352,6 +354,33 @@ impl DamConnector for BynderClient {
                 detail: "no s3_file".into(),
             }),
         }
+    }
+
+    async fn download_original(
+        &self,
+        asset_id: &str,
+        dest: &std::path::Path,
+        max_bytes: u64,
+    ) -> std::result::Result<Option<DownloadInfo>, ProvenanceError> {
+        let Some(url) = self
+            .original_url(asset_id)
+            .await
+            .map_err(ProvenanceError::Http)?
+        else {
+            return Ok(None);
+        };
+        let url = Url::parse(&url).map_err(|e| {
+            ProvenanceError::Http(ConnectorError::Malformed {
+                system: self.system_name(),
+                what: "media download URL".into(),
+                detail: e.to_string(),
+            })
+        })?;
+        // The s3_file URL is pre-signed: fetch it without the portal's token, so the token
+        // never travels to another host.
+        download(&self.http, &NoAuth, url, dest, max_bytes)
+            .await
+            .map(Some)
     }
 
     async fn schema(&self) -> Result<RemoteSchema> {

@@ -22,6 +22,9 @@ use crate::telemetry;
 /// What a `create_link` journal entry holds: enough to finish the job after a crash.
 #[derive(Debug, Serialize, Deserialize)]
 struct CreateIntent {
+    /// The process that journaled it (see [`is_recoverable`]).
+    #[serde(default)]
+    owner: String,
     link: LinkRecord,
     fields: crate::model::RemoteFields,
 }
@@ -29,6 +32,9 @@ struct CreateIntent {
 /// What other journal entries hold.
 #[derive(Debug, Serialize, Deserialize)]
 struct WriteIntent {
+    /// The process that journaled it.
+    #[serde(default)]
+    owner: String,
     /// PLM system of the job that wrote it (empty in entries from before jobs).
     #[serde(default)]
     plm_system: String,
@@ -87,7 +93,7 @@ pub(super) async fn recover(
                 .and_then(|v| v.as_str())
                 .is_none_or(|p| p.is_empty() || p == plm_system),
         };
-        if !ours {
+        if !ours || !is_recoverable(engine, &entry) {
             continue;
         }
         if entry.op == "create_link" {
@@ -120,7 +126,10 @@ pub(super) async fn recover(
     // Creations: look every pending link id up at once (the connector batches the lookup),
     // adopt what the PLM has, abandon the rest (the re-plan creates them).
     if !creates.is_empty() {
-        let ids: Vec<_> = creates.iter().map(|(_, i)| i.link.link_id.clone()).collect();
+        let ids: Vec<_> = creates
+            .iter()
+            .map(|(_, i)| i.link.link_id.clone())
+            .collect();
         let found = engine.plm().find_links(&ids).await?;
         for (journal, intent) in creates {
             match found.iter().find(|r| r.link_id == intent.link.link_id) {
@@ -155,6 +164,23 @@ pub(super) async fn recover(
     }
     store.enqueue(&work).await?;
     Ok(())
+}
+
+/// An entry is this process's to recover when this process wrote it (a crash of the same
+/// instance), or when its writer has been silent longer than a lease — a live process closes its
+/// entries within seconds, so a pending entry that old belongs to a dead one. Entries of other
+/// live processes sharing the state are left alone.
+fn is_recoverable(engine: &SyncEngine, entry: &crate::state::JournalEntry) -> bool {
+    let owner = entry
+        .payload
+        .get("owner")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if owner.is_empty() || owner == engine.opts().owner {
+        return true;
+    }
+    let lease = chrono::Duration::from_std(engine.opts().lease).unwrap_or_default();
+    Utc::now() - entry.created_at > lease
 }
 
 /// Stores what the PLM now holds for a link.
@@ -200,18 +226,34 @@ pub(super) async fn batch(
     run: &Arc<RunState>,
     items: Vec<WorkItem>,
 ) -> Result<(), EngineError> {
-    let mut clips: Vec<Planned> = Vec::with_capacity(items.len());
+    let mut loaded = Vec::with_capacity(items.len());
     for item in items {
-        let Some(asset) = store.asset(&item.dam_system, &item.asset_id).await? else {
-            store.finish_work(&item).await?;
-            continue;
-        };
+        match store.asset(&item.dam_system, &item.asset_id).await? {
+            Some(asset) => loaded.push((item, asset)),
+            None => store.finish_work(&engine.opts().owner, &item).await?,
+        }
+    }
+    // The clips' files first (concurrently): their verdicts feed the plans.
+    if let Some(checker) = &engine.opts().provenance {
+        let checked: Vec<Result<(WorkItem, AssetRecord), EngineError>> =
+            futures::stream::iter(loaded)
+                .map(|(item, asset)| async move {
+                    let asset = check_file(engine, store, checker, asset).await?;
+                    Ok((item, asset))
+                })
+                .buffer_unordered(engine.opts().concurrency.max(1))
+                .collect()
+                .await;
+        loaded = checked.into_iter().collect::<Result<_, _>>()?;
+    }
+    let mut clips: Vec<Planned> = Vec::with_capacity(loaded.len());
+    for (item, asset) in loaded {
         match plan_one(engine, store, run, &asset).await {
             Ok(ops) if engine.opts().dry_run => {
                 for op in &ops {
                     record_planned(engine, run, &asset, op).await;
                 }
-                store.finish_work(&item).await?;
+                store.finish_work(&engine.opts().owner, &item).await?;
             }
             Ok(ops) => clips.push(Planned {
                 item,
@@ -223,7 +265,7 @@ pub(super) async fn batch(
                 engine
                     .quarantine(store, run, &asset.system, &asset.asset_id, "asset", &reason)
                     .await?;
-                store.finish_work(&item).await?;
+                store.finish_work(&engine.opts().owner, &item).await?;
             }
             Err(e) => return Err(e),
         }
@@ -280,7 +322,7 @@ pub(super) async fn batch(
                 store
                     .quarantine_clear(&c.asset.system, &c.asset.asset_id)
                     .await?;
-                store.finish_work(&c.item).await?;
+                store.finish_work(&engine.opts().owner, &c.item).await?;
             }
             Outcome::Quarantine(reason) => {
                 engine
@@ -293,7 +335,7 @@ pub(super) async fn batch(
                         reason,
                     )
                     .await?;
-                store.finish_work(&c.item).await?;
+                store.finish_work(&engine.opts().owner, &c.item).await?;
             }
             Outcome::Fatal => {}
         }
@@ -346,6 +388,98 @@ fn take_ops(clips: &mut [Planned], pick: impl Fn(&Op) -> bool) -> Vec<(usize, Op
     out
 }
 
+/// Checks a clip's file when it is new or changed (by the DAM's file version, or its
+/// modification time when the DAM has no versions), and stores what was found. A file that
+/// cannot be checked (too large, cut short, not media, gone) gets a clear reason and a
+/// not-preserved verdict; the run goes on. Only a failure of the DAM itself ends the run.
+async fn check_file(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    checker: &Arc<crate::provenance::Checker>,
+    mut asset: AssetRecord,
+) -> Result<AssetRecord, EngineError> {
+    use crate::provenance::ProvenanceError;
+    if asset.archived || asset.deleted {
+        return Ok(asset);
+    }
+    let file_version = asset
+        .version
+        .clone()
+        .unwrap_or_else(|| crate::state::fmt_time(asset.modified));
+    if asset.watermark.checked_version.as_deref() == Some(file_version.as_str()) {
+        return Ok(asset);
+    }
+    let dir = std::env::temp_dir().join(format!("partreel-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| EngineError::Feed(format!("cannot create {}: {e}", dir.display())))?;
+    let safe: String = asset
+        .asset_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dest = dir.join(format!("{safe}.bin"));
+    let max = checker.policy().max_file_bytes;
+    let outcome = match engine
+        .dam()
+        .download_original(&asset.asset_id, &dest, max)
+        .await
+    {
+        Ok(Some(_)) => {
+            let checker = checker.clone();
+            let path = dest.clone();
+            tokio::task::spawn_blocking(move || checker.check(&path))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ProvenanceError::io(
+                        &dest,
+                        std::io::Error::other(format!("check task failed: {e}")),
+                    ))
+                })
+        }
+        Ok(None) => Err(ProvenanceError::io(
+            &dest,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the DAM has no original file for this clip",
+            ),
+        )),
+        // The DAM itself failing (not the file) ends the run: nothing is recorded, the clip
+        // stays queued and is checked by the next run.
+        Err(ProvenanceError::Http(e)) if !e.is_record_error() => {
+            let _ = std::fs::remove_file(&dest);
+            return Err(e.into());
+        }
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&dest);
+    let w = &mut asset.watermark;
+    match outcome {
+        Ok(ev) => {
+            tracing::info!(asset = %asset.asset_id, manifest = ev.manifest.as_str(), generator = ev.claim_generator.as_deref().unwrap_or("-"), "clip file checked");
+            w.provenance = ev.provenance_state();
+            w.claim_generator = ev.claim_generator.clone();
+            w.evidence = Some(ev);
+            w.check_error = None;
+        }
+        Err(e) => {
+            tracing::warn!(asset = %asset.asset_id, error = %e, "clip file could not be checked");
+            w.evidence = None;
+            w.check_error = Some(e.to_string());
+        }
+    }
+    w.checked_version = Some(file_version);
+    store
+        .upsert_assets(std::slice::from_ref(&asset), &[])
+        .await?;
+    Ok(asset)
+}
+
 /// Resolves and plans one clip.
 async fn plan_one(
     engine: &SyncEngine,
@@ -377,7 +511,36 @@ async fn plan_one(
         plm: engine.plm().system(),
         today: Utc::now().date_naive(),
     };
-    let plan = plan::plan_clip(ctx, engine.maps(), asset, &targets, &existing);
+    let mut plan = plan::plan_clip(ctx, engine.maps(), asset, &targets, &existing);
+    // The DAM's hand-set visible-watermark field contradicting the verdict computed from the
+    // file is reported (the field is corrected only where the DAM mapping gives the computed
+    // value a field of its own).
+    let w = &asset.watermark;
+    if (w.evidence.is_some() || w.check_error.is_some())
+        && !targets.is_empty()
+        && let Some(visible) = w.visible_field
+    {
+        let verdict = w.verdict();
+        if visible != verdict.preserved {
+            plan.conflicts.push(super::report::Conflict {
+                kind: "provenance",
+                link_id: String::new(),
+                asset_id: asset.asset_id.clone(),
+                part: targets
+                    .iter()
+                    .map(|t| format!("{}/{}", t.part.number, t.part.revision))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                field: crate::model::canonical::VISIBLE_WATERMARK.into(),
+                dam_value: Some(visible.to_string()),
+                plm_value: Some(format!(
+                    "computed {}: {}",
+                    verdict.preserved, verdict.reason
+                )),
+                base_value: None,
+            });
+        }
+    }
     run.report
         .lock()
         .await
@@ -519,6 +682,7 @@ async fn create_links(
             run_id: run.run_id.clone(),
         };
         let payload = serde_json::to_value(CreateIntent {
+            owner: engine.opts().owner.clone(),
             link: link.clone(),
             fields: fields.clone(),
         })
@@ -655,6 +819,7 @@ async fn update_links(
             }
         };
         let payload = serde_json::to_value(WriteIntent {
+            owner: engine.opts().owner.clone(),
             plm_system: plm_system.clone(),
             dam_system: asset.system.clone(),
             asset_id: asset.asset_id.clone(),
@@ -789,6 +954,7 @@ async fn write_asset(
 ) -> Result<(), EngineError> {
     let fields = to_remote(engine, Entity::Asset, &changes)?;
     let payload = serde_json::to_value(WriteIntent {
+        owner: engine.opts().owner.clone(),
         plm_system: engine.plm().system().to_string(),
         dam_system: asset.system.clone(),
         asset_id: asset.asset_id.clone(),

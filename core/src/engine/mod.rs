@@ -103,6 +103,47 @@ pub struct SyncOptions {
     /// Set to stop the run early (SIGTERM): the batch in flight is finished and stored, the
     /// rest stays queued for the next run.
     pub stop: StopSignal,
+    /// Told after each feed page is stored and each batch is applied (progress bars).
+    pub progress: Option<Progress>,
+    /// The provenance check of each new or changed clip file (None: trust the DAM's
+    /// visible-watermark field alone, and say so on every link).
+    pub provenance: Option<Arc<crate::provenance::Checker>>,
+}
+
+/// A step of a run, for progress displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressEvent {
+    /// A page of a feed (`system/stream`) was stored: `records` read in it.
+    Page {
+        /// Feed name.
+        feed: String,
+        /// Records in the page.
+        records: u64,
+    },
+    /// Planning and applying starts: clips waiting in the queue (every job's).
+    Queue {
+        /// Queue length.
+        queued: u64,
+    },
+    /// A batch was planned and applied; totals of this run so far.
+    Batch {
+        /// Clips taken from the queue.
+        clips: u64,
+        /// Clips planned.
+        planned: u64,
+        /// Remote writes made.
+        writes: u64,
+    },
+}
+
+/// A progress callback (cheap to clone).
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(&ProgressEvent) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 /// A shared flag asking running syncs to stop at the next safe point.
@@ -183,6 +224,8 @@ impl Default for SyncOptions {
             scope: Scope::default(),
             job: String::new(),
             stop: StopSignal::default(),
+            progress: None,
+            provenance: None,
         }
     }
 }
@@ -251,6 +294,7 @@ impl SyncEngine {
             run_id: run_id.clone(),
             report: Mutex::new(SyncReport {
                 run_id: run_id.clone(),
+                job: self.opts.job.clone(),
                 dry_run: self.opts.dry_run,
                 started_at: Some(Utc::now()),
                 ..Default::default()
@@ -358,6 +402,21 @@ impl SyncEngine {
         self.drain(store, run).await
     }
 
+    fn progress(&self, event: ProgressEvent) {
+        if let Some(p) = &self.opts.progress {
+            (p.0)(&event);
+        }
+    }
+
+    fn page_done(&self, system: &str, stream: &str, records: usize) {
+        if self.opts.progress.is_some() {
+            self.progress(ProgressEvent::Page {
+                feed: format!("{system}/{stream}"),
+                records: records as u64,
+            });
+        }
+    }
+
     async fn quarantine(
         &self,
         store: &Arc<dyn StateStore>,
@@ -450,7 +509,12 @@ impl SyncEngine {
                 let plm = plm.clone();
                 async move { plm.changed_parts(&q).await }
             },
-            |page: Page<PartRevision>| async move { self.store_parts(store, run, page).await },
+            |page: Page<PartRevision>| async move {
+                let n = page.items.len();
+                self.store_parts(store, run, page).await?;
+                self.page_done(self.plm.system(), streams::PARTS, n);
+                Ok(())
+            },
             |at| {
                 let (store, system) = (store.clone(), system.clone());
                 async move { Ok(store.set_cursor(&system, streams::PARTS, at).await?) }
@@ -578,6 +642,7 @@ impl SyncEngine {
                     }
                 }
                 run.report.lock().await.unknown_link_records += unknown;
+                self.page_done(self.plm.system(), streams::LINKS, page.items.len());
                 Ok(())
             },
             |at| {
@@ -657,7 +722,12 @@ impl SyncEngine {
             },
             |page: Page<VideoExperiment>| {
                 let scan = scan_ref.clone();
-                async move { self.store_assets(store, run, page, scan.as_deref()).await }
+                async move {
+                    let n = page.items.len();
+                    self.store_assets(store, run, page, scan.as_deref()).await?;
+                    self.page_done(self.dam.system(), streams::ASSETS, n);
+                    Ok(())
+                }
             },
             |at| {
                 let (store, system) = (store.clone(), system.clone());
@@ -779,6 +849,10 @@ impl SyncEngine {
         run: &Arc<RunState>,
     ) -> Result<(), EngineError> {
         let mut seen_in_run: BTreeSet<WorkItem> = BTreeSet::new();
+        if self.opts.progress.is_some() {
+            let queued = store.work_len().await?;
+            self.progress(ProgressEvent::Queue { queued });
+        }
         loop {
             if self.opts.stop.is_stopping() {
                 tracing::info!("stop requested: the rest of the queue waits for the next run");
@@ -806,6 +880,14 @@ impl SyncEngine {
             seen_in_run.extend(items.iter().cloned());
             self.prefetch_parts(store, &items).await?;
             apply::batch(self, store, run, items).await?;
+            if self.opts.progress.is_some() {
+                let r = run.report.lock().await;
+                self.progress(ProgressEvent::Batch {
+                    clips: seen_in_run.len() as u64,
+                    planned: r.clips_planned,
+                    writes: r.writes(),
+                });
+            }
         }
         // A conflict stays until someone settles it: queue its clip again (after this run's
         // drain, so it cannot hold the queue up) so the next run plans it again and reports
@@ -816,6 +898,7 @@ impl SyncEngine {
             .await
             .conflicts
             .iter()
+            .filter(|c| c.kind == "three_way")
             .map(|c| WorkItem {
                 plm_system: self.plm.system().to_string(),
                 dam_system: self.dam.system().to_string(),

@@ -114,19 +114,35 @@ pub fn link_status(asset: &AssetRecord, today: NaiveDate) -> LinkStatus {
 
 /// Values partreel computes itself for a link.
 fn derived(asset: &AssetRecord, link_id: &LinkId, status: LinkStatus) -> CanonicalValues {
-    let mut v = CanonicalValues::new();
+    let mut v = clip_derived(asset);
     v.insert(canonical::LINK_ID.into(), link_id.to_string());
     v.insert(canonical::LINK_STATUS.into(), status.as_str().into());
+    v
+}
+
+/// Values partreel computes for a clip itself (the same on every link of it).
+pub fn clip_derived(asset: &AssetRecord) -> CanonicalValues {
+    let mut v = CanonicalValues::new();
+    let verdict = asset.watermark.verdict();
     v.insert(canonical::ASSET_ID.into(), asset.asset_id.clone());
     v.insert(canonical::ASSET_SYSTEM.into(), asset.system.clone());
     v.insert(
         canonical::WATERMARK_PRESERVED.into(),
-        asset.watermark.watermark_preserved().to_string(),
+        verdict.preserved.to_string(),
     );
-    v.insert(
-        canonical::PROVENANCE_STATE.into(),
-        asset.watermark.provenance.as_str().into(),
-    );
+    v.insert(canonical::PROVENANCE_REASON.into(), verdict.reason);
+    let state = asset
+        .watermark
+        .evidence
+        .as_ref()
+        .map_or(asset.watermark.provenance, |e| e.provenance_state());
+    v.insert(canonical::PROVENANCE_STATE.into(), state.as_str().into());
+    if let Some(ev) = &asset.watermark.evidence {
+        if let Some(g) = &ev.claim_generator {
+            v.insert(canonical::CLAIM_GENERATOR.into(), g.clone());
+        }
+        v.insert(canonical::FILE_SHA256.into(), ev.sha256.clone());
+    }
     if let Some(url) = &asset.rendition_url {
         v.insert(canonical::CLIP_URL.into(), url.clone());
     }
@@ -244,6 +260,7 @@ pub fn plan_clip(
                         ThreeWay::ToDam(_) => None,
                         ThreeWay::Conflict => {
                             plan.conflicts.push(Conflict {
+                                kind: "three_way",
                                 link_id: link_id.to_string(),
                                 asset_id: asset.asset_id.clone(),
                                 part: format!("{}/{}", part.number, part.revision),
@@ -303,10 +320,22 @@ pub fn plan_clip(
             }),
         }
 
-        // The clip takes PLM-owned values from its tagged part revision.
+        // The clip takes PLM-owned values from its tagged part revision, and the values
+        // partreel computes (the watermark verdict) where the DAM mapping gives them a field.
         if target.origin == LinkOrigin::Tagged {
+            let computed = clip_derived(asset);
             for f in &dam_fields {
-                if maps.owner(f) != Owner::Plm || canonical::DERIVED.contains(&f.as_str()) {
+                if canonical::DERIVED.contains(&f.as_str()) {
+                    let want = computed
+                        .get(f)
+                        .map(String::as_str)
+                        .filter(|s| !s.is_empty());
+                    if want.is_some() && want != get(&asset.values, f) {
+                        dam_changes.insert(f.clone(), want.unwrap_or_default().to_string());
+                    }
+                    continue;
+                }
+                if maps.owner(f) != Owner::Plm {
                     continue;
                 }
                 let want = if part_fields.contains(f) {

@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// A field changed on both sides since the last sync: neither side was written.
+/// A field the two sides disagree on: either changed on both sides since the last sync
+/// (`three_way`: neither side was written), or the DAM's hand-set visible-watermark field
+/// contradicting the verdict computed from the file (`provenance`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conflict {
+    /// `three_way` or `provenance`.
+    pub kind: &'static str,
     /// Link id.
     pub link_id: String,
     /// DAM asset id.
@@ -173,6 +177,17 @@ impl SyncReport {
         }
         let _ = writeln!(out, "  conflicts          {}", self.conflicts.len());
         for c in &self.conflicts {
+            if c.kind == "provenance" {
+                let _ = writeln!(
+                    out,
+                    "    {} on {}: the DAM marks a visible watermark ({}), the file says {}",
+                    c.asset_id,
+                    c.part,
+                    c.dam_value.as_deref().unwrap_or("unset"),
+                    c.plm_value.as_deref().unwrap_or("-")
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "    {} on {} field {}: DAM {:?} vs PLM {:?} (last synced {:?})",

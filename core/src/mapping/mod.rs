@@ -36,8 +36,8 @@
 //!   `link` field (partreel creates and updates the link record), never a `part` field, and an
 //!   `asset` field when its owner is `plm` or `newest` or the field is derived.
 //!
-//! The list of known canonical names is [`KNOWN_CANONICAL`]; it mirrors
-//! [`crate::model::canonical`] and must grow with it.
+//! The list of known canonical names is [`KNOWN_CANONICAL`], which is
+//! [`crate::model::canonical::ALL`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -56,29 +56,7 @@ mod validate;
 mod tests;
 
 /// Every canonical field name partreel understands (custom names start with `x_`).
-pub const KNOWN_CANONICAL: &[&str] = &[
-    canonical::SKU,
-    canonical::PART_NUMBER,
-    canonical::PART_REVISION,
-    canonical::PART_NAME,
-    canonical::LIFECYCLE_STATE,
-    canonical::TITLE,
-    canonical::PROMPT,
-    canonical::MODEL,
-    canonical::MODEL_VERSION,
-    canonical::CAMPAIGN,
-    canonical::RIGHTS_NOTES,
-    canonical::RIGHTS_EXPIRY,
-    canonical::REVIEW_STATUS,
-    canonical::VISIBLE_WATERMARK,
-    canonical::WATERMARK_PRESERVED,
-    canonical::PROVENANCE_STATE,
-    canonical::CLIP_URL,
-    canonical::ASSET_ID,
-    canonical::ASSET_SYSTEM,
-    canonical::LINK_ID,
-    canonical::LINK_STATUS,
-];
+pub const KNOWN_CANONICAL: &[&str] = canonical::ALL;
 
 /// Prefix of custom canonical field names, carried through unchanged.
 pub const CUSTOM_PREFIX: &str = "x_";

@@ -256,8 +256,11 @@ fn bmff_boxes(bytes: &[u8]) -> Result<Vec<(usize, usize, [u8; 4])>, FixtureError
     Ok(out)
 }
 
-/// JPEG segments before the scan as `(start, end, marker)`, and where the scan starts.
-fn jpeg_segments(bytes: &[u8]) -> Result<(Vec<(usize, usize, u8)>, usize), FixtureError> {
+/// A JPEG segment: `(start, end, marker)`.
+type Segment = (usize, usize, u8);
+
+/// JPEG segments before the scan, and where the scan starts.
+fn jpeg_segments(bytes: &[u8]) -> Result<(Vec<Segment>, usize), FixtureError> {
     if bytes.get(..2) != Some(&[0xFF, 0xD8]) {
         return Err(FixtureError::Shape("no JPEG SOI"));
     }

@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             leases_exclude_other_owners_until_expiry,
             lease_order_limit_and_finish,
             enqueue_all_assets_counts_new_items,
+            requeue_while_leased_and_foreign_finish,
             journal_pending_survives_until_closed,
             quarantine_counts_attempts_and_clears,
             runs_latest_first,
@@ -410,7 +411,7 @@ pub(crate) async fn observe_link_updates_and_queues_only_on_change(s: &dyn State
         .await
         .expect("lease");
     assert_eq!(w.len(), 1);
-    s.finish_work(&w[0]).await.expect("finish");
+    s.finish_work("me", &w[0]).await.expect("finish");
     // Same time and values: an echo, nothing queued.
     assert!(s.observe_link(&id, &v, t, "doc1").await.expect("obs"));
     assert_eq!(s.work_len().await.expect("len"), 0);
@@ -486,10 +487,13 @@ pub(crate) async fn lease_order_limit_and_finish(s: &dyn StateStore) {
     assert_eq!(got, ["m", "z"], "oldest first, ties by id");
     let rest = s.lease_work("p", "wc", "b", 10, 60).await.expect("lease");
     assert_eq!(rest, [item("wc", "a")]);
-    for w in first.iter().chain(&rest) {
-        s.finish_work(w).await.expect("finish");
+    for w in &first {
+        s.finish_work("o", w).await.expect("finish");
     }
-    s.finish_work(&item("wc", "never-queued"))
+    for w in &rest {
+        s.finish_work("p", w).await.expect("finish");
+    }
+    s.finish_work("o", &item("wc", "never-queued"))
         .await
         .expect("finish unknown");
     assert_eq!(s.work_len().await.expect("len"), 0);
@@ -497,6 +501,36 @@ pub(crate) async fn lease_order_limit_and_finish(s: &dyn StateStore) {
 }
 
 /// A job's first run queues every stored clip of its DAM once.
+/// A clip queued again while leased stays with its lessee (not handed to another process),
+/// survives the lessee's finish (the newer change must be planned), and only the lessee may
+/// finish it.
+pub(crate) async fn requeue_while_leased_and_foreign_finish(s: &dyn StateStore) {
+    s.enqueue(&[item("wc", "x")]).await.expect("enqueue");
+    let held = s.lease_work("a", "wc", "b", 10, 60).await.expect("lease");
+    assert_eq!(held, [item("wc", "x")]);
+    s.enqueue(&[item("wc", "x")]).await.expect("requeue");
+    assert!(
+        s.lease_work("b", "wc", "b", 10, 60)
+            .await
+            .expect("lease b")
+            .is_empty(),
+        "a requeued item stays with its lessee"
+    );
+    s.finish_work("a", &held[0]).await.expect("finish a");
+    assert_eq!(
+        s.work_len().await.expect("len"),
+        1,
+        "the newer change stays queued"
+    );
+    let again = s.lease_work("b", "wc", "b", 10, 60).await.expect("lease b");
+    assert_eq!(again, held);
+    // "a" no longer holds it: its finish must not remove b's work.
+    s.finish_work("a", &again[0]).await.expect("foreign finish");
+    assert_eq!(s.work_len().await.expect("len"), 1);
+    s.finish_work("b", &again[0]).await.expect("finish b");
+    assert_eq!(s.work_len().await.expect("len"), 0);
+}
+
 pub(crate) async fn enqueue_all_assets_counts_new_items(s: &dyn StateStore) {
     s.upsert_assets(&[asset("a1"), asset("a2")], &["wc".to_string()])
         .await
@@ -622,7 +656,7 @@ pub(crate) async fn scratch_copy_is_independent(s: &dyn StateStore) {
         .lease_work("dry", "wc", "b", 10, 60)
         .await
         .expect("lease");
-    copy.finish_work(&leased[0]).await.expect("finish");
+    copy.finish_work("dry", &leased[0]).await.expect("finish");
     let next = copy
         .journal_begin("dry", "create_link", "wc", "l2", &serde_json::json!({}))
         .await

@@ -331,8 +331,10 @@ pub trait StateStore: Send + Sync {
         limit: usize,
         lease_secs: u64,
     ) -> Result<Vec<WorkItem>>;
-    /// Removes a clip from the queue once planned and applied.
-    async fn finish_work(&self, item: &WorkItem) -> Result<()>;
+    /// Removes a clip from the queue once planned and applied by `owner`. A clip queued again
+    /// while leased (a newer change arrived) is released instead, so the change is planned; a
+    /// clip whose lease passed to another owner is left to that owner.
+    async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()>;
     /// Clips queued.
     async fn work_len(&self) -> Result<u64>;
 

@@ -757,13 +757,14 @@ impl StateStore for PostgresStore {
         Ok(items.into_iter().map(|(_, w)| w).collect())
     }
 
-    async fn finish_work(&self, item: &WorkItem) -> Result<()> {
+    async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()> {
         let mut c = self.conn().await?;
-        let params: [&(dyn ToSql + Sync); 3] = [&item.plm_system, &item.dam_system, &item.asset_id];
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&item.plm_system, &item.dam_system, &item.asset_id, &owner];
         let deleted = c
             .execute(
                 "DELETE FROM work WHERE plm_system = $1 AND dam_system = $2 AND asset_id = $3
-                 AND NOT requeued",
+                 AND NOT requeued AND (leased_by IS NULL OR leased_by = $4)",
                 &params,
             )
             .await
@@ -772,7 +773,8 @@ impl StateStore for PostgresStore {
             // Queued again while leased: release it so the newer change is planned.
             c.execute(
                 "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = false
-                 WHERE plm_system = $1 AND dam_system = $2 AND asset_id = $3 AND requeued",
+                 WHERE plm_system = $1 AND dam_system = $2 AND asset_id = $3 AND requeued
+                 AND (leased_by IS NULL OR leased_by = $4)",
                 &params,
             )
             .await

@@ -46,6 +46,7 @@ CREATE INDEX IF NOT EXISTS links_by_part ON links (plm_system, part_number, part
 CREATE TABLE IF NOT EXISTS work (
   plm_system TEXT NOT NULL, dam_system TEXT NOT NULL, asset_id TEXT NOT NULL,
   enqueued_at TEXT NOT NULL, leased_by TEXT, lease_until TEXT,
+  requeued INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (plm_system, dam_system, asset_id));
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, op TEXT NOT NULL,
@@ -328,7 +329,8 @@ fn enqueue_tx(tx: &Connection, items: &[WorkItem], now: &str) -> Result<()> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO work (plm_system, dam_system, asset_id, enqueued_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (plm_system, dam_system, asset_id) DO UPDATE SET leased_by = NULL, lease_until = NULL",
+             ON CONFLICT (plm_system, dam_system, asset_id)
+             DO UPDATE SET requeued = (work.leased_by IS NOT NULL)",
         )
         .map_err(q)?;
     for w in items {
@@ -793,14 +795,27 @@ impl StateStore for SqliteStore {
         Ok(items)
     }
 
-    async fn finish_work(&self, item: &WorkItem) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            "DELETE FROM work WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3",
-            params![item.plm_system, item.dam_system, item.asset_id],
-        )
-        .map_err(q)?;
-        Ok(())
+    async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()> {
+        let mut c = self.lock();
+        let tx = c.transaction().map_err(q)?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM work WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3
+                 AND requeued = 0 AND (leased_by IS NULL OR leased_by = ?4)",
+                params![item.plm_system, item.dam_system, item.asset_id, owner],
+            )
+            .map_err(q)?;
+        if deleted == 0 {
+            // Queued again while leased: release it so the newer change is planned.
+            tx.execute(
+                "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = 0
+                 WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3 AND requeued = 1
+                 AND (leased_by IS NULL OR leased_by = ?4)",
+                params![item.plm_system, item.dam_system, item.asset_id, owner],
+            )
+            .map_err(q)?;
+        }
+        tx.commit().map_err(q)
     }
 
     async fn work_len(&self) -> Result<u64> {

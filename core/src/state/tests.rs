@@ -95,7 +95,7 @@ async fn observe_link_updates_and_queues_only_on_change() {
         .lease_work("me", "windchill", "bynder", 10, 60)
         .await
         .expect("lease");
-    s.finish_work(&w[0]).await.expect("finish");
+    s.finish_work("me", &w[0]).await.expect("finish");
     // Same modification time again: an echo, nothing queued.
     assert!(
         s.observe_link(&LinkId("l1".into()), &vals, t, "doc1")

@@ -79,12 +79,14 @@ pub(crate) fn bytes(
     static CACHE: OnceLock<Mutex<HashMap<Key, Bytes>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     let key = (kind, format, generator.to_owned(), size);
-    if let Some(b) = lock(cache).get(&key) {
-        return Ok(b.clone());
+    let cached = lock(cache).get(&key).cloned();
+    if let Some(b) = cached {
+        return Ok(b);
     }
     // Signed once per (generator, size); stripped and altered files derive from it.
     let signed_key = (ClipKind::Signed, format, generator.to_owned(), size);
-    let signed = match lock(cache).get(&signed_key).cloned() {
+    let cached = lock(cache).get(&signed_key).cloned();
+    let signed = match cached {
         Some(b) => b,
         None => {
             let b = Bytes::from(fixtures::clip(

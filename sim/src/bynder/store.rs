@@ -150,6 +150,9 @@ pub(crate) struct Media {
     pub(crate) props: BTreeMap<String, PropValue>,
     pub(crate) provenance: Provenance,
     pub(crate) generator: String,
+    /// File version: 1 at upload, bumped by each new upload of the file (metadata edits leave
+    /// it alone, as in Bynder).
+    pub(crate) version: u32,
 }
 
 /// A change not yet visible (Bynder applies metadata writes asynchronously).
@@ -486,7 +489,7 @@ impl Media {
         m.insert("dateModified".into(), json!(iso(self.modified)));
         m.insert("archive".into(), json!(i32::from(self.archived)));
         m.insert("isPublic".into(), json!(0));
-        m.insert("version".into(), json!(1));
+        m.insert("version".into(), json!(self.version));
         m.insert("fileSize".into(), json!(file_bytes));
         m.insert("description".into(), json!(self.description));
         m.insert(

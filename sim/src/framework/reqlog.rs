@@ -19,6 +19,8 @@ pub enum System {
     Threedx,
     /// Siemens Teamcenter (SOA services over JSON/REST).
     Teamcenter,
+    /// Adobe Experience Manager Assets (Assets HTTP API, QueryBuilder, IMS).
+    Aem,
 }
 
 /// One request as the emulator saw it.

@@ -171,6 +171,12 @@ pub(crate) fn vendor_error(
             let body = serde_json::json!({"success": false, "statusCode": status.as_u16(), "error": message});
             (status, axum::Json(body)).into_response()
         }
+        System::Aem => {
+            // The Siren `core/response` error body (docs/wire/aem.md "Errors").
+            let body = serde_json::json!({"class": "core/response", "properties": {
+                "status.code": status.as_u16(), "status.message": format!("{code}: {message}")}});
+            (status, axum::Json(body)).into_response()
+        }
     }
 }
 
@@ -184,7 +190,7 @@ fn too_many(system: System, retry_after: Duration) -> Response {
     // Bynder documents its 429 without Retry-After; Windchill's front end sends one.
     if matches!(
         system,
-        System::Windchill | System::Threedx | System::Teamcenter
+        System::Windchill | System::Threedx | System::Teamcenter | System::Aem
     ) {
         let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -200,6 +206,7 @@ fn malformed(system: System) -> Response {
         System::Bynder => r#"[{"id":"#,
         System::Threedx => r#"{"member":[{"id":"#,
         System::Teamcenter => r#"{"ServiceData":{"modelObjects":{"#,
+        System::Aem => r#"{"success":true,"hits":[{"jcr:path":"#,
     };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -70,6 +70,9 @@ pub(crate) const DOCUMENT_PROPERTIES: &[PropDef] = &[
     ("VisibleWatermark", S, false),
     ("WatermarkPreserved", S, false),
     ("ProvenanceState", S, false),
+    ("ProvenanceReason", S, false),
+    ("ClaimGenerator", S, false),
+    ("FileSha256", S, false),
     ("Sku", S, false),
 ];
 

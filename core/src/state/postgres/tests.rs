@@ -168,7 +168,7 @@ async fn two_stores_never_lease_the_same_item() {
                     // Done with them, as the engine is after planning (an owner is handed
                     // its own unfinished items again).
                     for w in &batch {
-                        store.finish_work(w).await.expect("finish");
+                        store.finish_work(&owner, w).await.expect("finish");
                     }
                     got.extend(batch);
                 }
@@ -245,11 +245,11 @@ async fn item_queued_again_while_leased_stays_with_its_holder_then_requeues() {
             .is_empty()
     );
     // "a" finishes: the newer change is still queued, and free.
-    s.finish_work(&held[0]).await.expect("finish");
+    s.finish_work("a", &held[0]).await.expect("finish");
     assert_eq!(s.work_len().await.expect("len"), 1);
     let again = s.lease_work("b", "wc", "b", 10, 60).await.expect("lease");
     assert_eq!(again, held);
-    s.finish_work(&again[0]).await.expect("finish");
+    s.finish_work("b", &again[0]).await.expect("finish");
     assert_eq!(s.work_len().await.expect("len"), 0);
 }
 

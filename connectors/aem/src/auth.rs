@@ -1,0 +1,120 @@
+//! AEM credentials: an Adobe IMS OAuth server-to-server token from
+//! `POST https://ims-na1.adobelogin.com/ims/token/v3` (form `grant_type=client_credentials`,
+//! `client_id`, `client_secret` and `scope` in the body, scopes comma-separated), or a fixed
+//! bearer token; both travel as `Authorization: Bearer <token>` (docs/wire/aem.md "Auth";
+//! developer.adobe.com "OAuth Server-to-Server credential API Reference").
+//!
+//! The token is fetched through the `oauth2` crate and cached and renewed by
+//! `partreel_core::http::oauth`: ahead of expiry (IMS says `expires_in: 86399`), and once on a
+//! `401` (after which the request is replayed). IMS credentials also send
+//! `X-Api-Key: <client_id>` [INF: Adobe's OpenAPI-based AEM APIs require it; the Assets HTTP API
+//! ignores it], unless `api_key = false`.
+
+use async_trait::async_trait;
+use partreel_core::ConnectorError;
+use partreel_core::http::oauth::{ClientAuthMethod, ClientCredentials, StaticBearer};
+use partreel_core::http::{Auth, HttpClient, Request, Response};
+use url::Url;
+
+use crate::config::{AemAuthConfig, BuildContext};
+
+/// The header carrying the client id.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Separator of scopes in the IMS `scope` field ("The list of comma separated scopes").
+pub const SCOPE_SEPARATOR: &str = ",";
+
+/// The credentials of one AEM instance.
+#[derive(Debug)]
+pub enum AemAuth {
+    /// IMS client credentials, renewed before expiry and on a 401.
+    Ims {
+        /// The grant.
+        grant: Box<ClientCredentials>,
+        /// `X-Api-Key` value, when sent.
+        api_key: Option<String>,
+    },
+    /// A fixed bearer token, never renewed (a 401 is final).
+    Bearer(StaticBearer),
+}
+
+impl AemAuth {
+    /// Resolves the secret and sets up the credentials; no request is sent yet.
+    pub fn from_config(
+        cfg: &AemAuthConfig,
+        token_url: Option<&Url>,
+        ctx: &BuildContext,
+    ) -> Result<Self, ConnectorError> {
+        let secret_err = |e: partreel_core::http::secret::SecretError| {
+            ConnectorError::Config(format!("{}: {e}", ctx.system))
+        };
+        match cfg {
+            AemAuthConfig::Ims {
+                client_id,
+                client_secret,
+                scopes,
+                api_key,
+                ..
+            } => {
+                let secret = client_secret
+                    .resolve("auth.client_secret", &ctx.config_dir)
+                    .map_err(secret_err)?;
+                let token_url = token_url.cloned().ok_or_else(|| {
+                    ConnectorError::Config(format!("{}: auth.token_url is not set", ctx.system))
+                })?;
+                // IMS wants one comma-separated `scope` value; oauth2 joins scopes with spaces,
+                // so hand it the joined list as a single scope.
+                let scope = scopes.join(SCOPE_SEPARATOR);
+                let grant = ClientCredentials::new(
+                    token_url,
+                    client_id.clone(),
+                    secret,
+                    vec![scope],
+                    ClientAuthMethod::RequestBody,
+                );
+                Ok(AemAuth::Ims {
+                    grant: Box::new(grant),
+                    api_key: api_key.then(|| client_id.clone()),
+                })
+            }
+            AemAuthConfig::Bearer { token } => {
+                let token = token
+                    .resolve("auth.token", &ctx.config_dir)
+                    .map_err(secret_err)?;
+                Ok(AemAuth::Bearer(StaticBearer(token)))
+            }
+        }
+    }
+
+    fn inner(&self) -> &dyn Auth {
+        match self {
+            AemAuth::Ims { grant, .. } => grant.as_ref(),
+            AemAuth::Bearer(t) => t,
+        }
+    }
+}
+
+#[async_trait]
+impl Auth for AemAuth {
+    async fn apply(&self, http: &HttpClient, req: &mut Request) -> Result<(), ConnectorError> {
+        self.inner().apply(http, req).await?;
+        if let AemAuth::Ims {
+            api_key: Some(key), ..
+        } = self
+            && let Ok(v) = reqwest::header::HeaderValue::from_str(key)
+        {
+            req.headers
+                .insert(reqwest::header::HeaderName::from_static(API_KEY_HEADER), v);
+        }
+        Ok(())
+    }
+
+    async fn renew_if_stale(
+        &self,
+        http: &HttpClient,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<bool, ConnectorError> {
+        self.inner().renew_if_stale(http, req, resp).await
+    }
+}

@@ -1,0 +1,427 @@
+//! [`AemClient`]: the [`DamConnector`] over AEM's Assets HTTP API and QueryBuilder.
+//!
+//! Every request below cites docs/wire/aem.md (the contract the emulator in `sim/` follows
+//! too) and the Experience League page it comes from.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use async_trait::async_trait;
+use partreel_core::ConnectorError;
+use partreel_core::connector::{
+    ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema,
+};
+use partreel_core::error::Result;
+use partreel_core::http::{HttpClient, Request, Response};
+use partreel_core::model::{RemoteFields, VideoExperiment};
+use partreel_core::provenance::{DownloadInfo, ProvenanceError};
+use reqwest::Method;
+use url::Url;
+
+use crate::auth::AemAuth;
+use crate::config::ValidatedAem;
+use crate::convert::{Convert, format_bound};
+use crate::wire::{
+    API_PREFIX, ASSET_NODE_TYPE, AssetUpdate, CLASS_ASSET, CLASS_FOLDER, DAM_PREFIX,
+    FEED_NODE_DEPTH, JSON_EXTENSION, LAST_MODIFIED_PROPERTY, PROP_PAGING, PROP_TITLE,
+    QUERYBUILDER_PATH, QueryResult, REL_SELF, SirenEntity, SrnPaging,
+};
+
+/// One child of a folder listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderEntry {
+    /// Repository path (`/content/dam/…`).
+    pub path: String,
+    /// True for a sub-folder, false for an asset.
+    pub folder: bool,
+    /// `dc:title`, when set.
+    pub title: Option<String>,
+}
+
+/// The connector of one AEM author instance. Build it with [`ValidatedAem::build`].
+pub struct AemClient {
+    base: Url,
+    dam_root: String,
+    http: HttpClient,
+    auth: AemAuth,
+    page_size: u32,
+    declared: Vec<String>,
+    convert: Convert,
+}
+
+impl std::fmt::Debug for AemClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AemClient")
+            .field("system", &self.http.system())
+            .field("base", &self.base.as_str())
+            .field("dam_root", &self.dam_root)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AemClient {
+    pub(crate) fn new(cfg: ValidatedAem, http: HttpClient, auth: AemAuth) -> Self {
+        let convert = Convert {
+            system: http.system().to_string(),
+            base: cfg.base.clone(),
+            archive_property: cfg.archive_property,
+        };
+        AemClient {
+            base: cfg.base,
+            dam_root: cfg.dam_root,
+            http,
+            auth,
+            page_size: cfg.page_size,
+            declared: cfg.metadata_properties,
+            convert,
+        }
+    }
+
+    fn system_name(&self) -> String {
+        self.http.system().to_string()
+    }
+
+    fn record_err(&self, record: &str, message: String) -> ConnectorError {
+        ConnectorError::Record {
+            system: self.system_name(),
+            record: record.to_string(),
+            message,
+        }
+    }
+
+    /// `{base}/api/assets/<path below /content/dam>[.json]`. Paths outside `dam_root` are
+    /// refused: an asset id never sends the token anywhere else.
+    fn api_url(&self, dam_path: &str, json: bool) -> Result<Url> {
+        let inside = dam_path == self.dam_root
+            || dam_path
+                .strip_prefix(&self.dam_root)
+                .is_some_and(|rest| rest.starts_with('/'));
+        let segments: Vec<&str> = dam_path
+            .strip_prefix(DAM_PREFIX)
+            .unwrap_or_default()
+            .split('/')
+            .skip(1)
+            .collect();
+        if !inside || segments.iter().any(|s| s.is_empty() || *s == "..") {
+            return Err(self.record_err(
+                dam_path,
+                format!("not an asset path under {}", self.dam_root),
+            ));
+        }
+        let mut url = self.base.clone();
+        {
+            let mut seg = url.path_segments_mut().map_err(|()| {
+                ConnectorError::Config(format!(
+                    "{}: base_url cannot take a path",
+                    self.system_name()
+                ))
+            })?;
+            seg.pop_if_empty();
+            seg.extend(API_PREFIX.trim_start_matches('/').split('/'));
+            let (last, parents) = segments.split_last().unwrap_or((&"", &[]));
+            seg.extend(parents);
+            if json {
+                seg.push(&format!("{last}{JSON_EXTENSION}"));
+            } else {
+                seg.push(last);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn send(&self, req: Request) -> Result<Response> {
+        self.http.send(req, &self.auth).await
+    }
+
+    /// Reads one Siren entity; `None` on 404.
+    async fn read_entity(&self, dam_path: &str) -> Result<Option<(SirenEntity, Response)>> {
+        // docs/wire/aem.md "Read one": GET {base}/api/assets/{path}.json → 200 Siren / 404
+        // (Experience League "Assets HTTP API", "Retrieve a folder listing": follow `self`).
+        let url = self.api_url(dam_path, true)?;
+        let resp = match self.send(Request::get(url)).await {
+            Ok(resp) => resp,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let entity: SirenEntity = resp.json(self.http.system(), "Siren entity")?;
+        Ok(Some((entity, resp)))
+    }
+
+    /// One page of a QueryBuilder feed under `dam_root`, oldest `jcr:lastModified` first.
+    async fn query_page(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(QueryResult, Response)> {
+        // docs/wire/aem.md "Changed since": GET {base}/bin/querybuilder.json?path=…&type=dam:Asset
+        // &daterange.property=jcr:content/jcr:lastModified&daterange.lowerBound=…
+        // &daterange.lowerOperation=>=&orderby=@jcr:content/jcr:lastModified&orderby.sort=asc
+        // &p.offset=…&p.limit=…&p.guessTotal=true&p.hits=full&p.nodedepth=2
+        // (Experience League "Query Builder API" and "Query Builder Predicate Reference";
+        // DateRangePredicateEvaluator javadoc for lowerOperation).
+        let mut url = self.base.join(QUERYBUILDER_PATH).map_err(|e| {
+            ConnectorError::Config(format!("{}: querybuilder URL: {e}", self.system_name()))
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("path", &self.dam_root)
+                .append_pair("type", ASSET_NODE_TYPE);
+            if let Some(since) = since {
+                q.append_pair("daterange.property", LAST_MODIFIED_PROPERTY)
+                    .append_pair("daterange.lowerBound", &format_bound(since))
+                    .append_pair("daterange.lowerOperation", ">=");
+            }
+            q.append_pair("orderby", &format!("@{LAST_MODIFIED_PROPERTY}"))
+                .append_pair("orderby.sort", "asc")
+                .append_pair("p.offset", &offset.to_string())
+                .append_pair("p.limit", &limit.to_string())
+                .append_pair("p.guessTotal", "true")
+                .append_pair("p.hits", "full")
+                .append_pair("p.nodedepth", &FEED_NODE_DEPTH.to_string());
+        }
+        let resp = self.send(Request::get(url)).await?;
+        let result: QueryResult = resp.json(self.http.system(), "querybuilder page")?;
+        if !result.success {
+            return Err(ConnectorError::Malformed {
+                system: self.system_name(),
+                what: "querybuilder page".into(),
+                detail: "success is false".into(),
+            });
+        }
+        Ok((result, resp))
+    }
+
+    /// Every child of a DAM folder, following the Siren paging to the end.
+    pub async fn list_folder(&self, folder: &str) -> Result<Vec<FolderEntry>> {
+        let mut out = Vec::new();
+        let mut offset: u64 = 0;
+        loop {
+            // docs/wire/aem.md "Folder listing": GET {base}/api/assets/{folder}.json
+            // ?offset=…&limit=… → Siren with `srn:paging` (Experience League "Content Fragments
+            // Support in AEM Assets HTTP API", "Paging").
+            let mut url = self.api_url(folder, true)?;
+            url.query_pairs_mut()
+                .append_pair("offset", &offset.to_string())
+                .append_pair("limit", &self.page_size.to_string());
+            let resp = self.send(Request::get(url)).await?;
+            let page: SirenEntity = resp.json(self.http.system(), "folder listing")?;
+            let paging = page
+                .properties
+                .get(PROP_PAGING)
+                .and_then(|p| serde_json::from_value::<SrnPaging>(p.clone()).ok());
+            let count = page.entities.len() as u64;
+            for child in &page.entities {
+                if let Some(entry) = self.folder_entry(folder, child) {
+                    out.push(entry);
+                }
+            }
+            offset += count;
+            let more = paging.map_or(count >= u64::from(self.page_size), |p| offset < p.total);
+            if count == 0 || !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// A listing child: path from its `self` link, else folder path + `name`.
+    fn folder_entry(&self, folder: &str, child: &serde_json::Value) -> Option<FolderEntry> {
+        let entity: SirenEntity = serde_json::from_value(child.clone()).ok()?;
+        let is_folder = entity.class.contains(CLASS_FOLDER);
+        if !is_folder && !entity.class.contains(CLASS_ASSET) {
+            return None;
+        }
+        let from_link = entity
+            .link(REL_SELF)
+            .and_then(|h| self.base.join(h).ok())
+            .and_then(|u| {
+                let p = urldecode(u.path());
+                p.strip_prefix(API_PREFIX)
+                    .and_then(|rest| rest.strip_suffix(JSON_EXTENSION))
+                    .map(|rest| format!("{DAM_PREFIX}{rest}"))
+            });
+        let path = match from_link {
+            Some(p) => p,
+            None => format!("{folder}/{}", entity.properties.get("name")?.as_str()?),
+        };
+        let title = entity
+            .properties
+            .get(PROP_TITLE)
+            .and_then(|t| t.as_str())
+            .map(str::to_string);
+        Some(FolderEntry {
+            path,
+            folder: is_folder,
+            title,
+        })
+    }
+
+    /// Streams the original binary of an asset to `dest` with this client's credentials (the
+    /// author instance serves originals only to an authenticated caller).
+    pub async fn download_original(
+        &self,
+        asset_id: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> std::result::Result<DownloadInfo, ProvenanceError> {
+        let url = self.original_rendition_url(asset_id)?;
+        partreel_core::provenance::download(&self.http, &self.auth, url, dest, max_bytes).await
+    }
+
+    /// `{base}{path}/jcr:content/renditions/original`, for a path under `dam_root`.
+    fn original_rendition_url(&self, asset_id: &str) -> Result<Url> {
+        self.api_url(asset_id, false)?;
+        self.convert
+            .original(asset_id)
+            .and_then(|u| Url::parse(&u).ok())
+            .ok_or_else(|| self.record_err(asset_id, "no original rendition URL".into()))
+    }
+}
+
+fn urldecode(s: &str) -> String {
+    urlencoding::decode(s).map_or_else(|_| s.to_string(), |d| d.into_owned())
+}
+
+#[async_trait]
+impl DamConnector for AemClient {
+    fn system(&self) -> &str {
+        self.http.system()
+    }
+
+    async fn changed_assets(&self, q: &ChangeQuery) -> Result<Page<VideoExperiment>> {
+        let limit = match q.page_size {
+            0 => self.page_size,
+            n => n.min(self.page_size),
+        };
+        let offset: u64 = match &q.continuation {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| {
+                ConnectorError::Config(format!(
+                    "{}: continuation {c:?} is not an offset",
+                    self.system_name()
+                ))
+            })?,
+        };
+        let (result, resp) = self.query_page(q.since, offset, limit).await?;
+        let mut out = Page::empty();
+        out.server_time = resp.server_time;
+        for hit in &result.hits {
+            match self.convert.hit(hit) {
+                Ok(asset) => out.items.push(asset),
+                Err(rejected) => out.rejected.push(rejected),
+            }
+        }
+        let served = result.hits.len() as u64;
+        let more = result
+            .more
+            .unwrap_or(served >= u64::from(limit) && served > 0);
+        if more && served > 0 {
+            out.continuation = Some((offset + served).to_string());
+        }
+        tracing::debug!(system = %self.http.system(), offset, items = out.items.len(), rejected = out.rejected.len(), "querybuilder page");
+        Ok(out)
+    }
+
+    async fn get_asset(&self, asset_id: &str) -> Result<Option<VideoExperiment>> {
+        let Some((entity, _)) = self.read_entity(asset_id).await? else {
+            return Ok(None);
+        };
+        if !entity.class.contains(CLASS_ASSET) {
+            return Err(self.record_err(asset_id, "is not an asset (Siren class)".into()));
+        }
+        self.convert
+            .entity(asset_id, &entity)
+            .map(Some)
+            .map_err(|r| self.record_err(asset_id, r.reason))
+    }
+
+    async fn write_fields(&self, asset_id: &str, fields: &RemoteFields) -> Result<VideoExperiment> {
+        if !fields.is_empty() {
+            // docs/wire/aem.md "Write metadata": PUT {base}/api/assets/{path} with
+            // {"class":"asset","properties":{…}} → 200 / 404 / 412 (Experience League "Assets
+            // HTTP API", "Update metadata of an asset"). A PUT of fixed values is idempotent.
+            let body = AssetUpdate {
+                class: "asset",
+                properties: fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<BTreeMap<_, _>>(),
+            };
+            let url = self.api_url(asset_id, false)?;
+            let req = Request::new(Method::PUT, url).json(&body)?.idempotent(true);
+            match self.send(req).await {
+                Ok(_) => {}
+                Err(ConnectorError::Http {
+                    status,
+                    ref message,
+                    ..
+                }) if matches!(status, 400 | 404 | 409 | 412 | 422) => {
+                    return Err(self.record_err(
+                        asset_id,
+                        format!("metadata update refused ({status}): {message}"),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // AEM applies the PUT before answering; one re-read confirms it.
+        let Some(asset) = self.get_asset(asset_id).await? else {
+            return Err(self.record_err(
+                asset_id,
+                "asset not found when re-read after the write".into(),
+            ));
+        };
+        let stale: Vec<&str> = fields
+            .iter()
+            .filter(|(k, v)| asset.fields.get(*k).map_or("", String::as_str) != v.as_str())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if stale.is_empty() {
+            Ok(asset)
+        } else {
+            Err(self.record_err(
+                asset_id,
+                format!(
+                    "write not visible when re-read (fields {})",
+                    stale.join(", ")
+                ),
+            ))
+        }
+    }
+
+    async fn original_url(&self, asset_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .get_asset(asset_id)
+            .await?
+            .and_then(|a| a.rendition_url))
+    }
+
+    async fn schema(&self) -> Result<RemoteSchema> {
+        // The Assets HTTP API publishes no metadata schema: list what the newest page of clips
+        // holds, plus the configured `metadata_properties`.
+        let (result, _) = self.query_page(None, 0, self.page_size).await?;
+        let mut names: BTreeSet<String> = self.declared.iter().cloned().collect();
+        names.insert(PROP_TITLE.to_string());
+        for hit in &result.hits {
+            if let Ok(asset) = self.convert.hit(hit) {
+                names.extend(asset.fields.into_keys());
+            }
+        }
+        let props = names
+            .into_iter()
+            .map(|name| PropertyInfo {
+                writable: !name.starts_with("dam:") && !name.starts_with("jcr:"),
+                name,
+                kind: "String".to_string(),
+            })
+            .collect();
+        let mut schema = RemoteSchema::default();
+        schema.entities.insert("asset".to_string(), props);
+        Ok(schema)
+    }
+
+    fn stats(&self) -> ConnectorStats {
+        self.http.stats()
+    }
+}
