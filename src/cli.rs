@@ -205,6 +205,19 @@ pub struct SimArgs {
     /// system (default: each connector's own, e.g. Bynder's published 4,500 per 5 minutes).
     #[arg(long)]
     pub requests_per_sec: Option<u32>,
+    /// The PLM emulator that holds the `--parts` generated part revisions (and that the
+    /// generated clips are about).
+    #[arg(long, value_enum, default_value_t = GeneratedPlmArg::Windchill)]
+    pub generated_plm: GeneratedPlmArg,
+}
+
+/// `partreel sim --generated-plm`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GeneratedPlmArg {
+    /// Windchill (`TR-…`, `DL-…`, `RC-…`; job `windchill-bynder`).
+    Windchill,
+    /// Teamcenter (`ST-4001…`, `SC-4001…`; job `teamcenter-bynder`).
+    Teamcenter,
 }
 
 #[derive(Debug, Args)]

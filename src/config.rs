@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use partreel_bynder::BynderConfig;
 use partreel_core::engine::{Scope, SyncOptions};
+use partreel_teamcenter::TeamcenterConfig;
 use partreel_windchill::WindchillConfig;
 use serde::Deserialize;
 
@@ -98,6 +99,8 @@ impl Default for SyncSection {
 pub enum SystemSection {
     /// PTC Windchill (WRS) — a PLM.
     Windchill(Endpoint<WindchillConfig>),
+    /// Siemens Teamcenter (SOA over JSON/REST) — a PLM.
+    Teamcenter(Endpoint<TeamcenterConfig>),
     /// Bynder — a DAM.
     Bynder(Endpoint<BynderConfig>),
 }
@@ -116,6 +119,7 @@ impl SystemSection {
     pub fn kind(&self) -> &'static str {
         match self {
             SystemSection::Windchill(_) => "windchill",
+            SystemSection::Teamcenter(_) => "teamcenter",
             SystemSection::Bynder(_) => "bynder",
         }
     }
@@ -124,6 +128,7 @@ impl SystemSection {
     pub fn side(&self) -> Side {
         match self {
             SystemSection::Windchill(_) => Side::Plm,
+            SystemSection::Teamcenter(_) => Side::Plm,
             SystemSection::Bynder(_) => Side::Dam,
         }
     }
@@ -132,6 +137,7 @@ impl SystemSection {
     pub fn name(&self) -> Option<&str> {
         match self {
             SystemSection::Windchill(e) => e.name.as_deref(),
+            SystemSection::Teamcenter(e) => e.name.as_deref(),
             SystemSection::Bynder(e) => e.name.as_deref(),
         }
     }
@@ -140,6 +146,7 @@ impl SystemSection {
     pub fn mapping(&self) -> &Path {
         match self {
             SystemSection::Windchill(e) => &e.mapping,
+            SystemSection::Teamcenter(e) => &e.mapping,
             SystemSection::Bynder(e) => &e.mapping,
         }
     }
@@ -148,6 +155,7 @@ impl SystemSection {
     fn validate(&self) -> Vec<String> {
         match self {
             SystemSection::Windchill(e) => e.settings.validate().err().unwrap_or_default(),
+            SystemSection::Teamcenter(e) => e.settings.validate().err().unwrap_or_default(),
             SystemSection::Bynder(e) => e.settings.validate().err().unwrap_or_default(),
         }
     }

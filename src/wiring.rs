@@ -56,6 +56,21 @@ pub fn plm(cfg: &Loaded, name: &str, maps: &Mapping) -> anyhow::Result<Arc<dyn P
                 .with_context(where_)?;
             Ok(Arc::new(client))
         }
+        Some(SystemSection::Teamcenter(e)) => {
+            let validated = e
+                .settings
+                .validate()
+                .map_err(|errs| anyhow::anyhow!("{}: {}", where_(), errs.join("; ")))?;
+            let client = validated
+                .build(partreel_teamcenter::BuildContext {
+                    system: name.to_string(),
+                    config_dir: cfg.dir.clone(),
+                    part_properties: maps.remote_names(Entity::Part),
+                    link_properties: maps.remote_names(Entity::Link),
+                })
+                .with_context(where_)?;
+            Ok(Arc::new(client))
+        }
         Some(other) => bail!("{}: a {} system is not a PLM", where_(), other.kind()),
         None => bail!("{}: not configured", where_()),
     }
@@ -80,6 +95,20 @@ pub fn dam(cfg: &Loaded, name: &str) -> anyhow::Result<Arc<dyn DamConnector>> {
         }
         Some(other) => bail!("{}: a {} system is not a DAM", where_(), other.kind()),
         None => bail!("{}: not configured", where_()),
+    }
+}
+
+/// Closes each PLM connector of these engines once (jobs share connectors): Teamcenter logs
+/// out; stateless connectors do nothing.
+pub async fn close(engines: &[(String, SyncEngine)]) {
+    let mut closed: Vec<&Arc<dyn PlmConnector>> = Vec::new();
+    for (_, engine) in engines {
+        let plm = engine.plm();
+        if closed.iter().any(|c| Arc::ptr_eq(c, plm)) {
+            continue;
+        }
+        plm.close().await;
+        closed.push(plm);
     }
 }
 

@@ -2,8 +2,9 @@
 
 use crate::util::{Env, bin, requests, writes};
 
-/// `partreel demo` creates the story's five links, quarantines the clip tagged with an unknown
-/// part, and its second sync writes nothing.
+/// `partreel demo` runs both jobs: Windchill ⇄ Bynder creates the story's five links and
+/// quarantines the clip tagged with an unknown part; Teamcenter ⇄ Bynder creates the two Stunt
+/// Track links; its second sync writes nothing.
 #[tokio::test]
 async fn demo_runs_and_second_sync_writes_nothing() {
     let out = tokio::process::Command::new(bin())
@@ -17,7 +18,23 @@ async fn demo_runs_and_second_sync_writes_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = crate::util::parse_report(&out.stdout);
-    assert_eq!(report["links_created"], 5, "{report}");
+    assert_eq!(report["links_created"], 7, "{report}");
+    let jobs: Vec<(&str, u64)> = report["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|j| {
+            (
+                j["job"].as_str().unwrap_or_default(),
+                j["links_created"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        jobs,
+        [("windchill-bynder", 5), ("teamcenter-bynder", 2)],
+        "{report}"
+    );
     assert_eq!(
         report["quarantined"].as_array().map(Vec::len),
         Some(1),

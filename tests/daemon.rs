@@ -39,13 +39,21 @@ fn rate(rps: u32) -> ConfigOptions {
     }
 }
 
-/// Appends a `[[jobs]]` table for the emulators' pair.
+/// Schedules the written configuration's Windchill ⇄ Bynder job (the sim's configuration has
+/// it as `[[jobs]]` `windchill-bynder`, beside the unscheduled `teamcenter-bynder`).
 fn add_job(config: &Path, schedule: &str, run_on_start: bool) {
-    let mut text = std::fs::read_to_string(config).expect("read config");
-    text.push_str(&format!(
-        "\n[[jobs]]\nplm = \"windchill\"\ndam = \"bynder\"\nschedule = \"{schedule}\"\nrun_on_start = {run_on_start}\n"
-    ));
-    std::fs::write(config, text).expect("write config");
+    let text = std::fs::read_to_string(config).expect("read config");
+    let header = "[[jobs]]\nname = \"windchill-bynder\"\n";
+    assert!(text.contains(header), "config lacks {header}");
+    std::fs::write(
+        config,
+        text.replacen(
+            header,
+            &format!("{header}schedule = \"{schedule}\"\nrun_on_start = {run_on_start}\n"),
+            1,
+        ),
+    )
+    .expect("write config");
 }
 
 /// Inserts `line` right after the `[section]` header of a config file.

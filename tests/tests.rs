@@ -8,5 +8,7 @@ mod daemon;
 mod faults;
 mod postgres;
 mod provenance;
+mod provenance_sync;
 mod sync;
+mod teamcenter;
 mod viewer;

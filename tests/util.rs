@@ -15,11 +15,18 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_partreel"))
 }
 
+/// The job `partreel sync` runs in these tests unless told otherwise: the written
+/// configuration has two (`windchill-bynder`, `teamcenter-bynder`); the foundation's tests are
+/// about Windchill ⇄ Bynder.
+pub const DEFAULT_JOB: &str = "windchill-bynder";
+
 /// A running sim with a configuration and a state file in a temporary folder.
 pub struct Env {
     pub sim: Sim,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// The job `sync` runs (`--job`) when the arguments name none; None: every job.
+    pub job: Option<&'static str>,
 }
 
 impl Env {
@@ -32,7 +39,12 @@ impl Env {
         let config = sim
             .write_partreel_config(dir.path(), &opts)
             .expect("write config");
-        Env { sim, dir, config }
+        Env {
+            sim,
+            dir,
+            config,
+            job: Some(DEFAULT_JOB),
+        }
     }
 
     /// The demo story only, default options.
@@ -54,12 +66,23 @@ impl Env {
         parse_report(&out.stdout)
     }
 
+    /// `--job NAME` for a `sync` that names no job.
+    fn job_args(&self, args: &[&str], extra: &[&str]) -> Vec<&'static str> {
+        match self.job {
+            Some(job) if args.first() == Some(&"sync") && !extra.contains(&"--job") => {
+                vec!["--job", job]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Runs the binary with the config and returns its output (never panics on failure).
     pub async fn run(&self, args: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = tokio::process::Command::new(bin());
         cmd.args(args)
             .arg("--config")
             .arg(&self.config)
+            .args(self.job_args(args, extra))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -76,6 +99,7 @@ impl Env {
         let mut cmd = tokio::process::Command::new(bin());
         cmd.args(["sync", "--json", "--config"])
             .arg(&self.config)
+            .args(self.job_args(&["sync"], &[]))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -336,6 +336,7 @@ async fn seed_state(path: &Path, clips: &[(&str, String)]) {
                 visible_field: Some(true),
                 provenance: ProvenanceState::Valid,
                 claim_generator: None,
+                ..WatermarkStatus::default()
             },
         })
         .collect();

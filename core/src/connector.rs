@@ -173,6 +173,10 @@ pub trait PlmConnector: Send + Sync {
     /// Request counters so far.
     fn stats(&self) -> ConnectorStats;
 
+    /// Ends the connector's session on shutdown (Teamcenter's logout); failures are logged by
+    /// the connector, never returned. The default does nothing (stateless authentication).
+    async fn close(&self) {}
+
     /// Part revisions are keyed by (number, revision); this finds one in a fetched list.
     fn pick<'a>(&self, parts: &'a [PartRevision], key: &PartKey) -> Option<&'a PartRevision> {
         parts

@@ -214,9 +214,17 @@ impl WatermarkStatus {
                 reason: format!("not checked: {e}"),
             };
         }
-        match &self.evidence {
-            Some(ev) => watermark_preserved(Some(ev), self.visible_field),
-            None => Verdict {
+        match (&self.evidence, self.provenance) {
+            (Some(ev), _) => watermark_preserved(Some(ev), self.visible_field),
+            (None, ProvenanceState::Missing) => Verdict {
+                preserved: false,
+                reason: "no provenance (manifest absent)".into(),
+            },
+            (None, ProvenanceState::Invalid) => Verdict {
+                preserved: false,
+                reason: "invalid manifest".into(),
+            },
+            (None, _) => Verdict {
                 preserved: self.visible_field == Some(true),
                 reason: match self.visible_field {
                     Some(true) => "file not checked; visible watermark marked in the DAM",

@@ -1,5 +1,9 @@
 //! Writes a partreel configuration that points at a running [`Sim`], with the default mapping
 //! files and the emulators' credentials in secret files beside it (never in the config).
+//!
+//! The systems form: `[systems.windchill]`, `[systems.teamcenter]` and `[systems.bynder]`, with
+//! two `[[jobs]]` — `windchill-bynder` (part numbers `TR-*`, `DL-*`, `RC-*` and the story's
+//! unknown `XX-*`) and `teamcenter-bynder` (`ST-*`, `SC-*`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,6 +12,8 @@ use crate::Sim;
 
 /// The default Windchill mapping shipped with partreel.
 pub const WINDCHILL_MAPPING: &str = include_str!("../../mappings/windchill.toml");
+/// The default Teamcenter mapping shipped with partreel.
+pub const TEAMCENTER_MAPPING: &str = include_str!("../../mappings/teamcenter.toml");
 /// The default Bynder mapping shipped with partreel.
 pub const BYNDER_MAPPING: &str = include_str!("../../mappings/bynder.toml");
 
@@ -22,7 +28,7 @@ pub struct ConfigOptions {
     pub carry_forward: bool,
     /// Short retry backoffs (for tests that inject faults).
     pub fast_retries: bool,
-    /// Client rate limit in requests per second for both systems (None: connector defaults).
+    /// Client rate limit in requests per second for every system (None: connector defaults).
     pub requests_per_sec: Option<u32>,
 }
 
@@ -71,10 +77,15 @@ impl Sim {
         std::fs::create_dir_all(dir.join("mappings"))?;
         std::fs::create_dir_all(dir.join("secrets"))?;
         std::fs::write(dir.join("mappings/windchill.toml"), WINDCHILL_MAPPING)?;
+        std::fs::write(dir.join("mappings/teamcenter.toml"), TEAMCENTER_MAPPING)?;
         std::fs::write(dir.join("mappings/bynder.toml"), BYNDER_MAPPING)?;
         write_secret(
             &dir.join("secrets/windchill_password"),
             &creds.windchill_password,
+        )?;
+        write_secret(
+            &dir.join("secrets/teamcenter_password"),
+            &creds.teamcenter_password,
         )?;
         write_secret(
             &dir.join("secrets/bynder_client_secret"),
@@ -90,7 +101,7 @@ state = "{state}"
 overlap_secs = {overlap}
 carry_forward = {carry}
 
-[plm]
+[systems.windchill]
 type = "windchill"
 mapping = "mappings/windchill.toml"
 base_url = "{wc_url}"
@@ -98,20 +109,42 @@ username = "{wc_user}"
 password = {{ file = "secrets/windchill_password" }}
 container = "OR:wt.pdmlink.PDMLinkProduct:1001"
 {wc_http}
-[dam]
+[systems.teamcenter]
+type = "teamcenter"
+mapping = "mappings/teamcenter.toml"
+base_url = "{tc_url}"
+username = "{tc_user}"
+password = {{ file = "secrets/teamcenter_password" }}
+{tc_http}
+[systems.bynder]
 type = "bynder"
 mapping = "mappings/bynder.toml"
 base_url = "{by_url}"
 auth = {{ type = "oauth2", client_id = "{by_client}", client_secret = {{ file = "secrets/bynder_client_secret" }} }}
-{by_http}"#,
+{by_http}
+[[jobs]]
+name = "windchill-bynder"
+plm = "windchill"
+dam = "bynder"
+scope = {{ part_numbers = ["TR-*", "DL-*", "RC-*", "XX-*"] }}
+
+[[jobs]]
+name = "teamcenter-bynder"
+plm = "teamcenter"
+dam = "bynder"
+scope = {{ part_numbers = ["ST-*", "SC-*"] }}
+"#,
             overlap = opts.overlap_secs,
             carry = opts.carry_forward,
             wc_url = self.windchill.url,
             wc_user = creds.windchill_username,
+            tc_url = self.teamcenter.emulator.url,
+            tc_user = creds.teamcenter_username,
             by_url = self.bynder.url,
             by_client = creds.bynder_client_id,
-            wc_http = http_table("plm", opts),
-            by_http = http_table("dam", opts),
+            wc_http = http_table("systems.windchill", opts),
+            tc_http = http_table("systems.teamcenter", opts),
+            by_http = http_table("systems.bynder", opts),
         );
         let path = dir.join("partreel.toml");
         std::fs::write(&path, text)?;

@@ -8,7 +8,8 @@
 //! - `bynder`: Bynder API v4, per `docs/wire/bynder.md`.
 //! - `seed`: the deterministic generator (the demo story, then N parts and M clips).
 //! - `control`: the `/__sim/` HTTP control API for a sim run as its own process.
-//! - [`Sim`]: both emulators started on `127.0.0.1:0`, with test mutations.
+//! - [`Sim`]: the Windchill, Teamcenter and Bynder emulators started on `127.0.0.1:0`, with
+//!   test mutations.
 #![deny(missing_docs)]
 
 pub mod aem;
@@ -31,4 +32,4 @@ pub use framework::ratelimit::RateLimit;
 pub use framework::reqlog::{RequestEntry, RequestLog, System};
 /// What a clip file carries, for [`Sim::bynder_replace_file`].
 pub use partreel_core::provenance::fixtures::ClipKind;
-pub use sim::{Emulator, Sim, SimConfig, SimCredentials};
+pub use sim::{Emulator, GeneratedPlm, Sim, SimConfig, SimCredentials};

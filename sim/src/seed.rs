@@ -1,6 +1,11 @@
 //! The deterministic seed generator: the demo story of docs DEMO-SCENARIO.md (Acme Toys' four
-//! part revisions and five clips, plus one clip about a part the PLM does not know), then
-//! `parts` generated part revisions and `clips` generated video media.
+//! part revisions and five clips, plus one clip about a part the PLM does not know, and two
+//! clips about the Teamcenter emulator's Stunt Track story parts), then `parts` generated part
+//! revisions and `clips` generated video media.
+//!
+//! Generated part revisions live in Windchill or, with [`GeneratedPlm::Teamcenter`], in the
+//! Teamcenter emulator (which seeds them itself: `ST-4001…`/`SC-4001…`, rev A); the generated
+//! clips are about whichever PLM holds them.
 //!
 //! Everything is drawn from one RNG seeded with `seed`, and times are offsets from the start
 //! of the sim clock's day, so the same seed gives the same ids and bodies all day long.
@@ -14,6 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::bynder::store::{Media, MetaKind, Metaproperty, PropValue, Provenance, format_id};
+use crate::sim::GeneratedPlm;
 use crate::windchill::store::Part;
 
 /// Longest run of records sharing one modified time.
@@ -320,6 +326,67 @@ fn story(anchor: DateTime<Utc>, rng: &mut StdRng, seed: &mut Seed) {
     }
 }
 
+/// Seed offset of the RNG behind the Teamcenter story clips' ids (their own RNG, so the
+/// Windchill story and the generated records keep the ids they always had).
+const TEAMCENTER_STORY_SEED: u64 = 0x7eac_e3de_5701_0001;
+
+/// Two clips about the Teamcenter emulator's story parts (`ST-3001` rev B, `ST-3002` rev A).
+fn teamcenter_story(anchor: DateTime<Utc>, seed_value: u64, seed: &mut Seed) {
+    let mut rng = StdRng::seed_from_u64(seed_value ^ TEAMCENTER_STORY_SEED);
+    let at = |days: i64, hours: i64| anchor - TimeDelta::days(days) + TimeDelta::hours(hours);
+    let clips = [
+        Clip {
+            file: "loop-the-loop-stunt.mp4",
+            number: "ST-3001",
+            revision: "B",
+            sku: "ACM-ST-3001",
+            prompt: "10-second stunt: a car races through the new double loop, slow motion at the top, crowd cheer",
+            campaign: "Stunt_Season",
+            model: "sora-2",
+            review: "Approved",
+            watermark: "Yes",
+            rights_expiry: anchor + TimeDelta::days(180),
+            rights_notes: "Generated in-house; music bed licensed for paid social.",
+            provenance: Provenance::Signed,
+        },
+        Clip {
+            file: "track-unboxing.mp4",
+            number: "ST-3002",
+            revision: "A",
+            sku: "ACM-ST-3002",
+            prompt: "unboxing the Stunt Track launcher on a playroom floor, first launch",
+            campaign: "Retail_Loops",
+            model: "veo-3",
+            review: "In Review",
+            watermark: "Yes",
+            rights_expiry: anchor + TimeDelta::days(180),
+            rights_notes: "Generated in-house for organic social.",
+            provenance: Provenance::Signed,
+        },
+    ];
+    for (c, when) in clips.iter().zip([at(5, 14), at(2, 15)]) {
+        let id = format_id(rng.random());
+        seed.media.push(media(id, c, when));
+    }
+}
+
+/// The Teamcenter emulator's generated item revisions (as `teamcenter::story` seeds them:
+/// `ST-4001`, `SC-4001`, `ST-4002`, … rev A, SKU `ACM-<item id>`), as clip targets.
+fn teamcenter_targets(n: usize) -> Vec<Target> {
+    (0..n)
+        .map(|i| {
+            let prefix = if i % 2 == 0 { "ST" } else { "SC" };
+            let number = format!("{prefix}-{:04}", 4001 + i / 2);
+            Target {
+                sku: format!("ACM-{number}"),
+                name: format!("Stunt Track part {number}"),
+                number,
+                revision: "A".into(),
+            }
+        })
+        .collect()
+}
+
 /// A generated part revision clips can be about.
 struct Target {
     number: String,
@@ -381,7 +448,7 @@ fn generated_parts(
         i += 1;
         let c = counters[fam];
         counters[fam] += 1;
-        let (prefix, digit) = [("TR", 1), ("DL", 2), ("ST", 3)][fam];
+        let (prefix, digit) = [("TR", 1), ("DL", 2), ("RC", 3)][fam];
         let number = if c < 1000 {
             format!("{prefix}-{digit}{c:03}")
         } else {
@@ -547,13 +614,15 @@ fn file_kind(roll: f64) -> Provenance {
     }
 }
 
-/// Generates the seed for `parts` part revisions and `clips` media (plus the story if asked).
+/// Generates the seed for `parts` part revisions (in `generated_plm`) and `clips` media (plus
+/// the story if asked).
 pub(crate) fn generate(
     parts: usize,
     clips: usize,
     story_too: bool,
     seed: u64,
     anchor: DateTime<Utc>,
+    generated_plm: GeneratedPlm,
 ) -> Seed {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Seed {
@@ -563,8 +632,12 @@ pub(crate) fn generate(
     };
     if story_too {
         story(anchor, &mut rng, &mut out);
+        teamcenter_story(anchor, seed, &mut out);
     }
-    let mut targets = generated_parts(parts, anchor, &mut rng, &mut out);
+    let mut targets = match generated_plm {
+        GeneratedPlm::Windchill => generated_parts(parts, anchor, &mut rng, &mut out),
+        GeneratedPlm::Teamcenter => teamcenter_targets(parts),
+    };
     if targets.is_empty() {
         // No generated parts: generated clips are about the story's part revisions.
         targets = out

@@ -1,4 +1,4 @@
-//! `Sim`: both emulators seeded and serving on loopback ports, with the handles tests and the
+//! `Sim`: the Windchill, Teamcenter and Bynder emulators seeded and serving on loopback ports, with the handles tests and the
 //! `partreel sim` / `partreel demo` commands use to watch and disturb them.
 
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use crate::framework::ratelimit::RateLimit;
 use crate::framework::reqlog::{RequestLog, System};
 use crate::framework::server::Framework;
 use crate::seed;
+use crate::teamcenter::{self, TeamcenterSim, TeamcenterSimConfig};
 use crate::windchill::store::{WindchillStore, state_display};
 use crate::windchill::{self, BASE_PATH, WcState};
 
@@ -25,11 +26,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Size of each original file when the config says 0.
 const DEFAULT_FILE_BYTES: usize = 16 * 1024;
 
+/// Which PLM emulator holds the generated part revisions (and so which parts the generated
+/// Bynder clips are about).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GeneratedPlm {
+    /// Windchill: `TR-…`, `DL-…`, `RC-…` parts, one to three revisions each.
+    #[default]
+    Windchill,
+    /// Teamcenter: `ST-4001…` / `SC-4001…` item revisions, rev A each.
+    Teamcenter,
+}
+
 /// What to seed and how to serve.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
-    /// Generated part revisions (beyond the story).
+    /// Generated part revisions (beyond the story), in the [`Self::generated_plm`].
     pub parts: usize,
+    /// The PLM that holds the generated part revisions.
+    pub generated_plm: GeneratedPlm,
     /// Generated video clips (beyond the story).
     pub clips: usize,
     /// Seed of the generator.
@@ -47,6 +61,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             parts: 0,
+            generated_plm: GeneratedPlm::Windchill,
             clips: 0,
             seed: 42,
             story: true,
@@ -69,6 +84,10 @@ pub struct SimCredentials {
     pub bynder_client_secret: String,
     /// Bynder permanent token (never expires).
     pub bynder_permanent_token: String,
+    /// Teamcenter user.
+    pub teamcenter_username: String,
+    /// Teamcenter password.
+    pub teamcenter_password: String,
 }
 
 /// One running emulator.
@@ -85,10 +104,13 @@ pub struct Emulator {
     pub log: RequestLog,
 }
 
-/// Both emulators, running.
+/// The emulators, running.
 pub struct Sim {
     /// The Windchill emulator.
     pub windchill: Emulator,
+    /// The Teamcenter emulator (its `emulator` has the URL, faults and request log; its
+    /// methods disturb and inspect it).
+    pub teamcenter: TeamcenterSim,
     /// The Bynder emulator.
     pub bynder: Emulator,
     /// The clock both emulators share.
@@ -103,6 +125,7 @@ impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sim")
             .field("windchill", &self.windchill.url)
+            .field("teamcenter", &self.teamcenter.emulator.url)
             .field("bynder", &self.bynder.url)
             .finish_non_exhaustive()
     }
@@ -115,6 +138,8 @@ fn credentials() -> SimCredentials {
         bynder_client_id: "partreel-sim-client".into(),
         bynder_client_secret: "partreel-sim-secret".into(),
         bynder_permanent_token: "partreel-sim-permanent-token".into(),
+        teamcenter_username: "partreel".into(),
+        teamcenter_password: "partreel-tc-secret".into(),
     }
 }
 
@@ -142,7 +167,23 @@ impl Sim {
             cfg.story,
             cfg.seed,
             seed::anchor(clock.now()),
+            cfg.generated_plm,
         );
+        let teamcenter = teamcenter::start(
+            TeamcenterSimConfig {
+                parts: match cfg.generated_plm {
+                    GeneratedPlm::Teamcenter => cfg.parts,
+                    GeneratedPlm::Windchill => 0,
+                },
+                seed: cfg.seed,
+                story: cfg.story,
+                rate_limit: cfg.rate_limit,
+                username: creds.teamcenter_username.clone(),
+                password: creds.teamcenter_password.clone(),
+            },
+            clock.clone(),
+        )
+        .await?;
         let file_bytes = if cfg.file_bytes == 0 {
             DEFAULT_FILE_BYTES
         } else {
@@ -236,6 +277,7 @@ impl Sim {
         });
         Ok(Sim {
             windchill,
+            teamcenter,
             bynder,
             clock,
             wc,
@@ -250,8 +292,9 @@ impl Sim {
         self.credentials.clone()
     }
 
-    /// Stops both servers (waiting briefly for open connections).
+    /// Stops the servers (waiting briefly for open connections).
     pub async fn shutdown(self) {
+        self.teamcenter.shutdown().await;
         for (tx, handle) in self.servers {
             let _ = tx.send(());
             let abort = handle.abort_handle();
@@ -417,6 +460,7 @@ impl Sim {
     pub fn issued_credentials(&self) -> Vec<String> {
         let mut out: Vec<String> = lock(&self.by).tokens.keys().cloned().collect();
         out.extend(lock(&self.wc).session_secrets());
+        out.extend(self.teamcenter.session_ids());
         out
     }
 
@@ -454,8 +498,7 @@ impl Sim {
             }
             // The 3DEXPERIENCE emulator is not part of `Sim` yet (sim::threedx::start).
             System::Threedx => {}
-            // The Teamcenter emulator is not part of `Sim` yet (sim::teamcenter::start).
-            System::Teamcenter => {}
+            System::Teamcenter => self.teamcenter.set_same_modified(ids, at),
             // The AEM emulator is not part of `Sim` yet (sim::aem::start).
             System::Aem => {}
         }

@@ -93,9 +93,10 @@ fn seed_tie_groups_and_window() {
         .with_ymd_and_hms(2026, 11, 27, 0, 0, 0)
         .single()
         .unwrap_or_default();
-    let s = seed::generate(3000, 3000, true, 42, anchor);
+    let s = seed::generate(3000, 3000, true, 42, anchor, crate::GeneratedPlm::Windchill);
     assert_eq!(s.parts.len(), 3004);
-    assert_eq!(s.media.len(), 3006);
+    // The story's six Windchill clips and two Teamcenter clips, then the generated ones.
+    assert_eq!(s.media.len(), 3008);
     let mut groups: HashMap<_, usize> = HashMap::new();
     for p in &s.parts {
         assert!(p.modified < anchor && p.modified >= anchor - TimeDelta::days(30));
@@ -113,4 +114,38 @@ fn seed_tie_groups_and_window() {
         (50..=250).contains(&no_watermark),
         "about 5% without watermark: {no_watermark}"
     );
+}
+
+/// With the generated parts in Teamcenter, Windchill holds only its story and every generated
+/// clip tags a Teamcenter item (`ST-4…`/`SC-4…`, rev A); the story clips keep their ids.
+#[test]
+fn seed_generated_parts_in_teamcenter() {
+    let anchor = Utc
+        .with_ymd_and_hms(2026, 11, 27, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let wc = seed::generate(10, 10, true, 42, anchor, crate::GeneratedPlm::Windchill);
+    let tc = seed::generate(500, 500, true, 42, anchor, crate::GeneratedPlm::Teamcenter);
+    assert_eq!(tc.parts.len(), 4, "Windchill keeps only its story parts");
+    assert_eq!(tc.media.len(), 508);
+    let ids = |s: &seed::Seed| {
+        s.media
+            .iter()
+            .take(8)
+            .map(|m| m.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&wc),
+        ids(&tc),
+        "story clip ids do not depend on the generated PLM"
+    );
+    for m in tc.media.iter().skip(8) {
+        let Some(crate::bynder::store::PropValue::Text(n)) = m.props.get("PartNumber") else {
+            panic!("clip {} has no part number", m.id);
+        };
+        assert!(n.starts_with("ST-4") || n.starts_with("SC-4"), "{n}");
+        let n: usize = n[3..].parse().unwrap_or(0);
+        assert!((4001..=4250).contains(&n), "{n}");
+    }
 }

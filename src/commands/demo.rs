@@ -1,5 +1,6 @@
-//! `partreel demo`: the emulators seeded with the Acme Toys story, one sync on the embedded
-//! SQLite default, its report and the links it made; then a second sync that writes nothing.
+//! `partreel demo`: the emulators seeded with the Acme Toys story, one sync of both jobs
+//! (Windchill ⇄ Bynder and Teamcenter ⇄ Bynder) on the embedded SQLite default, the reports and
+//! the links they made; then a second sync that writes nothing.
 
 use std::process::ExitCode;
 
@@ -31,13 +32,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     if !args.json {
-        println!("partreel demo — Acme Toys: Windchill ⇄ Bynder on local emulators");
+        println!("partreel demo — Acme Toys: Windchill and Teamcenter ⇄ Bynder on local emulators");
         println!("  windchill emulator  {}", sim.windchill.url);
+        println!("  teamcenter emulator {}", sim.teamcenter.emulator.url);
         println!("  bynder emulator     {}", sim.bynder.url);
         println!("  configuration       {}", config_path.display());
         println!();
     }
     let cfg = config::load(&config_path)?;
+    if !args.json {
+        for j in &cfg.jobs {
+            println!("  job {:<17} {} ⇄ {}", j.name, j.plm, j.dam);
+        }
+        println!();
+    }
     let first = run_all(&cfg).await?;
     if args.json {
         println!(
@@ -90,10 +98,19 @@ async fn run_all(cfg: &config::Loaded) -> anyhow::Result<Vec<SyncReport>> {
     let wired = wiring::engines(cfg, &cfg.jobs, |_| {})?;
     let mut reports = Vec::new();
     for (name, engine) in &wired {
-        let mut r = engine.run().await?;
+        let r = engine.run().await;
+        let mut r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                wiring::close(&wired).await;
+                return Err(e.into());
+            }
+        };
         r.job = name.clone();
         reports.push(r);
     }
+    // End the PLM sessions (Teamcenter's logout).
+    wiring::close(&wired).await;
     Ok(reports)
 }
 

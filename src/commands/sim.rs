@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use partreel_sim::config_writer::ConfigOptions;
-use partreel_sim::{Sim, SimConfig};
+use partreel_sim::{GeneratedPlm, Sim, SimConfig};
 
-use crate::cli::SimArgs;
+use crate::cli::{GeneratedPlmArg, SimArgs};
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let sim = Sim::start(SimConfig {
@@ -14,11 +14,16 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         clips: args.clips,
         seed: args.seed,
         story: !args.no_story,
+        generated_plm: match args.generated_plm {
+            GeneratedPlmArg::Windchill => GeneratedPlm::Windchill,
+            GeneratedPlmArg::Teamcenter => GeneratedPlm::Teamcenter,
+        },
         ..SimConfig::default()
     })
     .await?;
-    println!("windchill emulator: {}", sim.windchill.url);
-    println!("bynder emulator:    {}", sim.bynder.url);
+    println!("windchill emulator:  {}", sim.windchill.url);
+    println!("teamcenter emulator: {}", sim.teamcenter.emulator.url);
+    println!("bynder emulator:     {}", sim.bynder.url);
     if let Some(path) = &args.write_config {
         let dir = path
             .parent()
@@ -35,7 +40,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         if written != *path {
             std::fs::rename(&written, path)?;
         }
-        println!("configuration:      {}", path.display());
+        println!("configuration:       {}", path.display());
         println!("run: partreel sync --config {}", path.display());
     }
     println!(

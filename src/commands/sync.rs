@@ -34,10 +34,18 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         if let Some(b) = &bars {
             b.finish();
         }
-        let mut report = result?;
+        let mut report = match result {
+            Ok(r) => r,
+            Err(e) => {
+                wiring::close(&wired).await;
+                return Err(e.into());
+            }
+        };
         report.job = name.clone();
         reports.push(report);
     }
+    // Shutdown: end PLM sessions (Teamcenter's logout).
+    wiring::close(&wired).await;
     if args.json {
         println!("{}", serde_json::to_string(&json_report(&reports))?);
     } else {

@@ -27,24 +27,13 @@ use crate::wire::{
     QUERYBUILDER_PATH, QueryResult, REL_SELF, SirenEntity, SrnPaging,
 };
 
-/// One child of a folder listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderEntry {
-    /// Repository path (`/content/dam/…`).
-    pub path: String,
-    /// True for a sub-folder, false for an asset.
-    pub folder: bool,
-    /// `dc:title`, when set.
-    pub title: Option<String>,
-}
-
 /// The connector of one AEM author instance. Build it with [`ValidatedAem::build`].
 pub struct AemClient {
-    base: Url,
+    pub(crate) base: Url,
     dam_root: String,
-    http: HttpClient,
+    pub(crate) http: HttpClient,
     auth: AemAuth,
-    page_size: u32,
+    pub(crate) page_size: u32,
     declared: Vec<String>,
     convert: Convert,
 }
@@ -92,7 +81,7 @@ impl AemClient {
 
     /// `{base}/api/assets/<path below /content/dam>[.json]`. Paths outside `dam_root` are
     /// refused: an asset id never sends the token anywhere else.
-    fn api_url(&self, dam_path: &str, json: bool) -> Result<Url> {
+    pub(crate) fn api_url(&self, dam_path: &str, json: bool) -> Result<Url> {
         let inside = dam_path == self.dam_root
             || dam_path
                 .strip_prefix(&self.dam_root)
@@ -130,7 +119,7 @@ impl AemClient {
         Ok(url)
     }
 
-    async fn send(&self, req: Request) -> Result<Response> {
+    pub(crate) async fn send(&self, req: Request) -> Result<Response> {
         self.http.send(req, &self.auth).await
     }
 
@@ -193,82 +182,6 @@ impl AemClient {
         Ok((result, resp))
     }
 
-    /// Every child of a DAM folder, following the Siren paging to the end.
-    pub async fn list_folder(&self, folder: &str) -> Result<Vec<FolderEntry>> {
-        let mut out = Vec::new();
-        let mut offset: u64 = 0;
-        loop {
-            // docs/wire/aem.md "Folder listing": GET {base}/api/assets/{folder}.json
-            // ?offset=…&limit=… → Siren with `srn:paging` (Experience League "Content Fragments
-            // Support in AEM Assets HTTP API", "Paging").
-            let mut url = self.api_url(folder, true)?;
-            url.query_pairs_mut()
-                .append_pair("offset", &offset.to_string())
-                .append_pair("limit", &self.page_size.to_string());
-            let resp = self.send(Request::get(url)).await?;
-            let page: SirenEntity = resp.json(self.http.system(), "folder listing")?;
-            let paging = page
-                .properties
-                .get(PROP_PAGING)
-                .and_then(|p| serde_json::from_value::<SrnPaging>(p.clone()).ok());
-            let count = page.entities.len() as u64;
-            for child in &page.entities {
-                if let Some(entry) = self.folder_entry(folder, child) {
-                    out.push(entry);
-                }
-            }
-            offset += count;
-            let more = paging.map_or(count >= u64::from(self.page_size), |p| offset < p.total);
-            if count == 0 || !more {
-                return Ok(out);
-            }
-        }
-    }
-
-    /// A listing child: path from its `self` link, else folder path + `name`.
-    fn folder_entry(&self, folder: &str, child: &serde_json::Value) -> Option<FolderEntry> {
-        let entity: SirenEntity = serde_json::from_value(child.clone()).ok()?;
-        let is_folder = entity.class.contains(CLASS_FOLDER);
-        if !is_folder && !entity.class.contains(CLASS_ASSET) {
-            return None;
-        }
-        let from_link = entity
-            .link(REL_SELF)
-            .and_then(|h| self.base.join(h).ok())
-            .and_then(|u| {
-                let p = urldecode(u.path());
-                p.strip_prefix(API_PREFIX)
-                    .and_then(|rest| rest.strip_suffix(JSON_EXTENSION))
-                    .map(|rest| format!("{DAM_PREFIX}{rest}"))
-            });
-        let path = match from_link {
-            Some(p) => p,
-            None => format!("{folder}/{}", entity.properties.get("name")?.as_str()?),
-        };
-        let title = entity
-            .properties
-            .get(PROP_TITLE)
-            .and_then(|t| t.as_str())
-            .map(str::to_string);
-        Some(FolderEntry {
-            path,
-            folder: is_folder,
-            title,
-        })
-    }
-
-    /// Streams the original binary of an asset to `dest` with this client's credentials (the
-    /// author instance serves originals only to an authenticated caller).
-    pub async fn download_original(
-        &self,
-        asset_id: &str,
-        dest: &Path,
-        max_bytes: u64,
-    ) -> std::result::Result<DownloadInfo, ProvenanceError> {
-        let url = self.original_rendition_url(asset_id)?;
-        partreel_core::provenance::download(&self.http, &self.auth, url, dest, max_bytes).await
-    }
-
     /// `{base}{path}/jcr:content/renditions/original`, for a path under `dam_root`.
     fn original_rendition_url(&self, asset_id: &str) -> Result<Url> {
         self.api_url(asset_id, false)?;
@@ -277,10 +190,6 @@ impl AemClient {
             .and_then(|u| Url::parse(&u).ok())
             .ok_or_else(|| self.record_err(asset_id, "no original rendition URL".into()))
     }
-}
-
-fn urldecode(s: &str) -> String {
-    urlencoding::decode(s).map_or_else(|_| s.to_string(), |d| d.into_owned())
 }
 
 #[async_trait]
@@ -395,6 +304,27 @@ impl DamConnector for AemClient {
             .get_asset(asset_id)
             .await?
             .and_then(|a| a.rendition_url))
+    }
+
+    async fn download_original(
+        &self,
+        asset_id: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> std::result::Result<Option<DownloadInfo>, ProvenanceError> {
+        // docs/wire/aem.md "Original file": GET {base}{path}/jcr:content/renditions/original
+        // with this client's bearer token (the author instance serves originals only to an
+        // authenticated caller; the URL is on the configured host, checked by `api_url`).
+        let url = self
+            .original_rendition_url(asset_id)
+            .map_err(ProvenanceError::Http)?;
+        match partreel_core::provenance::download(&self.http, &self.auth, url, dest, max_bytes)
+            .await
+        {
+            Ok(info) => Ok(Some(info)),
+            Err(ProvenanceError::Http(e)) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn schema(&self) -> Result<RemoteSchema> {

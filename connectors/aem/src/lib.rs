@@ -16,15 +16,18 @@
 //! - [`client`]: [`AemClient`], the requests.
 //! - [`wire`]: paths, query parameters and the JSON shapes (Siren, QueryBuilder).
 //! - [`convert`]: Siren entity / QueryBuilder hit → [`partreel_core::model::VideoExperiment`].
+//! - [`folder`]: folder listings with Siren paging.
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod convert;
+pub mod folder;
 pub mod wire;
 
-pub use client::{AemClient, FolderEntry};
+pub use client::AemClient;
+pub use folder::FolderEntry;
 pub use config::{AemAuthConfig, AemConfig, BuildContext, ValidatedAem};
 
 #[cfg(test)]

@@ -645,8 +645,22 @@ async fn download_original_sends_the_bearer_token() {
     let info = c
         .download_original(ASSET, &dest, 1024)
         .await
-        .expect("downloaded");
+        .expect("downloaded")
+        .expect("an original");
     assert_eq!(info.bytes, 9);
+    // A deleted asset has no original: None, not an error.
+    Mock::given(method("GET"))
+        .and(path(
+            "/content/dam/acme/video-experiments/gone.mp4/jcr:content/renditions/original",
+        ))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&s)
+        .await;
+    let gone = c
+        .download_original(&format!("{ROOT}/gone.mp4"), &dest, 1024)
+        .await
+        .expect("no error");
+    assert!(gone.is_none());
 }
 
 // ---------------------------------------------------------------- folders, schema, config

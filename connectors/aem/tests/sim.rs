@@ -114,8 +114,7 @@ async fn read_all(c: &AemClient, page_size: u32) -> Vec<VideoExperiment> {
     )
     .await
     .expect("feed reads to its end");
-    let out = seen.lock().await.clone();
-    out
+    seen.lock().await.clone()
 }
 
 fn story_path(s: &AemSim, file: &str) -> String {
@@ -263,7 +262,8 @@ async fn archive_delete_and_the_original_file() {
         let dest = d.path().join("clip.mp4");
         c.download_original(p, &dest, 10 << 20)
             .await
-            .expect("downloaded");
+            .expect("downloaded")
+            .expect("an original");
         let ev = check_file(&dest, &ProvenancePolicy::default()).expect("checked");
         assert_eq!(
             ev.manifest == ManifestStatus::Valid,

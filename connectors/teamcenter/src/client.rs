@@ -376,4 +376,12 @@ impl PlmConnector for TeamcenterClient {
     fn stats(&self) -> ConnectorStats {
         self.p.http.stats()
     }
+
+    /// docs/wire/teamcenter.md, Session: logs out on shutdown; a failure is only logged (the
+    /// server times the session out anyway).
+    async fn close(&self) {
+        if let Err(e) = self.logout().await {
+            tracing::warn!(system = %self.p.system, error = %e, "teamcenter logout failed");
+        }
+    }
 }

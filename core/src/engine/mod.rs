@@ -1052,7 +1052,9 @@ impl SyncEngine {
         Ok(Resolution::Targets(targets))
     }
 
-    pub(crate) fn plm(&self) -> &Arc<dyn PlmConnector> {
+    /// The PLM connector (shared with the other jobs on the same system), e.g. to close its
+    /// session on shutdown.
+    pub fn plm(&self) -> &Arc<dyn PlmConnector> {
         &self.plm
     }
 

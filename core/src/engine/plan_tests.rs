@@ -75,6 +75,7 @@ fn watermark(visible: Option<bool>, provenance: ProvenanceState) -> WatermarkSta
         visible_field: visible,
         provenance,
         claim_generator: None,
+        ..Default::default()
     }
 }
 

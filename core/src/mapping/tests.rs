@@ -590,8 +590,10 @@ fn default_mapping_files_load_and_pair() {
         windchill.remote_names(Entity::Part),
         ["Name", "State", "Sku"].map(String::from)
     );
-    assert_eq!(windchill.fields_for(Entity::Link).count(), 16);
-    assert_eq!(bynder.fields_for(Entity::Asset).count(), 13);
+    // 16 link fields + the provenance reason, claim generator and file hash.
+    assert_eq!(windchill.fields_for(Entity::Link).count(), 19);
+    // 13 asset fields + the computed watermark flag and provenance state written back.
+    assert_eq!(bynder.fields_for(Entity::Asset).count(), 15);
 
     let set = MappingSet::new(windchill, bynder).unwrap();
     assert_eq!(set.owner("sku"), Owner::Plm);

@@ -95,6 +95,7 @@ fn asset(id: &str) -> AssetRecord {
             visible_field: Some(true),
             provenance: ProvenanceState::Valid,
             claim_generator: Some("gen/1".into()),
+            ..Default::default()
         },
     }
 }

@@ -546,6 +546,7 @@ mod tests {
                 visible_field: Some(true),
                 provenance: ProvenanceState::Valid,
                 claim_generator: None,
+                ..Default::default()
             },
         }
     }

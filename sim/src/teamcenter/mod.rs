@@ -203,6 +203,11 @@ impl TeamcenterSim {
         lock(&self.store).logins
     }
 
+    /// The live `JSESSIONID`s (read them before `expire_sessions`).
+    pub fn session_ids(&self) -> Vec<String> {
+        lock(&self.store).session_ids()
+    }
+
     /// Drops every session: the next call of each client answers `InvalidUserException`.
     pub fn expire_sessions(&self) {
         self.emulator.faults.expire_sessions();

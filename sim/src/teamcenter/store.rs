@@ -278,6 +278,11 @@ impl TcStore {
         self.sessions.contains(sid)
     }
 
+    /// The live session ids (so tests can check none reaches a log).
+    pub(crate) fn session_ids(&self) -> Vec<String> {
+        self.sessions.iter().cloned().collect()
+    }
+
     pub(crate) fn close_session(&mut self, sid: &str) {
         self.sessions.remove(sid);
     }
