@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use partreel_aem::AemConfig;
 use partreel_bynder::BynderConfig;
 use partreel_core::engine::{Scope, SyncOptions};
 use partreel_teamcenter::TeamcenterConfig;
@@ -103,6 +104,8 @@ pub enum SystemSection {
     Teamcenter(Endpoint<TeamcenterConfig>),
     /// Bynder — a DAM.
     Bynder(Endpoint<BynderConfig>),
+    /// Adobe Experience Manager Assets — a DAM.
+    Aem(Endpoint<AemConfig>),
 }
 
 /// Which side of a link a system is on.
@@ -121,6 +124,7 @@ impl SystemSection {
             SystemSection::Windchill(_) => "windchill",
             SystemSection::Teamcenter(_) => "teamcenter",
             SystemSection::Bynder(_) => "bynder",
+            SystemSection::Aem(_) => "aem",
         }
     }
 
@@ -129,7 +133,7 @@ impl SystemSection {
         match self {
             SystemSection::Windchill(_) => Side::Plm,
             SystemSection::Teamcenter(_) => Side::Plm,
-            SystemSection::Bynder(_) => Side::Dam,
+            SystemSection::Bynder(_) | SystemSection::Aem(_) => Side::Dam,
         }
     }
 
@@ -139,6 +143,7 @@ impl SystemSection {
             SystemSection::Windchill(e) => e.name.as_deref(),
             SystemSection::Teamcenter(e) => e.name.as_deref(),
             SystemSection::Bynder(e) => e.name.as_deref(),
+            SystemSection::Aem(e) => e.name.as_deref(),
         }
     }
 
@@ -148,6 +153,7 @@ impl SystemSection {
             SystemSection::Windchill(e) => &e.mapping,
             SystemSection::Teamcenter(e) => &e.mapping,
             SystemSection::Bynder(e) => &e.mapping,
+            SystemSection::Aem(e) => &e.mapping,
         }
     }
 
@@ -157,6 +163,7 @@ impl SystemSection {
             SystemSection::Windchill(e) => e.settings.validate().err().unwrap_or_default(),
             SystemSection::Teamcenter(e) => e.settings.validate().err().unwrap_or_default(),
             SystemSection::Bynder(e) => e.settings.validate().err().unwrap_or_default(),
+            SystemSection::Aem(e) => e.settings.validate().err().unwrap_or_default(),
         }
     }
 }

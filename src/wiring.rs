@@ -93,6 +93,19 @@ pub fn dam(cfg: &Loaded, name: &str) -> anyhow::Result<Arc<dyn DamConnector>> {
                 .with_context(where_)?;
             Ok(Arc::new(client))
         }
+        Some(SystemSection::Aem(e)) => {
+            let validated = e
+                .settings
+                .validate()
+                .map_err(|errs| anyhow::anyhow!("{}: {}", where_(), errs.join("; ")))?;
+            let client = validated
+                .build(partreel_aem::BuildContext {
+                    system: name.to_string(),
+                    config_dir: cfg.dir.clone(),
+                })
+                .with_context(where_)?;
+            Ok(Arc::new(client))
+        }
         Some(other) => bail!("{}: a {} system is not a DAM", where_(), other.kind()),
         None => bail!("{}: not configured", where_()),
     }

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod aem;
 mod cli;
 mod daemon;
 mod faults;

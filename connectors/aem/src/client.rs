@@ -22,9 +22,9 @@ use crate::auth::AemAuth;
 use crate::config::ValidatedAem;
 use crate::convert::{Convert, format_bound};
 use crate::wire::{
-    API_PREFIX, ASSET_NODE_TYPE, AssetUpdate, CLASS_ASSET, CLASS_FOLDER, DAM_PREFIX,
-    FEED_NODE_DEPTH, JSON_EXTENSION, LAST_MODIFIED_PROPERTY, PROP_PAGING, PROP_TITLE,
-    QUERYBUILDER_PATH, QueryResult, REL_SELF, SirenEntity, SrnPaging,
+    API_PREFIX, ASSET_NODE_TYPE, AssetUpdate, CLASS_ASSET, DAM_PREFIX, FEED_NODE_DEPTH,
+    JSON_EXTENSION, LAST_MODIFIED_PROPERTY, PROP_TITLE, QUERYBUILDER_PATH, QueryResult,
+    SirenEntity,
 };
 
 /// The connector of one AEM author instance. Build it with [`ValidatedAem::build`].

@@ -86,10 +86,8 @@ impl AemClient {
             title,
         })
     }
-
 }
 
 fn urldecode(s: &str) -> String {
     urlencoding::decode(s).map_or_else(|_| s.to_string(), |d| d.into_owned())
 }
-

@@ -27,8 +27,8 @@ pub mod folder;
 pub mod wire;
 
 pub use client::AemClient;
-pub use folder::FolderEntry;
 pub use config::{AemAuthConfig, AemConfig, BuildContext, ValidatedAem};
+pub use folder::FolderEntry;
 
 #[cfg(test)]
 mod tests;

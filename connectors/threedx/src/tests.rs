@@ -127,7 +127,7 @@ async fn mount_cas(s: &MockServer, sessions: &[&str]) {
         .and(query_param("action", "get_auth_params"))
         .respond_with(ok(json!({"response": "login", "lt": "LT-42-abc"})))
         .expect(n)
-        .mount(&s)
+        .mount(s)
         .await;
     let service = format!("{}/3dspace/", s.uri());
     Mock::given(method("POST"))
@@ -142,7 +142,7 @@ async fn mount_cas(s: &MockServer, sessions: &[&str]) {
             Some("CASTGC=TGT-1; Path=/3dpassport"),
         ))
         .expect(n)
-        .mount(&s)
+        .mount(s)
         .await;
     for (i, sess) in sessions.iter().enumerate() {
         Mock::given(method("GET"))
@@ -154,14 +154,14 @@ async fn mount_cas(s: &MockServer, sessions: &[&str]) {
             ))
             .up_to_n_times(1)
             .with_priority(u8::try_from(i + 1).unwrap_or(1))
-            .mount(&s)
+            .mount(s)
             .await;
     }
     Mock::given(method("GET"))
         .and(path("/3dspace/"))
         .and(query_param_is_missing("ticket"))
         .respond_with(ok(json!({"application": "3DSpace"})))
-        .mount(&s)
+        .mount(s)
         .await;
 }
 

@@ -256,7 +256,9 @@ fn the_rule_table() {
         watermark_assertion: false,
         ..valid.clone()
     };
-    let cases: Vec<(&str, Option<Evidence>, Option<bool>, bool, &str)> = vec![
+    /// (case, evidence, visible field, preserved, reason contains)
+    type Case<'a> = (&'a str, Option<Evidence>, Option<bool>, bool, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("never checked", None, Some(true), false, "not checked"),
         (
             "absent",

@@ -14,10 +14,23 @@ const ITEM: &str = "dseng/dseng:EngItem";
 const MAX_TOP: usize = 1000;
 const DETAILS: &str = "dsmveng:EngItemMask.Details";
 
-fn refusal((status, message): (u16, String)) -> Response {
-    error(
+/// A refusal on its way to the client as the error envelope.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
+fn refuse(status: StatusCode, message: &str) -> Refused {
+    Refused(status, message.to_string())
+}
+
+fn refusal((status, message): (u16, String)) -> Refused {
+    Refused(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        &message,
+        message,
     )
 }
 
@@ -29,12 +42,12 @@ fn docs(v: Vec<Value>) -> Response {
     axum::Json(json!({"success": true, "statusCode": 200, "data": v})).into_response()
 }
 
-fn paging(ctx: &Ctx) -> Result<(usize, usize), Response> {
+fn paging(ctx: &Ctx) -> Result<(usize, usize), Refused> {
     let num = |k: &str, default: usize| match ctx.param(k) {
         None => Ok(default),
         Some(v) => v
             .parse::<usize>()
-            .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("{k} is not a number"))),
+            .map_err(|_| refuse(StatusCode::BAD_REQUEST, &format!("{k} is not a number"))),
     };
     Ok((num("$top", 50)?.min(MAX_TOP), num("$skip", 0)?))
 }
@@ -42,7 +55,7 @@ fn paging(ctx: &Ctx) -> Result<(usize, usize), Response> {
 /// Dispatches one modeler request (`path` below the space root, decoded).
 pub(crate) fn route(ctx: &Ctx, method: &Method, path: &str) -> Response {
     let Some(rest) = path.strip_prefix(MODELER) else {
-        return error(StatusCode::NOT_FOUND, "no such resource");
+        return refuse(StatusCode::NOT_FOUND, "no such resource").into_response();
     };
     let segs: Vec<&str> = rest.split('/').collect();
     let result = match (method.clone(), segs.as_slice()) {
@@ -63,18 +76,18 @@ pub(crate) fn route(ctx: &Ctx, method: &Method, path: &str) -> Response {
             if removed {
                 Ok(docs(vec![]))
             } else {
-                Err(error(StatusCode::NOT_FOUND, "document not found"))
+                Err(refuse(StatusCode::NOT_FOUND, "document not found"))
             }
         }
-        _ => Err(error(
+        _ => Err(refuse(
             StatusCode::NOT_FOUND,
             &format!("no such resource: {ITEM} or documents"),
         )),
     };
-    result.unwrap_or_else(|r| r)
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, Refused>;
 
 /// EngItemService search: `$searchStr`, `$top` (≤ 1000), `$skip`, `$mask`; id order.
 fn search_items(ctx: &Ctx) -> Answer {
@@ -95,7 +108,7 @@ fn search_items(ctx: &Ctx) -> Answer {
 /// EngItemService bulkfetch: body `["id",…]` → Details of the known ones.
 fn bulkfetch(ctx: &Ctx) -> Answer {
     let ids: Vec<String> = serde_json::from_slice(&ctx.body).map_err(|e| {
-        error(
+        refuse(
             StatusCode::BAD_REQUEST,
             &format!("body must be an array of ids: {e}"),
         )
@@ -115,7 +128,7 @@ fn read_item(ctx: &Ctx, id: &str) -> Answer {
     let item = store
         .items
         .get(id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "object not found"))?;
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "object not found"))?;
     Ok(members(vec![item.to_json(details)]))
 }
 
@@ -124,14 +137,14 @@ fn enterprise_reference(ctx: &Ctx, id: &str) -> Answer {
     let item = store
         .items
         .get(id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "object not found"))?;
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "object not found"))?;
     Ok(members(vec![json!({"partNumber": item.part_number})]))
 }
 
 /// EngItemService update: body with `cestamp` (required, must be current) and the attributes.
 fn patch_item(ctx: &Ctx, id: &str) -> Answer {
     let body: Map<String, Value> = serde_json::from_slice(&ctx.body).map_err(|e| {
-        error(
+        refuse(
             StatusCode::BAD_REQUEST,
             &format!("body must be an object: {e}"),
         )
@@ -141,9 +154,9 @@ fn patch_item(ctx: &Ctx, id: &str) -> Answer {
     let current = store
         .items
         .get(id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "object not found"))?;
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "object not found"))?;
     if body.get("cestamp").and_then(Value::as_str) != Some(current.cestamp.as_str()) {
-        return Err(error(
+        return Err(refuse(
             StatusCode::CONFLICT,
             "cestamp mismatch: the object was modified by another user",
         ));
@@ -168,18 +181,18 @@ fn patch_item(ctx: &Ctx, id: &str) -> Answer {
 }
 
 /// The `data[]` entries of a document-service request body.
-fn entries(ctx: &Ctx) -> Result<Vec<Map<String, Value>>, Response> {
+fn entries(ctx: &Ctx) -> Result<Vec<Map<String, Value>>, Refused> {
     let body: Value = serde_json::from_slice(&ctx.body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")))?;
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")))?;
     let data = body
         .get("data")
         .and_then(Value::as_array)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "data[] is required"))?;
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "data[] is required"))?;
     data.iter()
         .map(|d| {
             d.as_object()
                 .cloned()
-                .ok_or_else(|| error(StatusCode::BAD_REQUEST, "data[] entries must be objects"))
+                .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "data[] entries must be objects"))
         })
         .collect()
 }
@@ -210,7 +223,7 @@ fn create_documents(ctx: &Ctx) -> Answer {
                     .and_then(Value::as_str)
             })
             .ok_or_else(|| {
-                error(
+                refuse(
                     StatusCode::BAD_REQUEST,
                     "a parent (dataelements.parentId) is required",
                 )
@@ -246,7 +259,7 @@ fn documents_of(ctx: &Ctx, id: &str) -> Answer {
     let rel = ctx.param("parentRelName").unwrap_or("Reference Document");
     let store = lock(&ctx.st.store);
     if !store.items.contains_key(id) {
-        return Err(error(StatusCode::NOT_FOUND, "parent object not found"));
+        return Err(refuse(StatusCode::NOT_FOUND, "parent object not found"));
     }
     let found = store
         .docs
@@ -262,7 +275,7 @@ fn read_doc(ctx: &Ctx, id: &str) -> Answer {
     let d = store
         .docs
         .get(id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "document not found"))?;
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "document not found"))?;
     Ok(docs(vec![d.to_json()]))
 }
 
@@ -273,7 +286,7 @@ fn update_doc(ctx: &Ctx, id: &str) -> Answer {
     let entries = entries(ctx)?;
     let e = entries
         .first()
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "data[] is empty"))?;
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "data[] is empty"))?;
     let parents = e
         .get("relateddata")
         .and_then(|r| r.get("parents"))

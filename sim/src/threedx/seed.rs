@@ -114,7 +114,7 @@ pub(crate) fn seed(st: &mut ThreedxStore, cfg: &ThreedxSimConfig, now: DateTime<
     let mut made = 0usize;
     let mut n = 0usize;
     while made < cfg.parts {
-        let prefix = if n % 2 == 0 { "PL" } else { "PK" };
+        let prefix = if n.is_multiple_of(2) { "PL" } else { "PK" };
         let number = format!("{prefix}-{}", 5000 + n);
         let noun = NOUNS[rng.random_range(0..NOUNS.len())];
         let title = format!("Playset {noun} {}", 5000 + n);
