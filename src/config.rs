@@ -18,6 +18,7 @@ use partreel_aem::AemConfig;
 use partreel_bynder::BynderConfig;
 use partreel_core::engine::{Scope, SyncOptions};
 use partreel_teamcenter::TeamcenterConfig;
+use partreel_threedx::ThreedxConfig;
 use partreel_windchill::WindchillConfig;
 use serde::Deserialize;
 
@@ -102,6 +103,8 @@ pub enum SystemSection {
     Windchill(Endpoint<WindchillConfig>),
     /// Siemens Teamcenter (SOA over JSON/REST) — a PLM.
     Teamcenter(Endpoint<TeamcenterConfig>),
+    /// Dassault Systèmes 3DEXPERIENCE (3DSpace) — a PLM.
+    Threedx(Endpoint<ThreedxConfig>),
     /// Bynder — a DAM.
     Bynder(Endpoint<BynderConfig>),
     /// Adobe Experience Manager Assets — a DAM.
@@ -123,6 +126,7 @@ impl SystemSection {
         match self {
             SystemSection::Windchill(_) => "windchill",
             SystemSection::Teamcenter(_) => "teamcenter",
+            SystemSection::Threedx(_) => "threedx",
             SystemSection::Bynder(_) => "bynder",
             SystemSection::Aem(_) => "aem",
         }
@@ -132,7 +136,7 @@ impl SystemSection {
     pub fn side(&self) -> Side {
         match self {
             SystemSection::Windchill(_) => Side::Plm,
-            SystemSection::Teamcenter(_) => Side::Plm,
+            SystemSection::Teamcenter(_) | SystemSection::Threedx(_) => Side::Plm,
             SystemSection::Bynder(_) | SystemSection::Aem(_) => Side::Dam,
         }
     }
@@ -142,6 +146,7 @@ impl SystemSection {
         match self {
             SystemSection::Windchill(e) => e.name.as_deref(),
             SystemSection::Teamcenter(e) => e.name.as_deref(),
+            SystemSection::Threedx(e) => e.name.as_deref(),
             SystemSection::Bynder(e) => e.name.as_deref(),
             SystemSection::Aem(e) => e.name.as_deref(),
         }
@@ -152,6 +157,7 @@ impl SystemSection {
         match self {
             SystemSection::Windchill(e) => &e.mapping,
             SystemSection::Teamcenter(e) => &e.mapping,
+            SystemSection::Threedx(e) => &e.mapping,
             SystemSection::Bynder(e) => &e.mapping,
             SystemSection::Aem(e) => &e.mapping,
         }
@@ -162,6 +168,7 @@ impl SystemSection {
         match self {
             SystemSection::Windchill(e) => e.settings.validate().err().unwrap_or_default(),
             SystemSection::Teamcenter(e) => e.settings.validate().err().unwrap_or_default(),
+            SystemSection::Threedx(e) => e.settings.validate().err().unwrap_or_default(),
             SystemSection::Bynder(e) => e.settings.validate().err().unwrap_or_default(),
             SystemSection::Aem(e) => e.settings.validate().err().unwrap_or_default(),
         }
