@@ -12,4 +12,5 @@ mod provenance;
 mod provenance_sync;
 mod sync;
 mod teamcenter;
+mod threedx;
 mod viewer;

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::wire::{
     HIT_CONTENT, HIT_PATH, ORIGINAL_RENDITION, PROP_LAST_MODIFIED, PROP_METADATA, PROP_NAME,
-    PROP_SHA1, PROP_TITLE, REL_CONTENT, SirenEntity,
+    PROP_SHA1, PROP_TITLE, SirenEntity,
 };
 
 /// Separator of several values of a multi-valued property, on read and write.
@@ -57,10 +57,10 @@ impl Convert {
             .or_else(|| text(metadata.get(PROP_TITLE)))
             .or_else(|| text(entity.properties.get(PROP_NAME)))
             .unwrap_or_else(|| file_name(path).to_string());
-        let rendition_url = match entity.link(REL_CONTENT) {
-            Some(href) => Some(self.absolute(href).map_err(reject)?),
-            None => self.original(path),
-        };
+        // The same URL as a feed hit gives (the original rendition), whatever the Siren
+        // `content` link says: a clip read back after a write must compare equal to the same
+        // clip read from the feed, or partreel's own write would look like a change.
+        let rendition_url = self.original(path);
         Ok(self.experiment(path, title, modified, metadata, rendition_url))
     }
 
@@ -137,13 +137,6 @@ impl Convert {
             .join(&format!("{path}/{ORIGINAL_RENDITION}"))
             .ok()
             .map(String::from)
-    }
-
-    fn absolute(&self, href: &str) -> Result<String, String> {
-        self.base
-            .join(href)
-            .map(String::from)
-            .map_err(|e| format!("link {href:?} is not a URL: {e}"))
     }
 }
 

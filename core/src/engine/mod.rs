@@ -668,11 +668,18 @@ impl SyncEngine {
         v: &VideoExperiment,
         stored: Option<&AssetRecord>,
     ) -> Result<AssetRecord, String> {
-        let values = self
+        let mut values = self
             .maps
             .dam
             .to_canonical(Entity::Asset, &v.fields)
             .map_err(|errs| join_errors(&errs))?;
+        // The clip's title is read by every DAM connector itself; it is the canonical `title`
+        // unless the mapping takes it from a property of its own.
+        if !v.title.is_empty() {
+            values
+                .entry(canonical::TITLE.to_string())
+                .or_insert_with(|| v.title.clone());
+        }
         let mut watermark = stored.map(|s| s.watermark.clone()).unwrap_or_default();
         watermark.visible_field = values
             .get(canonical::VISIBLE_WATERMARK)
