@@ -102,6 +102,7 @@ async fn seed(path: &std::path::Path, links: usize) -> Result<(), Box<dyn std::e
                     visible_field: Some(true),
                     provenance: ProvenanceState::Valid,
                     claim_generator: Some("sora-2".into()),
+                    ..WatermarkStatus::default()
                 },
             }
         })

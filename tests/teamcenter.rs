@@ -232,8 +232,18 @@ async fn story_links_and_second_run_is_idempotent() {
             ("ST-3002".into(), "A".into())
         ])
     );
+    // Each run ends its session.
+    let logouts = |env: &Env| {
+        env.sim
+            .teamcenter
+            .emulator
+            .log
+            .count_matching(|e| e.path.ends_with("Session/logout"))
+    };
+    assert_eq!(logouts(&env), 1, "the first run logs out");
     let second = env.sync(&[]).await;
     assert_eq!(writes(&second), 0, "{second}");
+    assert_eq!(logouts(&env), 2, "the second run logs out");
     assert!(requests(&second, "teamcenter") <= 5, "{second}");
     assert!(requests(&second, "bynder") <= 3, "{second}");
     assert_no_duplicates(&env.sim, 2, "second run");

@@ -76,10 +76,14 @@ pub fn badges(link: &LinkView, clip: Option<&ClipInfo>, today: NaiveDate) -> Vec
         }
         Some(c) => {
             let label = match (c.watermark.provenance, c.watermark.visible_field) {
-                (ProvenanceState::Missing, _) => "provenance missing",
-                (ProvenanceState::Invalid, _) => "provenance invalid",
-                (_, Some(false)) => "visible watermark removed",
-                _ => "visible watermark not recorded",
+                // A checked file: the rule's own reason (e.g. "tampered: …", "no provenance").
+                _ if c.watermark.evidence.is_some() || c.watermark.check_error.is_some() => {
+                    c.watermark.verdict().reason
+                }
+                (ProvenanceState::Missing, _) => "provenance missing".into(),
+                (ProvenanceState::Invalid, _) => "provenance invalid".into(),
+                (_, Some(false)) => "visible watermark removed".into(),
+                _ => "visible watermark not recorded".into(),
             };
             out.push(Badge::new(BadgeKind::ProvenanceProblem, label));
         }
@@ -212,6 +216,7 @@ mod tests {
                 visible_field: visible,
                 provenance: prov,
                 claim_generator: None,
+                ..WatermarkStatus::default()
             },
         )
     }

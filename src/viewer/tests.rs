@@ -71,6 +71,7 @@ fn clip() -> ClipInfo {
             visible_field: Some(true),
             provenance: ProvenanceState::Valid,
             claim_generator: None,
+            ..WatermarkStatus::default()
         },
     )
 }
