@@ -476,7 +476,7 @@ async fn session_expiry_mid_run_costs_one_login() {
     let env = start(
         cfg,
         ConfigOptions {
-            requests_per_sec: Some(20),
+            requests_per_sec: Some(200),
             ..ConfigOptions::default()
         },
     )

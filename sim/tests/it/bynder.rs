@@ -39,7 +39,7 @@ async fn oauth_then_bearer() {
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.unwrap().as_array().unwrap().len(),
-        6
+        8
     );
 
     s.bynder.faults.expire_sessions();

@@ -34,13 +34,16 @@ async fn seeding_is_deterministic() {
     assert_eq!(bodies(&a), bodies(&b));
     assert_ne!(a.bynder_asset_ids(), c.bynder_asset_ids());
     assert_eq!(a.windchill_parts().len(), 304);
-    assert_eq!(a.bynder_asset_ids().len(), 306);
+    // The story's six Windchill clips and two Teamcenter clips, then 300 generated ones.
+    assert_eq!(a.bynder_asset_ids().len(), 308);
+    assert_eq!(a.teamcenter.revisions(), b.teamcenter.revisions());
     for s in [a, b, c] {
         s.shutdown().await;
     }
 }
 
-/// The story: TR-1001 A released and B in work (latest), the five clips and the stray teaser.
+/// The story: TR-1001 A released and B in work (latest), the five clips and the stray teaser,
+/// and the two clips about the Teamcenter emulator's Stunt Track revisions.
 #[tokio::test]
 async fn story_is_seeded() {
     let s = sim(0, 0).await;
@@ -63,7 +66,24 @@ async fn story_is_seeded() {
         .iter()
         .map(|id| s.bynder_asset(id).unwrap())
         .collect();
-    assert_eq!(assets.len(), 6);
+    assert_eq!(assets.len(), 8);
+    let about = |name: &str| {
+        let a = assets.iter().find(|a| a["name"] == name).unwrap();
+        (
+            a["property_PartNumber"].as_str().unwrap().to_owned(),
+            a["property_PartRevision"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(about("loop-the-loop-stunt"), ("ST-3001".into(), "B".into()));
+    assert_eq!(about("track-unboxing"), ("ST-3002".into(), "A".into()));
+    let tc: Vec<(String, String)> = s
+        .teamcenter
+        .revisions()
+        .into_iter()
+        .map(|r| (r.item_id, r.revision))
+        .collect();
+    assert!(tc.contains(&about("loop-the-loop-stunt")), "{tc:?}");
+    assert!(tc.contains(&about("track-unboxing")), "{tc:?}");
     let chase = assets
         .iter()
         .find(|a| a["name"] == "chase-sequence-v3")
@@ -101,6 +121,13 @@ async fn generated_data_is_consistent() {
         })
         .collect();
     assert_eq!(keys.len(), parts.len(), "one entity per revision");
+    // The story's Teamcenter clips are about Teamcenter revisions.
+    let tc_keys: std::collections::HashSet<(String, String)> = s
+        .teamcenter
+        .revisions()
+        .into_iter()
+        .map(|r| (r.item_id, r.revision))
+        .collect();
     let mut tagged = 0;
     for id in s.bynder_asset_ids() {
         let a = s.bynder_asset(&id).unwrap();
@@ -108,7 +135,9 @@ async fn generated_data_is_consistent() {
             a["property_PartNumber"].as_str().unwrap().to_owned(),
             a["property_PartRevision"].as_str().unwrap().to_owned(),
         );
-        if key.0 != "XX-9999" {
+        if key.0.starts_with("ST-") {
+            assert!(tc_keys.contains(&key), "{key:?}");
+        } else if key.0 != "XX-9999" {
             assert!(keys.contains(&key), "{key:?}");
             tagged += 1;
         }
