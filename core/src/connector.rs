@@ -24,6 +24,28 @@ pub struct ChangeQuery {
     pub page_size: u32,
 }
 
+/// What the application gives a PLM connector's factory (`ValidatedX::build`).
+#[derive(Debug, Clone, Default)]
+pub struct PlmBuildContext {
+    /// Configured system name (used in errors, logs and link ids).
+    pub system: String,
+    /// Folder of the configuration file (relative secret files are read from here).
+    pub config_dir: std::path::PathBuf,
+    /// Part properties the mapping reads (the connector asks only for these and its own).
+    pub part_properties: Vec<String>,
+    /// Link record properties the mapping reads or writes.
+    pub link_properties: Vec<String>,
+}
+
+/// What the application gives a DAM connector's factory (`ValidatedX::build`).
+#[derive(Debug, Clone, Default)]
+pub struct DamBuildContext {
+    /// Configured system name (used in errors, logs and link ids).
+    pub system: String,
+    /// Folder of the configuration file (relative secret files are read from here).
+    pub config_dir: std::path::PathBuf,
+}
+
 /// A record the connector could not decode; it goes to quarantine.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {

@@ -8,8 +8,6 @@
 //! archive_property = "acme:archived"
 //! ```
 
-use std::path::PathBuf;
-
 use partreel_core::ConnectorError;
 use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
 use serde::Deserialize;
@@ -134,14 +132,9 @@ pub struct ValidatedAem {
     pub(crate) http: HttpConfig,
 }
 
-/// What building a connector needs from the application.
-#[derive(Debug, Clone)]
-pub struct BuildContext {
-    /// Configured name of this system (used in ids, logs, errors and reports).
-    pub system: String,
-    /// Folder of the configuration file; relative secret file paths start here.
-    pub config_dir: PathBuf,
-}
+/// What the application gives [`build`](ValidatedAem::build): the shared
+/// context of every DAM connector.
+pub use partreel_core::connector::DamBuildContext as BuildContext;
 
 impl AemConfig {
     /// Checks the configuration without any I/O or secret reads. Every problem is reported,

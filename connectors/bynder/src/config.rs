@@ -8,8 +8,6 @@
 //! page_size = 1000
 //! ```
 
-use std::path::PathBuf;
-
 use partreel_core::ConnectorError;
 use partreel_core::http::oauth::ClientAuthMethod;
 use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
@@ -130,14 +128,9 @@ pub struct ValidatedBynder {
     pub(crate) http: HttpConfig,
 }
 
-/// What building a connector needs from the application.
-#[derive(Debug, Clone)]
-pub struct BuildContext {
-    /// Configured name of this system (used in ids, logs, errors and reports).
-    pub system: String,
-    /// Folder of the configuration file; relative secret file paths start here.
-    pub config_dir: PathBuf,
-}
+/// What the application gives [`build`](ValidatedBynder::build): the shared
+/// context of every DAM connector.
+pub use partreel_core::connector::DamBuildContext as BuildContext;
 
 impl BynderConfig {
     /// Checks the configuration without any I/O or secret reads. Every problem is reported,

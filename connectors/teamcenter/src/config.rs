@@ -2,8 +2,6 @@
 //! ([`TeamcenterConfig::validate`]), then turned into a client once the password is read
 //! ([`ValidatedTeamcenter::build`]).
 
-use std::path::PathBuf;
-
 use partreel_core::error::ConnectorError;
 use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
 use serde::Deserialize;
@@ -164,18 +162,9 @@ pub fn default_rate_limit() -> RateLimitConfig {
     }
 }
 
-/// What the binary knows when it builds the client.
-#[derive(Debug, Clone, Default)]
-pub struct BuildContext {
-    /// Configured system name (used in errors, logs and ids).
-    pub system: String,
-    /// Folder of the configuration file (relative secret files are read from here).
-    pub config_dir: PathBuf,
-    /// Part revision properties the mapping reads (added to the part policy).
-    pub part_properties: Vec<String>,
-    /// Record properties the mapping reads or writes (added to the record policy).
-    pub link_properties: Vec<String>,
-}
+/// What the application gives [`build`](ValidatedTeamcenter::build): the shared
+/// context of every PLM connector.
+pub use partreel_core::connector::PlmBuildContext as BuildContext;
 
 /// A configuration that passed [`TeamcenterConfig::validate`]; the factory of the client.
 #[derive(Debug, Clone)]

@@ -2,8 +2,6 @@
 //! ([`ThreedxConfig::validate`]), then turned into a client once secrets are read
 //! ([`ValidatedThreedx::build`]).
 
-use std::path::PathBuf;
-
 use partreel_core::error::ConnectorError;
 use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
 use serde::Deserialize;
@@ -144,18 +142,9 @@ pub fn default_rate_limit() -> RateLimitConfig {
     }
 }
 
-/// What the binary knows when it builds the client.
-#[derive(Debug, Clone, Default)]
-pub struct BuildContext {
-    /// Configured system name (used in errors, logs and ids).
-    pub system: String,
-    /// Folder of the configuration file (relative secret files are read from here).
-    pub config_dir: PathBuf,
-    /// Remote part properties the mapping reads (empty: every attribute is returned).
-    pub part_properties: Vec<String>,
-    /// Remote document attributes the mapping reads or writes (empty: every attribute).
-    pub link_properties: Vec<String>,
-}
+/// What the application gives [`build`](ValidatedThreedx::build): the shared
+/// context of every PLM connector.
+pub use partreel_core::connector::PlmBuildContext as BuildContext;
 
 /// A configuration that passed [`ThreedxConfig::validate`]; the factory of the client.
 #[derive(Debug, Clone)]
