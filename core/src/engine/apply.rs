@@ -12,7 +12,7 @@ use super::report::PlannedOp;
 use super::{
     EngineError, Resolution, RunState, SyncEngine, close_journal, count_write, join_errors,
 };
-use crate::connector::{LinkUpdate, NewLink};
+use crate::connector::{LinkUpdate, NewLink, PlmConnector};
 use crate::error::ConnectorError;
 use crate::mapping::Entity;
 use crate::model::{CanonicalValues, LinkStatus, PartRevision, RemoteLink};
@@ -623,6 +623,73 @@ fn to_remote(
         .map_err(|errs| EngineError::Record(join_errors(&errs)))
 }
 
+/// A link write ready to send (journaled, fields converted): a creation or an update. The
+/// PLM takes them one by one (concurrently) or in batches, per [`dispatch`].
+#[async_trait::async_trait]
+trait PreparedWrite: Send + Sync + Sized {
+    /// What a batch of these is, for errors.
+    const WHAT: &'static str;
+    /// Index of its clip in the batch being applied.
+    fn clip(&self) -> usize;
+    /// Sends it alone.
+    async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError>;
+    /// Sends a batch; one result per item, in order.
+    async fn send_batch(
+        batch: &[Self],
+        plm: &dyn PlmConnector,
+    ) -> Vec<Result<RemoteLink, ConnectorError>>;
+    /// Stores the outcome.
+    async fn finish(
+        self,
+        engine: &SyncEngine,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+        result: Result<RemoteLink, ConnectorError>,
+    ) -> Result<(), EngineError>;
+}
+
+/// Sends prepared link writes and stores each outcome: concurrently one by one when the PLM has
+/// no batch operations, else in batches of its size. One result per clip index.
+async fn dispatch<P: PreparedWrite>(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    prepared: Vec<P>,
+) -> Vec<(usize, Result<(), EngineError>)> {
+    let plm = engine.plm().as_ref();
+    let max_batch = plm.max_batch().max(1);
+    if max_batch == 1 {
+        return futures::stream::iter(prepared)
+            .map(|p| async move {
+                let r = p.send_one(plm).await;
+                let clip = p.clip();
+                (clip, p.finish(engine, store, run, r).await)
+            })
+            .buffer_unordered(engine.opts().concurrency.max(1))
+            .collect()
+            .await;
+    }
+    let mut results = Vec::new();
+    let mut rest = prepared;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(max_batch));
+        let chunk = std::mem::replace(&mut rest, tail);
+        let mut answers = P::send_batch(&chunk, plm).await.into_iter();
+        for p in chunk {
+            let r = answers.next().unwrap_or_else(|| {
+                Err(ConnectorError::Malformed {
+                    system: plm.system().to_string(),
+                    what: P::WHAT.into(),
+                    detail: "fewer results than links sent".into(),
+                })
+            });
+            let clip = p.clip();
+            results.push((clip, p.finish(engine, store, run, r).await));
+        }
+    }
+    results
+}
+
 /// A link creation ready to send: journaled, fields converted.
 struct PreparedCreate {
     clip: usize,
@@ -714,40 +781,7 @@ async fn create_links(
             },
         });
     }
-    let max_batch = engine.plm().max_batch().max(1);
-    if max_batch == 1 {
-        let done: Vec<(usize, Result<(), EngineError>)> = futures::stream::iter(prepared)
-            .map(|p| async move {
-                let r = engine
-                    .plm()
-                    .create_link(&p.new.part, &p.new.link_id, &p.new.fields)
-                    .await;
-                (p.clip, finish_create(engine, store, run, p, r).await)
-            })
-            .buffer_unordered(engine.opts().concurrency.max(1))
-            .collect()
-            .await;
-        results.extend(done);
-    } else {
-        let mut rest = prepared;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(max_batch));
-            let chunk = std::mem::replace(&mut rest, tail);
-            let batch: Vec<NewLink> = chunk.iter().map(|p| p.new.clone()).collect();
-            let mut answers = engine.plm().create_links(&batch).await.into_iter();
-            for p in chunk {
-                let r = answers.next().unwrap_or_else(|| {
-                    Err(ConnectorError::Malformed {
-                        system: plm_system.clone(),
-                        what: "batch link creation".into(),
-                        detail: "fewer results than links sent".into(),
-                    })
-                });
-                let clip = p.clip;
-                results.push((clip, finish_create(engine, store, run, p, r).await));
-            }
-        }
-    }
+    results.extend(dispatch(engine, store, run, prepared).await);
     results
 }
 
@@ -776,6 +810,38 @@ async fn finish_create(
     tracing::info!(link = %p.link.link_id, asset = %p.link.asset_id, part = %p.link.part_number, revision = %p.link.part_revision, origin = p.link.origin.as_str(), "link created");
     run.report.lock().await.links_created += 1;
     Ok(())
+}
+
+#[async_trait::async_trait]
+impl PreparedWrite for PreparedCreate {
+    const WHAT: &'static str = "batch link creation";
+
+    fn clip(&self) -> usize {
+        self.clip
+    }
+
+    async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError> {
+        plm.create_link(&self.new.part, &self.new.link_id, &self.new.fields)
+            .await
+    }
+
+    async fn send_batch(
+        batch: &[Self],
+        plm: &dyn PlmConnector,
+    ) -> Vec<Result<RemoteLink, ConnectorError>> {
+        let links: Vec<NewLink> = batch.iter().map(|p| p.new.clone()).collect();
+        plm.create_links(&links).await
+    }
+
+    async fn finish(
+        self,
+        engine: &SyncEngine,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+        result: Result<RemoteLink, ConnectorError>,
+    ) -> Result<(), EngineError> {
+        finish_create(engine, store, run, self, result).await
+    }
 }
 
 /// A link update ready to send.
@@ -856,41 +922,40 @@ async fn update_links(
             update,
         });
     }
-    let max_batch = engine.plm().max_batch().max(1);
-    if max_batch == 1 {
-        let done: Vec<(usize, Result<(), EngineError>)> = futures::stream::iter(prepared)
-            .map(|p| async move {
-                let r = engine
-                    .plm()
-                    .update_link(&p.update.link, &p.update.fields)
-                    .await;
-                (p.clip, finish_update(engine, store, run, p, r).await)
-            })
-            .buffer_unordered(engine.opts().concurrency.max(1))
-            .collect()
-            .await;
-        results.extend(done);
-    } else {
-        let mut rest = prepared;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(max_batch));
-            let chunk = std::mem::replace(&mut rest, tail);
-            let batch: Vec<LinkUpdate> = chunk.iter().map(|p| p.update.clone()).collect();
-            let mut answers = engine.plm().update_links(&batch).await.into_iter();
-            for p in chunk {
-                let r = answers.next().unwrap_or_else(|| {
-                    Err(ConnectorError::Malformed {
-                        system: plm_system.clone(),
-                        what: "batch link update".into(),
-                        detail: "fewer results than links sent".into(),
-                    })
-                });
-                let clip = p.clip;
-                results.push((clip, finish_update(engine, store, run, p, r).await));
-            }
-        }
-    }
+    results.extend(dispatch(engine, store, run, prepared).await);
     results
+}
+
+#[async_trait::async_trait]
+impl PreparedWrite for PreparedUpdate {
+    const WHAT: &'static str = "batch link update";
+
+    fn clip(&self) -> usize {
+        self.clip
+    }
+
+    async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError> {
+        plm.update_link(&self.update.link, &self.update.fields)
+            .await
+    }
+
+    async fn send_batch(
+        batch: &[Self],
+        plm: &dyn PlmConnector,
+    ) -> Vec<Result<RemoteLink, ConnectorError>> {
+        let updates: Vec<LinkUpdate> = batch.iter().map(|p| p.update.clone()).collect();
+        plm.update_links(&updates).await
+    }
+
+    async fn finish(
+        self,
+        engine: &SyncEngine,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+        result: Result<RemoteLink, ConnectorError>,
+    ) -> Result<(), EngineError> {
+        finish_update(engine, store, run, self, result).await
+    }
 }
 
 /// Stores the outcome of one link update.
