@@ -28,6 +28,14 @@ pub(super) struct PgConn {
 }
 
 /// Opens one session; its connection task runs on the current runtime until the client goes.
+///
+/// Sessions plan each statement with its parameters (`plan_cache_mode = force_custom_plan`),
+/// and commit without waiting for the WAL flush (`synchronous_commit = off`); the writes
+/// a remote effect depends on use [`PgConn::query_durable`] instead. Why that is safe: the
+/// server flushes its WAL in order, so a server crash loses at most the newest commits, and
+/// every commit made before a durable one survives it. Losing that tail is the same as this
+/// process having stopped a moment earlier (a pending journal entry is settled by the next
+/// run's recovery, a cursor goes back, a queue item comes back), which the engine is built for.
 pub(super) async fn open(config: &Config) -> Result<PgConn, Error> {
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
@@ -35,6 +43,11 @@ pub(super) async fn open(config: &Config) -> Result<PgConn, Error> {
             tracing::warn!(error = %e, "PostgreSQL state store connection closed");
         }
     });
+    // Every statement is planned with its values: a generic plan cached while a table was
+    // still small (a fresh schema fills during the first run) scans it whole once it is large.
+    client
+        .batch_execute("SET synchronous_commit = off; SET plan_cache_mode = force_custom_plan")
+        .await?;
     Ok(PgConn {
         client,
         statements: HashMap::new(),
@@ -120,6 +133,28 @@ impl PgConn {
     pub async fn begin(&mut self) -> Result<(), Error> {
         self.in_transaction = true;
         self.client.batch_execute("BEGIN").await
+    }
+
+    /// Runs one statement in a transaction of its own whose commit waits until it is on disk
+    /// (and with it every commit before it): for a journal entry written before a remote
+    /// write, and for leases. `BEGIN`, the statement and `COMMIT` are pipelined: one round
+    /// trip. A failed statement aborts the transaction, whose `COMMIT` then rolls back.
+    pub async fn query_durable(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let s = self.statement(sql).await?;
+        self.in_transaction = true;
+        let (_, rows, _) = futures::future::try_join3(
+            self.client
+                .batch_execute("BEGIN; SET LOCAL synchronous_commit = on"),
+            self.client.query(&s, params),
+            self.client.batch_execute("COMMIT"),
+        )
+        .await?;
+        self.in_transaction = false;
+        Ok(rows)
     }
 
     /// Starts a transaction with the given `BEGIN` text (isolation level).
