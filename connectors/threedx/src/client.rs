@@ -61,7 +61,7 @@ impl std::fmt::Debug for ThreedxClient {
 }
 
 /// Document attributes the server maintains (read-only in the schema).
-const DOCUMENT_READ_ONLY: &[&str] = &[
+pub(crate) const DOCUMENT_READ_ONLY: &[&str] = &[
     "name",
     "policy",
     "state",

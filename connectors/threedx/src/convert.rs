@@ -109,7 +109,7 @@ pub(crate) fn document_fields(map: &Map<String, Value>) -> RemoteFields {
 }
 
 /// Only `props` when the mapping named any; everything otherwise.
-fn keep(fields: RemoteFields, props: &[String]) -> RemoteFields {
+pub(crate) fn keep(fields: RemoteFields, props: &[String]) -> RemoteFields {
     if props.is_empty() {
         return fields;
     }

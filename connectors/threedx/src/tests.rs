@@ -474,42 +474,49 @@ fn remote() -> RemoteLink {
     }
 }
 
-#[tokio::test]
-async fn a_stale_cestamp_is_reread_and_retried_with_the_fresh_one() {
-    let s = server().await;
-    mount_cas(&s, &[SESSION_1]).await;
-    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+/// Mounts the reads of a document someone else saves right after partreel's first read: `CE1`
+/// with the old prompt, then `edited`; and a `PUT` with `CE1` refused as stale.
+async fn mount_stale_document(s: &MockServer, edited: &Value) {
     let doc_path = format!("{DOCS}/{DOC_ID}");
-    // First read: CE1. Someone else then saves (reviewStatus), so the second read shows CE2.
     Mock::given(method("GET"))
         .and(path(doc_path.clone()))
         .respond_with(ok(envelope(vec![doc("CE1", "old", "active")])))
         .up_to_n_times(1)
         .with_priority(1)
-        .mount(&s)
+        .mount(s)
         .await;
-    let mut edited = doc("CE2", "old", "active");
-    edited["dataelements"]["reviewStatus"] = json!("approved");
     Mock::given(method("GET"))
         .and(path(doc_path.clone()))
         .respond_with(ok(envelope(vec![edited.clone()])))
         .with_priority(2)
-        .mount(&s)
+        .mount(s)
         .await;
     Mock::given(method("PUT"))
-        .and(path(doc_path.clone()))
+        .and(path(doc_path))
         .and(body_partial_json(json!({"data": [{"cestamp": "CE1"}]})))
         .respond_with(ResponseTemplate::new(409).set_body_json(
             json!({"success": false, "statusCode": 409, "error": "cestamp mismatch"}),
         ))
         .expect(1)
-        .mount(&s)
+        .mount(s)
         .await;
+}
+
+#[tokio::test]
+async fn a_stale_cestamp_is_reread_and_retried_with_the_fresh_one() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    // Someone else promotes the document (its state, which the server keeps and partreel does
+    // not map), so the second read shows CE2.
+    let mut edited = doc("CE2", "old", "active");
+    edited["dataelements"]["state"] = json!("FROZEN");
+    mount_stale_document(&s, &edited).await;
     let mut result = edited.clone();
     result["cestamp"] = json!("CE3");
     result["dataelements"]["prompt"] = json!("new");
     Mock::given(method("PUT"))
-        .and(path(doc_path))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
         .and(body_json(
             json!({"data": [{"id": DOC_ID, "cestamp": "CE2", "dataelements": {"prompt": "new"}}]}),
         ))
@@ -524,9 +531,39 @@ async fn a_stale_cestamp_is_reread_and_retried_with_the_fresh_one() {
         .unwrap();
     assert_eq!(l.fields.get("prompt").map(String::as_str), Some("new"));
     assert_eq!(
-        l.fields.get("reviewStatus").map(String::as_str),
-        Some("approved"),
+        l.fields.get("state").map(String::as_str),
+        Some("FROZEN"),
         "the other change stays"
+    );
+}
+
+/// A stale `cestamp` because someone changed a mapped attribute partreel is not writing: no
+/// second PUT (its answer would hand the engine that change as partreel's own write, never to
+/// be planned), a record error so the engine pulls the change and plans again.
+#[tokio::test]
+async fn a_stale_cestamp_from_a_mapped_attribute_is_refused_for_replanning() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    let mut edited = doc("CE2", "old", "active");
+    edited["dataelements"]["reviewStatus"] = json!("approved");
+    mount_stale_document(&s, &edited).await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .and(body_partial_json(json!({"data": [{"cestamp": "CE2"}]})))
+        .respond_with(ok(envelope(vec![edited])))
+        .expect(0)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let err = c
+        .update_link(&remote(), &fields(&[("prompt", "new")]))
+        .await
+        .unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    assert!(
+        err.to_string().contains("re-planned on the next pull"),
+        "{err}"
     );
 }
 

@@ -266,36 +266,96 @@ fn doc_attr(s: &ThreedxSim, id: &str, attr: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn stale_cestamp_is_reread_and_both_changes_survive() {
-    let s = sim(0).await;
-    let (_d, c) = client(&s, 1000);
-    let p = part(&c, "PL-4001", "A").await;
+/// The link attributes of the default mapping (mappings/threedx.toml): `description` is not one.
+const MAPPED_LINK_ATTRIBUTES: &[&str] = &[
+    "partreelLinkId",
+    "partreelStatus",
+    "assetId",
+    "assetSystem",
+    "clipUrl",
+    "title",
+    "prompt",
+    "model",
+    "modelVersion",
+    "campaign",
+    "reviewStatus",
+    "rightsNotes",
+    "rightsExpiry",
+    "visibleWatermark",
+    "watermarkPreserved",
+    "provenanceState",
+    "sku",
+];
+
+/// Updates a new link's prompt while an engineer sets `attr` between the update's GET and its
+/// PUT (each held 300 ms), so the PUT carries a stale cestamp; the result and the document.
+async fn update_racing_an_edit(
+    s: &ThreedxSim,
+    c: &ThreedxClient,
+    id: &str,
+    attr: &str,
+) -> (
+    partreel_core::error::Result<partreel_core::model::RemoteLink>,
+    String,
+) {
+    let p = part(c, "PL-4001", "A").await;
     let link = c
-        .create_link(&p, &LinkId("ptp-stale".into()), &fields("v1"))
+        .create_link(&p, &LinkId(id.into()), &fields("v1"))
         .await
         .expect("create");
     let doc = link.remote_id.clone();
-    // GET and PUT of the update are each held 300 ms; an engineer edits another attribute
-    // between them, so the PUT carries a stale cestamp.
     s.emulator
         .faults
         .inject_next(2, FaultKind::Latency(Duration::from_millis(300)));
     let get_path = format!("/3dspace/resources/v1/modeler/documents/{doc}");
     let editor = async {
-        wait_for(&s, 1, |e| e.method == "GET" && e.path == get_path).await;
-        assert!(s.edit_document(&doc, "reviewStatus", "approved"));
+        wait_for(s, 1, |e| e.method == "GET" && e.path == get_path).await;
+        assert!(s.edit_document(&doc, attr, "approved"));
     };
     let new = [("prompt".to_string(), "v2".to_string())]
         .into_iter()
         .collect();
     let (updated, ()) = tokio::join!(c.update_link(&link, &new), editor);
+    (updated, doc)
+}
+
+#[tokio::test]
+async fn stale_cestamp_is_reread_and_both_changes_survive() {
+    let s = sim(0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), &s.credentials.password).expect("write secret");
+    let auth = AuthConfig::Cas {
+        username: s.credentials.username.clone(),
+        password: SecretRef::File("pw".into()),
+    };
+    let ctx = BuildContext {
+        system: "threedx".into(),
+        config_dir: dir.path().to_path_buf(),
+        link_properties: MAPPED_LINK_ATTRIBUTES
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+        ..Default::default()
+    };
+    let c = config(&s, auth, 1000)
+        .validate()
+        .expect("valid config")
+        .build(ctx)
+        .expect("client builds");
+    // The engineer edits an attribute the mapping does not name: nothing partreel syncs
+    // changed, so the update is retried with the fresh cestamp.
+    let (updated, doc) = update_racing_an_edit(&s, &c, "ptp-stale", "description").await;
     let updated = updated.expect("update succeeds after a re-read");
     assert_eq!(updated.fields.get("prompt").map(String::as_str), Some("v2"));
     assert_eq!(doc_attr(&s, &doc, "prompt"), "v2");
+    let description = s
+        .documents()
+        .into_iter()
+        .find(|d| d["id"] == doc.as_str())
+        .map(|d| d["dataelements"]["description"].clone());
     assert_eq!(
-        doc_attr(&s, &doc, "reviewStatus"),
-        "approved",
+        description,
+        Some("approved".into()),
         "the engineer's change is not lost"
     );
     let puts = s.emulator.log.count_matching(|e| e.method == "PUT");
@@ -304,6 +364,27 @@ async fn stale_cestamp_is_reread_and_both_changes_survive() {
         .log
         .count_matching(|e| e.method == "PUT" && e.status == 409);
     assert_eq!((puts, conflicts), (2, 1));
+    s.shutdown().await;
+}
+
+/// The engineer edits a mapped attribute partreel is not writing (`reviewStatus`): no second
+/// PUT, whose answer would hand the engine that edit as partreel's own write (never planned,
+/// so never synced); a record error instead, so the engine pulls the edit and plans again.
+#[tokio::test]
+async fn stale_cestamp_on_another_mapped_attribute_is_refused_for_replanning() {
+    let s = sim(0).await;
+    let (_d, c) = client(&s, 1000);
+    let (updated, doc) = update_racing_an_edit(&s, &c, "ptp-mapped", "reviewStatus").await;
+    let err = updated.expect_err("a concurrent change of a mapped attribute is re-planned");
+    assert!(err.is_record_error(), "{err}");
+    assert_eq!(doc_attr(&s, &doc, "reviewStatus"), "approved");
+    assert_eq!(
+        doc_attr(&s, &doc, "prompt"),
+        "v1",
+        "not written over the change"
+    );
+    let puts = s.emulator.log.count_matching(|e| e.method == "PUT");
+    assert_eq!(puts, 1, "only the refused PUT");
     s.shutdown().await;
 }
 

@@ -5,8 +5,11 @@
 //! followed — by a look at the item's documents (`documents/parentId`, a database read, not the
 //! search index). Updating is optimistic: read the `cestamp`, PUT with it; a stale `cestamp`
 //! means someone else changed the document in between, so the connector reads it again and
-//! retries only when none of the attributes it writes changed meanwhile — never a blind
-//! overwrite.
+//! retries only when none of the attributes partreel maps changed meanwhile — never a blind
+//! overwrite. A change to a mapped attribute it is not writing is refused too: the document the
+//! retried PUT returns would carry that change as if it were partreel's own write, and the
+//! engine, taking it for the echo of its write, would never plan it (a `newest` field edited in
+//! 3DEXPERIENCE would never reach the DAM).
 
 use partreel_core::error::{ConnectorError, Result};
 use partreel_core::http::Request;
@@ -199,6 +202,28 @@ impl ThreedxClient {
         self.first_link(data, DOC_UPDATE)
     }
 
+    /// The attributes of a document the engine sees (the mapped ones, every one when the
+    /// mapping names none) that the server does not maintain and `fields` does not write.
+    fn watched_others(&self, current: RemoteFields, fields: &RemoteFields) -> RemoteFields {
+        convert::keep(current, &self.p.link_properties)
+            .into_iter()
+            .filter(|(k, _)| !fields.contains_key(k))
+            .filter(|(k, _)| !super::DOCUMENT_READ_ONLY.contains(&k.as_str()))
+            .collect()
+    }
+
+    /// The document changed on the server between partreel's read and its write.
+    fn changed_meanwhile(&self, link: &RemoteLink) -> ConnectorError {
+        ConnectorError::Record {
+            system: self.p.system.clone(),
+            record: link.link_id.to_string(),
+            message: format!(
+                "document {} was changed on the server while partreel updated it; not overwritten, re-planned on the next pull",
+                link.remote_id
+            ),
+        }
+    }
+
     pub(super) async fn update_document(
         &self,
         link: &RemoteLink,
@@ -210,6 +235,7 @@ impl ThreedxClient {
                 .map(String::as_str)
                 == Some(RETIRED);
         let mut before: Option<RemoteFields> = None;
+        let mut others_before: Option<RemoteFields> = None;
         let mut round = 0;
         loop {
             round += 1;
@@ -222,6 +248,13 @@ impl ThreedxClient {
                 .keys()
                 .map(|k| (k.clone(), current.get(k).cloned().unwrap_or_default()))
                 .collect();
+            let others = self.watched_others(current, fields);
+            if others_before.as_ref().is_some_and(|b| b != &others) {
+                // Someone changed a mapped attribute partreel is not writing: writing now
+                // would hand the engine that change as partreel's own (see the module doc).
+                return Err(self.changed_meanwhile(link));
+            }
+            others_before = Some(others);
             if &now == fields && !detach {
                 // Already as wanted (nothing to do, or an earlier attempt of ours landed).
                 let mut l = self.first_link(vec![rec], DOC_READ)?;
@@ -231,14 +264,7 @@ impl ThreedxClient {
             if before.as_ref().is_some_and(|b| b != &now) {
                 // Someone changed an attribute partreel writes while it wrote: let the engine
                 // see the new value on its next pull and plan again.
-                return Err(ConnectorError::Record {
-                    system: self.p.system.clone(),
-                    record: link.link_id.to_string(),
-                    message: format!(
-                        "document {} was changed on the server while partreel updated it; not overwritten, re-planned on the next pull",
-                        link.remote_id
-                    ),
-                });
+                return Err(self.changed_meanwhile(link));
             }
             before = Some(now);
             let cestamp = rec.get("cestamp").and_then(Value::as_str);
