@@ -2,6 +2,7 @@
 //! the work queue. Also the recovery of writes a crash interrupted.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -16,7 +17,9 @@ use crate::connector::{LinkUpdate, NewLink, PlmConnector};
 use crate::error::ConnectorError;
 use crate::mapping::Entity;
 use crate::model::{CanonicalValues, LinkStatus, PartRevision, RemoteLink};
-use crate::state::{AssetRecord, JournalState, LinkRecord, PartRecord, StateStore, WorkItem};
+use crate::state::{
+    AssetRecord, JournalState, LinkRecord, PartRecord, StateError, StateStore, WorkItem,
+};
 use crate::telemetry;
 
 /// What a `create_link` journal entry holds: enough to finish the job after a crash.
@@ -226,9 +229,21 @@ pub(super) async fn batch(
     run: &Arc<RunState>,
     items: Vec<WorkItem>,
 ) -> Result<(), EngineError> {
-    let mut loaded = Vec::with_capacity(items.len());
-    for item in items {
-        match store.asset(&item.dam_system, &item.asset_id).await? {
+    let concurrency = engine.opts().concurrency.max(1);
+    // Reads and bookkeeping of different clips go to the store concurrently: a shared
+    // (PostgreSQL) store answers them on several sessions at once; SQLite takes them in turn.
+    let reads: Vec<_> = items
+        .into_iter()
+        .map(|item| fetch_asset(store, item))
+        .collect();
+    let fetched: Vec<(WorkItem, Result<Option<AssetRecord>, StateError>)> =
+        futures::stream::iter(reads)
+            .buffered(concurrency)
+            .collect()
+            .await;
+    let mut loaded = Vec::with_capacity(fetched.len());
+    for (item, asset) in fetched {
+        match asset? {
             Some(asset) => loaded.push((item, asset)),
             None => store.finish_work(&engine.opts().owner, &item).await?,
         }
@@ -238,7 +253,7 @@ pub(super) async fn batch(
         let checked: Vec<Result<(WorkItem, AssetRecord), EngineError>> =
             futures::stream::iter(loaded)
                 .map(|(item, asset)| async move {
-                    let asset = check_file(engine, store, checker, asset).await?;
+                    let asset = check_file(engine, store, run, checker, asset).await?;
                     Ok((item, asset))
                 })
                 .buffer_unordered(engine.opts().concurrency.max(1))
@@ -247,8 +262,22 @@ pub(super) async fn batch(
         loaded = checked.into_iter().collect::<Result<_, _>>()?;
     }
     let mut clips: Vec<Planned> = Vec::with_capacity(loaded.len());
-    for (item, asset) in loaded {
-        match plan_one(engine, store, run, &asset).await {
+    let plans: Vec<_> = loaded
+        .into_iter()
+        .map(|(item, asset)| plan_owned(engine, store, run, item, asset))
+        .collect();
+    let plans: Vec<(WorkItem, AssetRecord, Result<ClipPlan, EngineError>)> =
+        futures::stream::iter(plans)
+            .buffered(concurrency)
+            .collect()
+            .await;
+    for (item, asset, plan) in plans {
+        // Conflicts reach the report in queue order, whatever order the plans finished in.
+        let plan = match plan {
+            Ok(p) => Ok(p.ops_reporting(run).await),
+            Err(e) => Err(e),
+        };
+        match plan {
             Ok(ops) if engine.opts().dry_run => {
                 for op in &ops {
                     record_planned(engine, run, &asset, op).await;
@@ -271,7 +300,6 @@ pub(super) async fn batch(
         }
     }
     let mut fatal: Option<EngineError> = None;
-    let concurrency = engine.opts().concurrency.max(1);
 
     // 1. The clips' own metadata.
     let writes: Vec<(usize, CanonicalValues)> = clips
@@ -307,23 +335,32 @@ pub(super) async fn batch(
     let results = update_links(engine, store, run, &clips, updates).await;
     settle_outcomes(&mut clips, results, &mut fatal);
 
-    // 3. Local-only records, and the queue.
+    // 3. Local-only records, and the queue (clips done are settled concurrently).
+    let mut done = Vec::new();
     for c in &mut clips {
         if matches!(c.outcome, Outcome::Done) {
-            for op in std::mem::take(&mut c.ops) {
-                if let Op::Record { mut link } = op {
-                    link.updated_at = Utc::now();
-                    store.upsert_link(&link).await?;
-                }
-            }
+            let w = &c.asset.watermark;
+            done.push(Settle {
+                recheck: w.check_error.is_some() && w.checked_version.is_none(),
+                ops: std::mem::take(&mut c.ops),
+                system: c.asset.system.clone(),
+                asset_id: c.asset.asset_id.clone(),
+                item: c.item.clone(),
+            });
         }
+    }
+    let settles: Vec<_> = done
+        .into_iter()
+        .map(|d| settle_clip(engine, store, d))
+        .collect();
+    let settled: Vec<Result<(), EngineError>> = futures::stream::iter(settles)
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    settled.into_iter().collect::<Result<Vec<()>, _>>()?;
+    for c in &mut clips {
         match &c.outcome {
-            Outcome::Done => {
-                store
-                    .quarantine_clear(&c.asset.system, &c.asset.asset_id)
-                    .await?;
-                store.finish_work(&engine.opts().owner, &c.item).await?;
-            }
+            Outcome::Done => {}
             Outcome::Quarantine(reason) => {
                 engine
                     .quarantine(
@@ -341,6 +378,62 @@ pub(super) async fn batch(
         }
     }
     fatal.map_or(Ok(()), Err)
+}
+
+/// Clip file downloads failing one after another (after the HTTP client's retries) that end
+/// the run as a DAM failure rather than a per-clip "download truncated".
+const MAX_DOWNLOAD_FAILURES_IN_A_ROW: u64 = 5;
+
+/// A queued clip with what the store holds for it.
+async fn fetch_asset(
+    store: &Arc<dyn StateStore>,
+    item: WorkItem,
+) -> (WorkItem, Result<Option<AssetRecord>, StateError>) {
+    let asset = store.asset(&item.dam_system, &item.asset_id).await;
+    (item, asset)
+}
+
+/// [`plan_one`] for a clip it keeps hold of.
+async fn plan_owned(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    item: WorkItem,
+    asset: AssetRecord,
+) -> (WorkItem, AssetRecord, Result<ClipPlan, EngineError>) {
+    let plan = plan_one(engine, store, run, &asset).await;
+    (item, asset, plan)
+}
+
+/// What is left to do locally for a clip whose remote writes all went through.
+struct Settle {
+    /// The clip's file could not be downloaded whole: it is queued again for the next run.
+    recheck: bool,
+    ops: Vec<Op>,
+    system: String,
+    asset_id: String,
+    item: WorkItem,
+}
+
+/// Stores a finished clip's local-only records, clears its quarantine entry and takes it off
+/// the queue.
+async fn settle_clip(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    d: Settle,
+) -> Result<(), EngineError> {
+    for op in d.ops {
+        if let Op::Record { mut link } = op {
+            link.updated_at = Utc::now();
+            store.upsert_link(&link).await?;
+        }
+    }
+    store.quarantine_clear(&d.system, &d.asset_id).await?;
+    store.finish_work(&engine.opts().owner, &d.item).await?;
+    if d.recheck {
+        store.enqueue(std::slice::from_ref(&d.item)).await?;
+    }
+    Ok(())
 }
 
 /// Records per-clip results: the first system failure is kept to end the run with.
@@ -395,6 +488,7 @@ fn take_ops(clips: &mut [Planned], pick: impl Fn(&Op) -> bool) -> Vec<(usize, Op
 async fn check_file(
     engine: &SyncEngine,
     store: &Arc<dyn StateStore>,
+    run: &RunState,
     checker: &Arc<crate::provenance::Checker>,
     mut asset: AssetRecord,
 ) -> Result<AssetRecord, EngineError> {
@@ -409,7 +503,7 @@ async fn check_file(
     if asset.watermark.checked_version.as_deref() == Some(file_version.as_str()) {
         return Ok(asset);
     }
-    let dir = std::env::temp_dir().join(format!("partreel-files-{}", std::process::id()));
+    let dir = run.files_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| EngineError::Feed(format!("cannot create {}: {e}", dir.display())))?;
     let safe: String = asset
@@ -449,14 +543,28 @@ async fn check_file(
                 "the DAM has no original file for this clip",
             ),
         )),
-        // The DAM itself failing (not the file) ends the run: nothing is recorded, the clip
-        // stays queued and is checked by the next run.
+        // A download that keeps failing after the client's retries (server error, connection
+        // dropped before the body) is this clip's problem — "download truncated", checked
+        // again next run — unless downloads keep failing one after another: then the DAM
+        // itself is failing, which ends the run with nothing recorded (the clips stay queued).
         Err(ProvenanceError::Http(e)) if !e.is_record_error() => {
             let _ = std::fs::remove_file(&dest);
-            return Err(e.into());
+            let failed = run.download_failures.fetch_add(1, Ordering::SeqCst) + 1;
+            if failed >= MAX_DOWNLOAD_FAILURES_IN_A_ROW {
+                return Err(e.into());
+            }
+            Err(ProvenanceError::Truncated {
+                detail: e.to_string(),
+            })
         }
         Err(e) => Err(e),
     };
+    if outcome.is_ok() {
+        run.download_failures.store(0, Ordering::SeqCst);
+    }
+    // A cut-short download says nothing lasting about the file: it is fetched again next run
+    // (the other outcomes are properties of this file version and are not re-checked).
+    let transient = matches!(outcome, Err(ProvenanceError::Truncated { .. }));
     let _ = std::fs::remove_file(&dest);
     let w = &mut asset.watermark;
     match outcome {
@@ -473,11 +581,27 @@ async fn check_file(
             w.check_error = Some(e.to_string());
         }
     }
-    w.checked_version = Some(file_version);
+    w.checked_version = if transient { None } else { Some(file_version) };
     store
         .upsert_assets(std::slice::from_ref(&asset), &[])
         .await?;
     Ok(asset)
+}
+
+/// One clip's operations and the conflicts found while planning them.
+struct ClipPlan {
+    ops: Vec<Op>,
+    conflicts: Vec<super::report::Conflict>,
+}
+
+impl ClipPlan {
+    /// Adds the conflicts to the run's report; the operations are left to apply.
+    async fn ops_reporting(self, run: &Arc<RunState>) -> Vec<Op> {
+        if !self.conflicts.is_empty() {
+            run.report.lock().await.conflicts.extend(self.conflicts);
+        }
+        self.ops
+    }
 }
 
 /// Resolves and plans one clip.
@@ -486,7 +610,7 @@ async fn plan_one(
     store: &Arc<dyn StateStore>,
     run: &Arc<RunState>,
     asset: &AssetRecord,
-) -> Result<Vec<Op>, EngineError> {
+) -> Result<ClipPlan, EngineError> {
     let targets = match engine.resolve(store, asset).await? {
         Resolution::Targets(t) => t,
         Resolution::Untagged => {
@@ -541,12 +665,10 @@ async fn plan_one(
             });
         }
     }
-    run.report
-        .lock()
-        .await
-        .conflicts
-        .extend(plan.conflicts.iter().cloned());
-    Ok(plan.ops)
+    Ok(ClipPlan {
+        ops: plan.ops,
+        conflicts: plan.conflicts,
+    })
 }
 
 async fn record_planned(engine: &SyncEngine, run: &Arc<RunState>, asset: &AssetRecord, op: &Op) {

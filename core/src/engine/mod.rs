@@ -244,6 +244,20 @@ pub(crate) struct RunState {
     pub run_id: String,
     pub report: Mutex<SyncReport>,
     pub writes: AtomicU64,
+    /// Clip file downloads that failed in a row (reset by one that succeeds).
+    pub download_failures: AtomicU64,
+}
+
+impl RunState {
+    /// Where this run downloads clip files to check them: one folder per run, so runs of
+    /// several jobs in one daemon never remove each other's files.
+    pub(crate) fn files_dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "partreel-files-{}-{}",
+            std::process::id(),
+            self.run_id
+        ))
+    }
 }
 
 fn new_run_id() -> String {
@@ -300,6 +314,7 @@ impl SyncEngine {
                 ..Default::default()
             }),
             writes: AtomicU64::new(0),
+            download_failures: AtomicU64::new(0),
         });
         store.run_started(&run_id, Utc::now()).await?;
         tracing::info!(
@@ -310,6 +325,9 @@ impl SyncEngine {
         );
 
         let result = self.phases(&store, &run).await;
+        // The run's downloads folder (each file is removed once checked; a run that failed
+        // mid-download may leave one behind).
+        let _ = std::fs::remove_dir_all(run.files_dir());
 
         let mut report = run.report.lock().await.clone();
         for ((system, stats), before) in [
@@ -544,8 +562,11 @@ impl SyncEngine {
         let now = Utc::now();
         let mut records = Vec::with_capacity(page.items.len());
         let mut affected: BTreeSet<(String, Option<String>)> = BTreeSet::new();
-        for p in &page.items {
-            let stored = store.part(system, &p.number, &p.revision).await?;
+        let stored_all = read_ahead(&page.items, self.opts.concurrency, |p| {
+            store.part(system, &p.number, &p.revision)
+        })
+        .await?;
+        for (p, stored) in page.items.iter().zip(stored_all) {
             let first_seen = stored.as_ref().map_or(now, |s| s.first_seen);
             let rec = match self.part_record(p, first_seen) {
                 Ok(r) => r,
@@ -770,8 +791,11 @@ impl SyncEngine {
         self.quarantine_rejected(store, run, system, "asset", &page.rejected)
             .await?;
         let mut records = Vec::with_capacity(page.items.len());
-        for v in &page.items {
-            let stored = store.asset(system, &v.asset_id).await?;
+        let stored_all = read_ahead(&page.items, self.opts.concurrency, |v| {
+            store.asset(system, &v.asset_id)
+        })
+        .await?;
+        for (v, stored) in page.items.iter().zip(stored_all) {
             match self.asset_record(v, stored.as_ref()) {
                 // An echo of what is stored. Modified times are whole seconds and metadata
                 // edits need not bump the version, so an edit made in the same second as the
@@ -1088,6 +1112,27 @@ pub(crate) enum Resolution {
     Unresolved(String),
     /// The clip names a part outside this job's scope (another job's PLM).
     OutOfScope,
+}
+
+/// What the store holds for each record of a page, in page order, read `concurrency` at a
+/// time (a shared store answers on several sessions at once).
+async fn read_ahead<'a, T, R, F, Fut>(
+    items: &'a [T],
+    concurrency: usize,
+    read: F,
+) -> Result<Vec<R>, crate::state::StateError>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, crate::state::StateError>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    // The futures are made before they are streamed (no closure lives in the stream, which
+    // keeps the engine's future `Send` for every lifetime the daemon's spawn asks for).
+    let reads: Vec<Fut> = items.iter().map(read).collect();
+    futures::stream::iter(reads)
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await
 }
 
 /// The latest revision among revisions of one part number.
