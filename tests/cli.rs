@@ -2,9 +2,11 @@
 
 use crate::util::{Env, bin, requests, writes};
 
-/// `partreel demo` runs both jobs: Windchill ⇄ Bynder creates the story's five links and
-/// quarantines the clip tagged with an unknown part; Teamcenter ⇄ Bynder creates the two Stunt
-/// Track links; its second sync writes nothing.
+/// `partreel demo` runs every job of the sim's configuration: Windchill ⇄ Bynder creates the
+/// story's five links and quarantines the clip tagged with an unknown part; Teamcenter ⇄ Bynder
+/// creates the two Stunt Track links; 3DEXPERIENCE ⇄ Bynder the two playset links (PL-4001 B,
+/// PL-4002 A); Windchill ⇄ AEM the AEM story's four (TR-1002 A, DL-2040 C, two clips each);
+/// its second sync writes nothing.
 #[tokio::test]
 async fn demo_runs_and_second_sync_writes_nothing() {
     let out = tokio::process::Command::new(bin())
@@ -18,7 +20,8 @@ async fn demo_runs_and_second_sync_writes_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = crate::util::parse_report(&out.stdout);
-    assert_eq!(report["links_created"], 7, "{report}");
+    // 5 + 2 + 2 + 4: the per-job counts below.
+    assert_eq!(report["links_created"], 13, "{report}");
     let jobs: Vec<(&str, u64)> = report["jobs"]
         .as_array()
         .into_iter()
@@ -32,7 +35,12 @@ async fn demo_runs_and_second_sync_writes_nothing() {
         .collect();
     assert_eq!(
         jobs,
-        [("windchill-bynder", 5), ("teamcenter-bynder", 2)],
+        [
+            ("windchill-bynder", 5),
+            ("teamcenter-bynder", 2),
+            ("threedx-bynder", 2),
+            ("windchill-aem", 4)
+        ],
         "{report}"
     );
     assert_eq!(

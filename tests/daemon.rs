@@ -40,7 +40,7 @@ fn rate(rps: u32) -> ConfigOptions {
 }
 
 /// Schedules the written configuration's Windchill ⇄ Bynder job (the sim's configuration has
-/// it as `[[jobs]]` `windchill-bynder`, beside the unscheduled `teamcenter-bynder`).
+/// it as `[[jobs]]` `windchill-bynder`, beside the other, unscheduled jobs).
 fn add_job(config: &Path, schedule: &str, run_on_start: bool) {
     let text = std::fs::read_to_string(config).expect("read config");
     let header = "[[jobs]]\nname = \"windchill-bynder\"\n";

@@ -16,8 +16,8 @@ pub fn bin() -> PathBuf {
 }
 
 /// The job `partreel sync` runs in these tests unless told otherwise: the written
-/// configuration has two (`windchill-bynder`, `teamcenter-bynder`); the foundation's tests are
-/// about Windchill ⇄ Bynder.
+/// configuration has four (`windchill-bynder`, `teamcenter-bynder`, `threedx-bynder`,
+/// `windchill-aem`); the foundation's tests are about Windchill ⇄ Bynder.
 pub const DEFAULT_JOB: &str = "windchill-bynder";
 
 /// A running sim with a configuration and a state file in a temporary folder.

@@ -1,6 +1,8 @@
 //! The `/__sim/` control API each emulator serves beside the vendor routes, for a sim that runs
 //! as a separate process (`partreel sim`): read the request log, set or clear faults, move the
-//! clock, expire sessions. These routes are never faulted, rate-limited or logged.
+//! clock, expire sessions. Every emulator (Windchill, Teamcenter, 3DEXPERIENCE, Bynder, AEM)
+//! serves its own copy on its own port, so nothing here dispatches by system; the clock is the
+//! one they all share. These routes are never faulted, rate-limited or logged.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -138,7 +140,9 @@ async fn advance(
     }
 }
 
-/// `POST /__sim/sessions/expire`: Windchill sessions and nonces, or Bynder OAuth tokens.
+/// `POST /__sim/sessions/expire`: this emulator's sessions — Windchill sessions and nonces,
+/// Teamcenter `JSESSIONID`s, 3DEXPERIENCE 3DSpace sessions and CSRF tokens, Bynder OAuth
+/// tokens or AEM IMS tokens.
 async fn expire(State(cs): State<ControlState>) -> StatusCode {
     cs.faults.expire_sessions();
     StatusCode::NO_CONTENT

@@ -8,8 +8,10 @@
 //! - `bynder`: Bynder API v4, per `docs/wire/bynder.md`.
 //! - `seed`: the deterministic generator (the demo story, then N parts and M clips).
 //! - `control`: the `/__sim/` HTTP control API for a sim run as its own process.
-//! - [`Sim`]: the Windchill, Teamcenter and Bynder emulators started on `127.0.0.1:0`, with
-//!   test mutations.
+//! - [`teamcenter`], [`threedx`], [`aem`]: the Siemens Teamcenter, 3DEXPERIENCE and AEM Assets
+//!   emulators, each startable on its own.
+//! - [`Sim`]: all five emulators (Windchill, Teamcenter, 3DEXPERIENCE, Bynder, AEM) started on
+//!   `127.0.0.1:0` on one clock, with test mutations.
 #![deny(missing_docs)]
 
 pub mod aem;
@@ -32,4 +34,4 @@ pub use framework::ratelimit::RateLimit;
 pub use framework::reqlog::{RequestEntry, RequestLog, System};
 /// What a clip file carries, for [`Sim::bynder_replace_file`].
 pub use partreel_core::provenance::fixtures::ClipKind;
-pub use sim::{Emulator, GeneratedPlm, Sim, SimConfig, SimCredentials};
+pub use sim::{Emulator, FileFault, GeneratedPlm, Sim, SimConfig, SimCredentials};

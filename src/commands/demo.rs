@@ -1,6 +1,7 @@
-//! `partreel demo`: the emulators seeded with the Acme Toys story, one sync of both jobs
-//! (Windchill ⇄ Bynder and Teamcenter ⇄ Bynder) on the embedded SQLite default, the reports and
-//! the links they made; then a second sync that writes nothing.
+//! `partreel demo`: the five emulators seeded with the Acme Toys story, one sync of every job of
+//! the written configuration (Windchill, Teamcenter and 3DEXPERIENCE ⇄ Bynder, Windchill ⇄ AEM
+//! Assets) on the embedded SQLite default, the reports and the links they made; then a second
+//! sync that writes nothing.
 
 use std::process::ExitCode;
 
@@ -32,10 +33,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     if !args.json {
-        println!("partreel demo — Acme Toys: Windchill and Teamcenter ⇄ Bynder on local emulators");
+        println!(
+            "partreel demo — Acme Toys: Windchill, Teamcenter and 3DEXPERIENCE ⇄ Bynder, Windchill ⇄ AEM on local emulators"
+        );
         println!("  windchill emulator  {}", sim.windchill.url);
         println!("  teamcenter emulator {}", sim.teamcenter.emulator.url);
+        println!("  threedx emulator    {}", sim.threedx.emulator.url);
         println!("  bynder emulator     {}", sim.bynder.url);
+        println!("  aem emulator        {}", sim.aem.emulator.url);
         println!("  configuration       {}", config_path.display());
         println!();
     }
@@ -76,7 +81,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     if args.serve {
-        let (viewer, token) = super::serve::start_demo(&dir.join("partreel.db"), &sim.bynder.url)
+        let dams = [sim.bynder.url.as_str(), sim.aem.emulator.url.as_str()];
+        let (viewer, token) = super::serve::start_demo(&dir.join("partreel.db"), &dams)
             .await
             .context("cannot start the viewer")?;
         println!();
@@ -130,8 +136,8 @@ fn summary(r: &SyncReport) -> String {
 async fn print_links(store: &dyn StateStore) -> anyhow::Result<()> {
     println!("Prompt-to-part links:");
     println!(
-        "  {:<12} {:<26} {:<18} {:<14} {:<10} watermark / provenance",
-        "part", "clip", "campaign", "status", "lifecycle"
+        "  {:<12} {:<7} {:<26} {:<18} {:<14} {:<10} watermark / provenance",
+        "part", "dam", "clip", "campaign", "status", "lifecycle"
     );
     let mut after = None;
     loop {
@@ -164,12 +170,20 @@ async fn print_links(store: &dyn StateStore) -> anyhow::Result<()> {
                 })
                 .unwrap_or_default();
             println!(
-                "  {:<12} {:<26} {:<18} {:<14} {:<10} {}",
+                "  {:<12} {:<7} {:<26} {:<18} {:<14} {:<10} {}",
                 format!("{}/{}", l.part_number, l.part_revision),
+                l.dam_system,
                 truncate(&title, 26),
                 truncate(&campaign, 18),
                 l.status.as_str(),
-                part.and_then(|p| p.lifecycle_state).unwrap_or_default(),
+                part.and_then(|mut p| {
+                    // The mapped display name (3DEXPERIENCE's connector keeps the internal
+                    // maturity state, e.g. IN_WORK, as the record's own state).
+                    p.values
+                        .remove(canonical::LIFECYCLE_STATE)
+                        .or(p.lifecycle_state)
+                })
+                .unwrap_or_default(),
                 verdict
             );
         }

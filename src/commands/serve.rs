@@ -147,8 +147,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Starts the viewer for `partreel demo --serve` on a free loopback port, with a fresh random
-/// token (returned, only its hash is configured) and the DAM emulator as the one DAM host.
-pub async fn start_demo(state: &Path, dam_url: &str) -> anyhow::Result<(Running, String)> {
+/// token (returned, only its hash is configured) and the DAM emulators as the DAM hosts.
+pub async fn start_demo(state: &Path, dam_urls: &[&str]) -> anyhow::Result<(Running, String)> {
     let token = hex::encode(rand::random::<[u8; 24]>());
     let cfg = ViewerConfig {
         listen: "127.0.0.1:0".into(),
@@ -157,7 +157,7 @@ pub async fn start_demo(state: &Path, dam_url: &str) -> anyhow::Result<(Running,
             sha256: hex::encode(hash_token(&token)),
             expires: None,
         }],
-        dam_hosts: host_port(dam_url).into_iter().collect(),
+        dam_hosts: dam_urls.iter().filter_map(|u| host_port(u)).collect(),
         ..ViewerConfig::default()
     };
     Ok((start(state, &cfg).await?, token))

@@ -1,5 +1,5 @@
-//! `partreel sim`: the emulators on free loopback ports until stopped, with a configuration
-//! that points at them.
+//! `partreel sim`: the five emulators (Windchill, Teamcenter, 3DEXPERIENCE, Bynder, AEM Assets)
+//! on free loopback ports until stopped, with a configuration that points at them.
 
 use std::process::ExitCode;
 
@@ -12,17 +12,25 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let sim = Sim::start(SimConfig {
         parts: args.parts,
         clips: args.clips,
+        aem_clips: args.aem_clips,
+        file_bytes: args.file_bytes.unwrap_or(SimConfig::default().file_bytes),
         seed: args.seed,
         story: !args.no_story,
         generated_plm: match args.generated_plm {
             GeneratedPlmArg::Windchill => GeneratedPlm::Windchill,
             GeneratedPlmArg::Teamcenter => GeneratedPlm::Teamcenter,
+            GeneratedPlmArg::Threedx => GeneratedPlm::Threedx,
         },
         ..SimConfig::default()
     })
     .await?;
+    // Scripts read each URL after its `NAME emulator:` label and wait for the `bynder emulator`
+    // line, so it stays last.
     println!("windchill emulator:  {}", sim.windchill.url);
     println!("teamcenter emulator: {}", sim.teamcenter.emulator.url);
+    println!("threedx emulator:    {}", sim.threedx.emulator.url);
+    println!("threedx passport:    {}", sim.threedx.passport_url);
+    println!("aem emulator:        {}", sim.aem.emulator.url);
     println!("bynder emulator:     {}", sim.bynder.url);
     if let Some(path) = &args.write_config {
         let dir = path

@@ -8,7 +8,7 @@
 //! DL-2040 rev C with a signed, a stripped and an altered clip, plus generated clips about the
 //! caller's parts) and serves it with the shared framework (clock, faults, rate limit, request
 //! log; `expire_sessions` revokes every IMS token); [`AemSim`] has the inspection and mutation
-//! handles.
+//! handles. [`crate::Sim`] starts it beside the other emulators.
 
 mod json;
 mod query;
@@ -260,6 +260,12 @@ impl AemSim {
     /// IMS tokens issued so far.
     pub fn tokens_issued(&self) -> u64 {
         lock(&self.store).tokens_issued
+    }
+
+    /// The IMS access tokens it issued that are still held (so tests can check none reaches a
+    /// log; `expire_sessions` forgets them, so read them before).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.store).tokens.keys().cloned().collect()
     }
 
     /// Revokes every IMS token (same as `emulator.faults.expire_sessions()`).

@@ -51,14 +51,18 @@ impl Rendition {
     }
 }
 
-/// The fixture kind of an item's file.
+/// The fixture kind of an item's file (a cut-short download starts as the signed file).
 pub(crate) fn clip_kind(p: Provenance) -> ClipKind {
     match p {
-        Provenance::Signed => ClipKind::Signed,
+        Provenance::Signed | Provenance::CutShort | Provenance::NotMedia => ClipKind::Signed,
         Provenance::Missing => ClipKind::Stripped,
         Provenance::Altered => ClipKind::Altered,
     }
 }
+
+/// What a not-media original holds.
+pub(crate) const NOT_MEDIA: &[u8] =
+    b"<!DOCTYPE html><html><body><h1>403 Forbidden</h1><p>Access denied.</p></body></html>\n";
 
 type Key = (ClipKind, MediaFormat, String, usize);
 
@@ -71,6 +75,9 @@ pub(crate) fn bytes(
     rendition: Rendition,
     size: usize,
 ) -> Result<Bytes, FixtureError> {
+    if provenance == Provenance::NotMedia && rendition == Rendition::Original {
+        return Ok(Bytes::from_static(NOT_MEDIA));
+    }
     let (kind, format) = match rendition {
         Rendition::Original => (clip_kind(provenance), MediaFormat::Mp4),
         Rendition::Preview => (ClipKind::Stripped, MediaFormat::Mp4),

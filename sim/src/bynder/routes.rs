@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::files;
-use super::store::{BynderStore, MediaQuery};
+use super::files::{self, Rendition};
+use super::store::{BynderStore, MediaQuery, Provenance};
 use crate::framework::base64;
 use crate::framework::clock::{SimClock, lock};
 use crate::framework::reqlog::System;
@@ -324,17 +324,41 @@ async fn file(State(st): State<ByState>, Path((id, file)): Path<(String, String)
     let Some((provenance, generator, size)) = found else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
-    let rendition = files::Rendition::from_file_name(&file);
+    let rendition = Rendition::from_file_name(&file);
     let made =
         tokio::task::spawn_blocking(move || files::bytes(provenance, &generator, rendition, size))
             .await;
     match made {
+        Ok(Ok(bytes)) if provenance == Provenance::CutShort && rendition == Rendition::Original => {
+            cut_short(bytes, rendition.content_type())
+        }
         Ok(Ok(bytes)) => {
             ([(header::CONTENT_TYPE, rendition.content_type())], bytes).into_response()
         }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("sim file: {e}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("sim file: {e}")),
     }
+}
+
+/// A download that announces all of `bytes` (`Content-Length`), sends the first half and
+/// then fails, so the server drops the connection mid-body.
+fn cut_short(bytes: bytes::Bytes, content_type: &'static str) -> Response {
+    let total = bytes.len();
+    let half = bytes.slice(..total / 2);
+    let body = futures::stream::iter([
+        Ok::<_, std::io::Error>(half),
+        Err(std::io::Error::other(
+            "sim: connection dropped mid-download",
+        )),
+    ]);
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_LENGTH, total.to_string()),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// `GET {base}/api/v4/metaproperties/` — docs/wire/bynder.md Metaproperties.

@@ -135,6 +135,11 @@ pub(crate) enum Provenance {
     Missing,
     /// A manifest, but one byte of the media changed after signing.
     Altered,
+    /// Not a video at all (an HTML error page saved under the clip's name).
+    NotMedia,
+    /// The download announces the whole signed file, sends half of it and drops the
+    /// connection, every time.
+    CutShort,
 }
 
 /// One media item.

@@ -6,11 +6,13 @@
 //! [`start`] seeds it (its own story family `PL-4001` "Playset garage", rev A Released, rev B In
 //! Work, plus generated `PL-`/`PK-` revisions) and serves it with the shared framework (clock,
 //! faults, rate limit, request log); [`ThreedxSim`] has the inspection and mutation handles.
+//! [`crate::Sim`] starts it beside the other emulators; [`generated_parts`] tells what the
+//! generated revisions are, so clips seeded in another emulator can be about them.
 
 mod modeler;
 mod passport;
 pub(crate) mod routes;
-mod seed;
+pub(crate) mod seed;
 pub mod store;
 #[cfg(test)]
 mod tests;
@@ -18,6 +20,7 @@ mod tests;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -33,6 +36,7 @@ use store::ThreedxStore;
 
 pub use passport::PASSPORT_PATH;
 pub use routes::SPACE_PATH;
+pub use seed::generated_parts;
 
 /// How long `shutdown` waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -231,6 +235,24 @@ impl ThreedxSim {
         lock(&self.store).edit_document(id, attr, value, self.clock.now())
     }
 
+    /// Edits one attribute of a document like another user would (new `modified` and
+    /// `cestamp`), right after the next `GET documents/{id}` of it has been answered: a write
+    /// based on that read then carries a stale `cestamp`, deterministically (the race between a
+    /// client's read and its write, for stale-`cestamp` tests). Several calls queue several
+    /// edits for the same read. False (nothing queued) for an unknown id.
+    pub fn edit_document_after_next_read(&self, id: &str, attr: &str, value: &str) -> bool {
+        let mut store = lock(&self.store);
+        if !store.docs.contains_key(id) {
+            return false;
+        }
+        store
+            .edits_after_read
+            .entry(id.to_string())
+            .or_default()
+            .push((attr.to_string(), value.to_string()));
+        true
+    }
+
     /// Closes every 3DSpace session (same as `emulator.faults.expire_sessions()`).
     pub fn expire_sessions(&self) {
         lock(&self.store).expire_sessions();
@@ -254,6 +276,32 @@ impl ThreedxSim {
     /// CSRF tokens issued so far.
     pub fn csrf_issued(&self) -> u64 {
         lock(&self.store).csrf_issued
+    }
+
+    /// The live secrets it issued: passport `CASTGC` tickets, 3DSpace session ids and CSRF
+    /// tokens (so tests can check none reaches a log; `expire_sessions` forgets the sessions
+    /// and tokens, so read them before).
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let store = lock(&self.store);
+        store
+            .tgts
+            .iter()
+            .chain(&store.sessions)
+            .chain(store.csrf.values())
+            .cloned()
+            .collect()
+    }
+
+    /// Gives these items or documents (by id) one `modified` time, to build tie groups.
+    pub fn set_same_modified(&self, ids: &[String], at: DateTime<Utc>) {
+        let mut store = lock(&self.store);
+        for id in ids {
+            if let Some(item) = store.items.get_mut(id) {
+                item.modified = at;
+            } else if let Some(doc) = store.docs.get_mut(id) {
+                doc.modified = at;
+            }
+        }
     }
 
     /// Stops the server (waiting briefly for open connections).

@@ -270,13 +270,17 @@ fn documents_of(ctx: &Ctx, id: &str) -> Answer {
     Ok(docs(found))
 }
 
+/// DocumentService `Get`; an edit queued by `ThreedxSim::edit_document_after_next_read` is
+/// made once the answer is built, so the answer's `cestamp` is stale when it leaves.
 fn read_doc(ctx: &Ctx, id: &str) -> Answer {
-    let store = lock(&ctx.st.store);
+    let mut store = lock(&ctx.st.store);
     let d = store
         .docs
         .get(id)
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "document not found"))?;
-    Ok(docs(vec![d.to_json()]))
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "document not found"))?
+        .to_json();
+    store.after_read(id, ctx.st.clock.now());
+    Ok(docs(vec![d]))
 }
 
 /// DocumentService update: `data[0]` with optional `cestamp`, `dataelements` and

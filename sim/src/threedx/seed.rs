@@ -110,38 +110,83 @@ pub(crate) fn seed(st: &mut ThreedxStore, cfg: &ThreedxSimConfig, now: DateTime<
             base + Duration::hours(3),
         );
     }
-    let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let mut made = 0usize;
+    for g in generated(cfg.parts, cfg.seed) {
+        st.add_item(item(
+            &g.number,
+            &g.revision,
+            &g.title,
+            g.state,
+            &g.sku,
+            g.weight,
+            base + Duration::seconds(g.offset_secs),
+        ));
+    }
+}
+
+/// One generated item revision, before it gets its times.
+pub(crate) struct GeneratedItem {
+    /// Part number (`PL-5000`, `PK-5001`, …).
+    pub(crate) number: String,
+    /// Revision letter.
+    pub(crate) revision: String,
+    /// Title (`Playset castle 5002`).
+    pub(crate) title: String,
+    /// Maturity state.
+    pub(crate) state: &'static str,
+    /// `c9Sku`.
+    pub(crate) sku: String,
+    /// `Weight`.
+    pub(crate) weight: f64,
+    /// Seconds after the seed's base time (ten days before now) of its `modified`.
+    pub(crate) offset_secs: i64,
+}
+
+/// The `parts` generated item revisions for `seed`, in seeding order: numbers alternate `PL-`
+/// and `PK-` from 5000, a third of them with a released rev A before their latest rev B.
+pub(crate) fn generated(parts: usize, seed: u64) -> Vec<GeneratedItem> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(parts);
     let mut n = 0usize;
-    while made < cfg.parts {
+    while out.len() < parts {
         let prefix = if n.is_multiple_of(2) { "PL" } else { "PK" };
         let number = format!("{prefix}-{}", 5000 + n);
         let noun = NOUNS[rng.random_range(0..NOUNS.len())];
         let title = format!("Playset {noun} {}", 5000 + n);
         let revisions = if rng.random_range(0..3) == 0 { 2 } else { 1 };
         for r in 0..revisions {
-            if made == cfg.parts {
+            if out.len() == parts {
                 break;
             }
-            let rev = char::from(b'A' + r as u8).to_string();
             let state = if r + 1 < revisions {
                 "RELEASED"
             } else {
                 STATES[rng.random_range(0..STATES.len())]
             };
-            let at = base + Duration::seconds(rng.random_range(0..86_400 * 5));
-            let sku = format!("{prefix}Y-{}", 5000 + n);
-            st.add_item(item(
-                &number,
-                &rev,
-                &title,
+            // Drawn in this order (time, then weight) since the first seeds: keep it so the
+            // same seed keeps giving the same items.
+            let offset_secs = rng.random_range(0..86_400 * 5);
+            let weight = rng.random_range(0.2..3.0);
+            out.push(GeneratedItem {
+                number: number.clone(),
+                revision: char::from(b'A' + r as u8).to_string(),
+                title: title.clone(),
                 state,
-                &sku,
-                rng.random_range(0.2..3.0),
-                at,
-            ));
-            made += 1;
+                sku: format!("{prefix}Y-{}", 5000 + n),
+                weight,
+                offset_secs,
+            });
         }
         n += 1;
     }
+    out
+}
+
+/// The (part number, revision, SKU) of the `parts` item revisions the emulator generates for
+/// `seed` (with [`ThreedxSimConfig::parts`] and [`ThreedxSimConfig::seed`]), in seeding order:
+/// what clips seeded elsewhere (Bynder's, through `partreel_sim::Sim`) are about.
+pub fn generated_parts(parts: usize, seed: u64) -> Vec<(String, String, String)> {
+    generated(parts, seed)
+        .into_iter()
+        .map(|g| (g.number, g.revision, g.sku))
+        .collect()
 }

@@ -113,6 +113,9 @@ pub struct ThreedxStore {
     pub(crate) logins: u64,
     /// CSRF tokens issued.
     pub(crate) csrf_issued: u64,
+    /// Edits to make to a document right after its next `GET documents/{id}` is answered:
+    /// (attribute, value) by document id (see `ThreedxSim::edit_document_after_next_read`).
+    pub(crate) edits_after_read: HashMap<String, Vec<(String, String)>>,
 }
 
 impl ThreedxStore {
@@ -326,6 +329,14 @@ impl ThreedxStore {
         let mut el = Map::new();
         el.insert(attr.to_string(), Value::String(value.to_string()));
         self.update_doc(id, None, &el, None, now).is_ok()
+    }
+
+    /// Makes the edits queued for document `id` by `edits_after_read`, if any (called once its
+    /// read has been answered).
+    pub(crate) fn after_read(&mut self, id: &str, now: DateTime<Utc>) {
+        for (attr, value) in self.edits_after_read.remove(id).unwrap_or_default() {
+            self.edit_document(id, &attr, &value, now);
+        }
     }
 }
 
