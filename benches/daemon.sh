@@ -28,7 +28,8 @@ sim() { # dir: fresh emulators and a config pointing at them
     [ -f "$1/partreel.toml" ] && grep -q '^bynder emulator' "$1/sim.out" && break
     sleep 0.1
   done
-  printf '\n[[jobs]]\nplm = "windchill"\ndam = "bynder"\nschedule = "0 0 1 1 *"\nrun_on_start = true\n' >> "$1/partreel.toml"
+  # The written `windchill-bynder` job runs once on start (its schedule: once a year).
+  sed -i 's|^name = "windchill-bynder"$|&\nschedule = "0 0 1 1 *"\nrun_on_start = true|' "$1/partreel.toml"
 }
 
 pg_schema() { # name: a fresh schema, and the URL selecting it
@@ -73,7 +74,7 @@ echo "partreel daemon benchmark: $N parts × $N clips, client limit $RPS req/s, 
 sim "$WORK/sqlite"
 sed -i "s|^state = .*|state = \"$WORK/sqlite/state.db\"|" "$WORK/sqlite/partreel.toml"
 start=$(date +%s.%N)
-perf record -F 499 -o "$WORK/perf.data" -- "$BIN" sync --json --config "$WORK/sqlite/partreel.toml" \
+perf record -F 499 -o "$WORK/perf.data" -- "$BIN" sync --json --job windchill-bynder --config "$WORK/sqlite/partreel.toml" \
   > "$WORK/sqlite/report.json" 2> "$WORK/sqlite/perf.err"
 end=$(date +%s.%N)
 secs=$(echo "$end - $start" | bc -l)

@@ -24,11 +24,9 @@ for _ in $(seq 1 600); do
   [ -f "$WORK/partreel.toml" ] && grep -q '^bynder emulator' "$WORK/sim.out" && break
   sleep 0.1
 done
-TC_ROOT=$(sed -n 's/^teamcenter emulator: *\(http:\/\/[^/]*\).*/\1/p' "$WORK/sim.out")
 BY_ROOT=$(sed -n 's/^bynder emulator: *\(http:\/\/[^/]*\).*/\1/p' "$WORK/sim.out")
 
-advance() { # the time between two scheduled runs, on both emulators' clocks
-  curl -fsS -X POST "$TC_ROOT/__sim/clock/advance?secs=$1" >/dev/null
+advance() { # the time between two scheduled runs (the emulators share one clock)
   curl -fsS -X POST "$BY_ROOT/__sim/clock/advance?secs=$1" >/dev/null
 }
 

@@ -216,3 +216,88 @@ async fn aem_twenty_percent_faults_converge() {
     assert_eq!(links.len(), 4, "{links:?}");
     assert_eq!(writes(&env.sync().await), 0);
 }
+
+/// Incremental on `partreel sim`'s own `windchill-aem` job: 500 generated AEM clips about 500
+/// Windchill parts. The first run links them all; the next only reads back partreel's own
+/// writes; a run with nothing changed costs a few requests per system (AEM: one QueryBuilder
+/// page of changes, plus the IMS token); ten clips edited in AEM update exactly ten links.
+#[tokio::test]
+async fn aem_incremental_with_a_quiet_run() {
+    use std::time::Duration;
+
+    use partreel_sim::config_writer::ConfigOptions;
+
+    use crate::util::{Env, requests};
+
+    let mut env = Env::start(
+        SimConfig {
+            parts: 500,
+            aem_clips: 500,
+            clips: 0,
+            seed: 11,
+            story: false,
+            ..SimConfig::default()
+        },
+        ConfigOptions {
+            requests_per_sec: Some(2000),
+            ..ConfigOptions::default()
+        },
+    )
+    .await;
+    env.job = Some("windchill-aem");
+    let between = Duration::from_secs(600);
+    let first = env.sync(&[]).await;
+    assert_eq!(first["links_created"], 500, "{}", first["quarantined"]);
+    assert!(
+        first["quarantined"].as_array().is_some_and(Vec::is_empty),
+        "{}",
+        first["quarantined"]
+    );
+
+    env.sim.clock.advance(between);
+    let second = env.sync(&[]).await;
+    assert_eq!(writes(&second), 0, "{second}");
+
+    env.sim.clock.advance(between);
+    let third = env.sync(&[]).await;
+    eprintln!("quiet AEM run: requests {}", third["requests"]);
+    assert_eq!(writes(&third), 0, "{third}");
+    assert!(requests(&third, "aem") <= 3, "{}", third["requests"]);
+    assert!(requests(&third, "windchill") <= 3, "{}", third["requests"]);
+
+    let paths = env.sim.aem.asset_paths();
+    let edited: Vec<String> = paths.iter().step_by(50).take(10).cloned().collect();
+    assert_eq!(edited.len(), 10);
+    for (i, path) in edited.iter().enumerate() {
+        assert!(
+            env.sim
+                .aem
+                .edit_metadata(path, "acme:prompt", &format!("edited prompt {i}"))
+        );
+    }
+    env.sim.clock.advance(between);
+    let fourth = env.sync(&[]).await;
+    assert_eq!(fourth["links_updated"], 10, "{fourth}");
+    assert_eq!(fourth["links_created"], 0, "{fourth}");
+    assert_eq!(fourth["links_retired"], 0, "{fourth}");
+    let prompts: std::collections::BTreeMap<String, String> = env
+        .sim
+        .windchill_documents()
+        .into_iter()
+        .filter_map(|d| {
+            Some((
+                d["AssetId"].as_str()?.to_string(),
+                d["Prompt"].as_str().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    for (i, path) in edited.iter().enumerate() {
+        let asset = env.sim.aem.asset(path).expect("asset");
+        let id = prompts
+            .keys()
+            .find(|k| path.ends_with(k.as_str()) || k.as_str() == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("no link for {path} ({:?})", asset.metadata.get("dc:title")));
+        assert_eq!(prompts[&id], format!("edited prompt {i}"));
+    }
+}

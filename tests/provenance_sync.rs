@@ -119,3 +119,101 @@ async fn oversized_files_get_a_clear_status_and_the_run_goes_on() {
     }
     assert_eq!(writes(&env.sync(&[]).await), 0);
 }
+
+/// `partreel sync --json` with `TMPDIR` set (where clip files are downloaded to be checked).
+async fn sync_in(env: &Env, tmpdir: &str) -> Value {
+    let out = env
+        .run(&["sync", "--json"], &[], &[("TMPDIR", tmpdir)])
+        .await;
+    assert!(
+        out.status.success(),
+        "sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::util::parse_report(&out.stdout)
+}
+
+/// Two re-uploads that cannot be checked — a download cut short halfway (every time, so the
+/// client's retries give up) and a file that is not media — each get a clear status on their
+/// link, non-compliant; the other clips and the run go on and nothing is left in the downloads
+/// folder. The cut-short file is tried again by the next run (the not-media one is not), and
+/// once it downloads whole its link is compliant again.
+#[tokio::test]
+async fn cut_short_and_not_media_files_get_a_clear_status_and_the_run_goes_on() {
+    use partreel_sim::FileFault;
+    let env = Env::start(
+        partreel_sim::SimConfig::default(),
+        partreel_sim::config_writer::ConfigOptions {
+            fast_retries: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmpdir = tmp.path().to_string_lossy().into_owned();
+    let first = sync_in(&env, &tmpdir).await;
+    assert_eq!(first["links_created"], 5, "{first}");
+    let cut = asset_id(&env, "chase-sequence-v3");
+    let junk = asset_id(&env, "beach-day-playful");
+    let fine = asset_id(&env, "beach-day-educational");
+    env.sim.bynder_break_file(&cut, FileFault::CutShort);
+    env.sim.bynder_break_file(&junk, FileFault::NotMedia);
+    env.sim
+        .bynder_edit(&fine, "Prompt", Some("educational tone, retake"));
+
+    let second = sync_in(&env, &tmpdir).await;
+    assert!(
+        second["quarantined"].as_array().is_some_and(Vec::is_empty),
+        "{second}"
+    );
+    let doc = document(&env, &cut);
+    assert_eq!(doc["PartreelStatus"], "non_compliant", "{doc}");
+    assert_eq!(doc["WatermarkPreserved"], "false", "{doc}");
+    let reason = doc["ProvenanceReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not checked") && reason.contains("download truncated"),
+        "{reason}"
+    );
+    let doc = document(&env, &junk);
+    assert_eq!(doc["PartreelStatus"], "non_compliant", "{doc}");
+    let reason = doc["ProvenanceReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not checked") && reason.contains("not media"),
+        "{reason}"
+    );
+    // The run went on: the third clip's edit reached its link.
+    let doc = document(&env, &fine);
+    assert_eq!(doc["PartreelStatus"], "active", "{doc}");
+    assert_eq!(doc["Prompt"], "educational tone, retake", "{doc}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read tmp")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "downloads left behind: {left:?}");
+
+    let downloads = |env: &Env| {
+        env.sim
+            .bynder
+            .log
+            .count_matching(|e| e.method == "GET" && e.path.ends_with("/download/"))
+    };
+    // The next run asks again for the file that was cut short (a broken download says nothing
+    // lasting about the file), not for the one that is not media; nothing changed, so
+    // nothing is written.
+    let before = downloads(&env);
+    let third = sync_in(&env, &tmpdir).await;
+    assert_eq!(writes(&third), 0, "{third}");
+    assert_eq!(
+        downloads(&env),
+        before + 1,
+        "only the cut-short file is fetched again"
+    );
+    // Once the file downloads whole, its link is compliant again.
+    env.sim.bynder_replace_file(&cut, ClipKind::Signed);
+    let fourth = sync_in(&env, &tmpdir).await;
+    assert_eq!(fourth["links_updated"], 1, "{fourth}");
+    let doc = document(&env, &cut);
+    assert_eq!(doc["PartreelStatus"], "active", "{doc}");
+    assert_eq!(doc["WatermarkPreserved"], "true", "{doc}");
+}

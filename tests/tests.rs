@@ -13,4 +13,5 @@ mod provenance_sync;
 mod sync;
 mod teamcenter;
 mod threedx;
+mod threedx_bynder;
 mod viewer;
