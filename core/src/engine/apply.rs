@@ -524,18 +524,7 @@ async fn check_file(
         .download_original(&asset.asset_id, &dest, max)
         .await
     {
-        Ok(Some(_)) => {
-            let checker = checker.clone();
-            let path = dest.clone();
-            tokio::task::spawn_blocking(move || checker.check(&path))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(ProvenanceError::io(
-                        &dest,
-                        std::io::Error::other(format!("check task failed: {e}")),
-                    ))
-                })
-        }
+        Ok(Some(_)) => checker.check_bounded(&dest).await,
         Ok(None) => Err(ProvenanceError::io(
             &dest,
             std::io::Error::new(

@@ -32,6 +32,8 @@ const SNIFF_BYTES: usize = 16;
 pub struct Checker {
     policy: ProvenancePolicy,
     context: Arc<Context>,
+    /// Checks running at once ([`ProvenancePolicy::concurrent_checks`]), for [`Self::check_bounded`].
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -68,12 +70,36 @@ impl Checker {
         Ok(Checker {
             policy: policy.clone(),
             context: Arc::new(context),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                policy.concurrent_checks().max(1),
+            )),
         })
     }
 
     /// The policy this checker applies.
     pub fn policy(&self) -> &ProvenancePolicy {
         &self.policy
+    }
+
+    /// [`Self::check`] on a blocking thread, at most [`ProvenancePolicy::concurrent_checks`]
+    /// at once across every caller sharing this checker (which bounds memory and CPU however
+    /// many downloads run).
+    pub async fn check_bounded(&self, path: &Path) -> Result<Evidence, ProvenanceError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ProvenanceError::C2pa("the checker is shutting down".into()))?;
+        let checker = self.clone();
+        let owned = path.to_path_buf();
+        tokio::task::spawn_blocking(move || checker.check(&owned))
+            .await
+            .unwrap_or_else(|e| {
+                Err(ProvenanceError::io(
+                    path,
+                    std::io::Error::other(format!("check task failed: {e}")),
+                ))
+            })
     }
 
     /// Checks one file on disk. `Err` only when the file cannot be judged (too large, not

@@ -28,6 +28,11 @@ pub struct ProvenancePolicy {
     pub trust_anchors_file: Option<PathBuf>,
     /// Largest original file downloaded and checked, in bytes.
     pub max_file_bytes: u64,
+    /// Files checked at once (downloads go on concurrently, to disk). The check is CPU bound
+    /// and c2pa holds up to about twice the file in memory while checking it, so this bounds
+    /// the memory of a sync at about `2 × max_concurrent_checks × file size`. Default: one per
+    /// CPU core.
+    pub max_concurrent_checks: Option<usize>,
 }
 
 impl Default for ProvenancePolicy {
@@ -37,16 +42,27 @@ impl Default for ProvenancePolicy {
             trust_anchors_pem: None,
             trust_anchors_file: None,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_concurrent_checks: None,
         }
     }
 }
 
 impl ProvenancePolicy {
+    /// [`Self::max_concurrent_checks`], or one per CPU core.
+    pub fn concurrent_checks(&self) -> usize {
+        self.max_concurrent_checks.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
     /// Pure checks of the table; each problem names its key under `provenance.`.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if self.max_file_bytes == 0 {
             errors.push("provenance.max_file_bytes: must be at least 1".into());
+        }
+        if self.max_concurrent_checks == Some(0) {
+            errors.push("provenance.max_concurrent_checks: must be at least 1".into());
         }
         if self.allow_generators.iter().any(|g| g.trim().is_empty()) {
             errors.push("provenance.allow_generators: entries must not be empty".into());

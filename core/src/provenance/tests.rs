@@ -447,3 +447,27 @@ async fn a_download_error_status_is_retried_then_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn zero_concurrent_checks_is_refused_and_the_default_is_one_per_core() {
+    let zero = ProvenancePolicy {
+        max_concurrent_checks: Some(0),
+        ..ProvenancePolicy::default()
+    };
+    let errors = zero.validate();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("provenance.max_concurrent_checks")),
+        "{errors:?}"
+    );
+    let default = ProvenancePolicy::default();
+    assert!(default.validate().is_empty());
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    assert_eq!(default.concurrent_checks(), cores);
+    let three = ProvenancePolicy {
+        max_concurrent_checks: Some(3),
+        ..ProvenancePolicy::default()
+    };
+    assert_eq!(three.concurrent_checks(), 3);
+}
