@@ -841,3 +841,60 @@ fn emulator_tokens(log: &str) -> Vec<String> {
     }
     out
 }
+
+/// `partreel mappings discover --system threedx` lists what an admin can map, read from the
+/// live 3DEXPERIENCE (a Details-mask read of an engineering item: its customer and enterprise
+/// attributes; a document's attributes); `mappings validate` checks the shipped mapping against
+/// it, and a mapping naming an attribute the system does not have is refused, naming it.
+#[tokio::test]
+async fn mappings_discover_and_validate_against_the_live_schema() {
+    let env = start(SimConfig::default(), fast()).await;
+    let text = |out: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let out = env
+        .run(&["mappings", "discover", "--system", "threedx"], &[], &[])
+        .await;
+    assert!(out.status.success(), "discover failed: {}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{listing}");
+    for expected in ["part:", "link:", "Weight", "Material", "c9Sku", "title"] {
+        assert!(
+            listing.contains(expected),
+            "{expected} missing from:\n{listing}"
+        );
+    }
+
+    let mapping = env.dir.path().join("mappings/threedx.toml");
+    let shipped = mapping.to_string_lossy().into_owned();
+    let out = env.run(&["mappings", "validate", &shipped], &[], &[]).await;
+    assert!(
+        out.status.success(),
+        "the shipped mapping must validate: {}",
+        text(&out)
+    );
+
+    let original = std::fs::read_to_string(&mapping).expect("mapping");
+    let bad = original.replacen("c9Sku", "c9NoSuchAttribute", 1);
+    assert_ne!(bad, original, "the shipped mapping maps c9Sku");
+    let bad_path = env.dir.path().join("mappings/threedx-bad.toml");
+    std::fs::write(&bad_path, bad).expect("write");
+    let bad_path = bad_path.to_string_lossy().into_owned();
+    let out = env
+        .run(&["mappings", "validate", &bad_path], &[], &[])
+        .await;
+    assert!(
+        !out.status.success(),
+        "a mapping naming an unknown attribute must be refused: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("c9NoSuchAttribute"),
+        "the error names the attribute: {}",
+        text(&out)
+    );
+}
