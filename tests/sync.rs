@@ -807,3 +807,44 @@ async fn dry_run_plans_without_writing() {
     .concat();
     assert!(w.is_empty(), "{}", describe(&w));
 }
+
+/// Someone edits a link document's Campaign (a `newest` field) in Windchill just before
+/// partreel's own write to that document (a DAM-side prompt edit) lands: the PLM's answer to
+/// the write carries the person's edit. It must not be taken for partreel's own value — the
+/// next run brings the new campaign to the DAM, and the one after writes nothing.
+#[tokio::test]
+async fn an_edit_made_between_read_and_write_is_not_taken_for_an_echo() {
+    let env = Env::story().await;
+    let first = env.sync(&[]).await;
+    assert_eq!(count(&first, "links_created"), 5, "{first}");
+    let beach = story_clip(&env, "beach-day-playful");
+    let doc = only_doc(&env, &beach);
+    let doc_id = doc_str(&doc, "ID").expect("document id").to_owned();
+    assert_eq!(
+        asset_prop(&env, &beach, "Campaign").as_deref(),
+        Some("Tone_Test_ABC")
+    );
+
+    env.sim
+        .bynder_edit(&beach, "Prompt", Some("playful tone, take two"));
+    env.sim
+        .windchill_edit_document_before_next_write(&doc_id, "Campaign", "Back_To_School");
+    env.sim.clock.advance(BETWEEN_RUNS);
+    let second = env.sync(&[]).await;
+    assert_eq!(count(&second, "links_updated"), 1, "{second}");
+    let now = doc_now(&env, &doc_id);
+    assert_eq!(doc_str(&now, "Prompt"), Some("playful tone, take two"));
+    assert_eq!(doc_str(&now, "Campaign"), Some("Back_To_School"));
+
+    env.sim.clock.advance(BETWEEN_RUNS);
+    let third = env.sync(&[]).await;
+    assert!(list(&third, "conflicts").is_empty(), "{third}");
+    assert_eq!(
+        asset_prop(&env, &beach, "Campaign").as_deref(),
+        Some("Back_To_School"),
+        "the campaign edited in Windchill reaches the DAM: {third}"
+    );
+    env.sim.clock.advance(BETWEEN_RUNS);
+    let fourth = env.sync(&[]).await;
+    assert_eq!(writes(&fourth), 0, "{fourth}");
+}

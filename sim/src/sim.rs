@@ -519,6 +519,30 @@ impl Sim {
         });
     }
 
+    /// Sets a document property (as [`Self::windchill_edit_document`]) just before the next
+    /// `PATCH` of that document is applied: a person's edit landing between a client's read and
+    /// its write, which comes back in the write's answer.
+    ///
+    /// # Panics
+    /// If the property is not a writable document property (a broken test).
+    pub fn windchill_edit_document_before_next_write(
+        &self,
+        doc_id: &str,
+        property: &str,
+        value: &str,
+    ) {
+        assert!(
+            crate::windchill::store::document_props()
+                .iter()
+                .any(|p| p.0 == property && !p.2),
+            "windchill_edit_document_before_next_write: property {property} cannot be edited"
+        );
+        lock(&self.wc).edit_before_patch.insert(
+            doc_id.to_owned(),
+            (property.to_owned(), serde_json::json!(value)),
+        );
+    }
+
     /// Every document, in creation order, as the API serves it.
     pub fn windchill_documents(&self) -> Vec<serde_json::Value> {
         lock(&self.wc)

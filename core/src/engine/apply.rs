@@ -186,7 +186,14 @@ fn is_recoverable(engine: &SyncEngine, entry: &crate::state::JournalEntry) -> bo
     Utc::now() - entry.created_at > lease
 }
 
-/// Stores what the PLM now holds for a link.
+/// Stores what the PLM now holds for a link after partreel's write, whose values the caller
+/// has put in `link.plm_values`.
+///
+/// The PLM's answer is the whole record, and it may carry someone's edit made between
+/// partreel's read and its write (no PLM here refuses such a write). Stored as partreel's own,
+/// that edit would read as an echo on the next pull and never be planned. So when the answer
+/// differs from what was written on a field partreel knows, the values written are kept: the
+/// next pull sees the record differ from the state and plans the clip again.
 fn settle_remote(engine: &SyncEngine, link: &mut LinkRecord, remote: &RemoteLink) {
     link.remote_id = Some(remote.remote_id.clone());
     if let Some(p) = &remote.part_remote_id {
@@ -194,7 +201,18 @@ fn settle_remote(engine: &SyncEngine, link: &mut LinkRecord, remote: &RemoteLink
     }
     link.plm_modified = Some(remote.modified);
     if let Ok(values) = engine.maps().plm.to_canonical(Entity::Link, &remote.fields) {
-        link.plm_values = values;
+        let edited_meanwhile: Vec<&String> = link
+            .plm_values
+            .iter()
+            // A field the answer leaves out is no evidence of an edit.
+            .filter(|(k, v)| values.get(*k).is_some_and(|now| now != *v))
+            .map(|(k, _)| k)
+            .collect();
+        if edited_meanwhile.is_empty() {
+            link.plm_values = values;
+        } else {
+            tracing::info!(link = %link.link_id, fields = ?edited_meanwhile, "the PLM's answer carries an edit made since partreel read the record: planned again after the next pull");
+        }
     }
 }
 

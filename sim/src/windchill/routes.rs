@@ -400,7 +400,13 @@ fn update_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
     check_nonce(ctx)?;
     let body = json_body(ctx)?;
     let now = ctx.st.clock.now();
-    let doc = lock(&ctx.st.store).patch_document(id, &body, now)?;
+    let mut store = lock(&ctx.st.store);
+    if let Some((prop, value)) = store.edit_before_patch.remove(id) {
+        store.edit_document(id, |d| {
+            d.fields.insert(prop, value);
+        });
+    }
+    let doc = store.patch_document(id, &body, now)?;
     Ok(ok_json(StatusCode::OK, doc))
 }
 

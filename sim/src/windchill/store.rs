@@ -200,6 +200,9 @@ pub(crate) struct WindchillStore {
     next_part: u64,
     next_doc: u64,
     next_link: u64,
+    /// Document id → (property, value) set just before its next PATCH is applied: a person's
+    /// edit landing between a client's read and its write.
+    pub(crate) edit_before_patch: HashMap<String, (String, Value)>,
 }
 
 /// First object ids; each class counts on its own.
