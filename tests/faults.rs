@@ -10,10 +10,7 @@ use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{FaultCounters, FaultKind, FaultPlan, RequestEntry, Sim, SimConfig};
 use serde_json::Value;
 
-use crate::util::{Env, parse_report, writes};
-
-/// Env var the binary reads to abort right after the Nth remote write.
-const CRASH_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
+use crate::util::{CRASH_ENV, Env, fast, parse_report, sync_until_ok, text, try_sync, writes};
 
 // ---- helpers ----
 
@@ -34,39 +31,8 @@ impl Rng {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status: {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `partreel sync --json` with extra environment, never panicking.
-async fn try_sync(env: &Env, vars: &[(&str, &str)]) -> Output {
-    env.run(&["sync", "--json"], &[], vars).await
-}
-
-/// Runs plain syncs until one succeeds (at most `max` runs); returns the last report and the
-/// number of runs.
-async fn sync_until_ok(env: &Env, max: usize) -> (Value, usize) {
-    for i in 1..=max {
-        let out = try_sync(env, &[]).await;
-        if out.status.success() {
-            return (parse_report(&out.stdout), i);
-        }
-        assert!(
-            i < max,
-            "no successful sync in {max} runs; last:\n{}",
-            text(&out)
-        );
-    }
-    unreachable!()
 }
 
 /// One link as the PLM holds it: (part number, revision, asset id, link id).
@@ -227,15 +193,6 @@ async fn reference(cfg: &SimConfig) -> Env {
     let twin = Env::start(cfg.clone(), fast()).await;
     twin.sync(&[]).await;
     twin
-}
-
-/// Options with a client rate limit high enough that runs are not paced by the connectors'
-/// vendor-friendly defaults (Bynder's is 15 requests a second).
-fn fast() -> ConfigOptions {
-    ConfigOptions {
-        requests_per_sec: Some(2000),
-        ..ConfigOptions::default()
-    }
 }
 
 fn seeded(clips: usize, parts: usize, seed: u64) -> SimConfig {

@@ -11,10 +11,8 @@ use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{RequestEntry, RequestLog, SimConfig, System};
 use serde_json::Value;
 
-use crate::util::{Env, parse_report, requests, writes};
+use crate::util::{BETWEEN_RUNS, Env, count, list, parse_report, requests, writes};
 
-/// Time between two scheduled runs: well past the engine's overlap window (30 s by default).
-const BETWEEN_RUNS: Duration = Duration::from_secs(600);
 /// Path of Bynder's OAuth token endpoint (the one POST that is not a write).
 const TOKEN_PATH: &str = "/v6/authentication/oauth2/token";
 
@@ -31,18 +29,6 @@ async fn sync_with(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     parse_report(&out.stdout)
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    report[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
-}
-
-fn list<'a>(report: &'a Value, key: &str) -> &'a Vec<Value> {
-    report[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
 }
 
 /// Percent-decodes a request path (ids such as `OR:wt.doc.WTDocument:12` travel encoded).

@@ -5,22 +5,19 @@
 //! of a batched call quarantines that record only, and passwords never reach a log.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{FaultKind, FaultPlan, GeneratedPlm, Sim, SimConfig};
 use serde_json::Value;
 
-use crate::util::{Env, parse_report, requests, writes};
+use crate::util::{
+    BETWEEN_RUNS, CRASH_ENV, Env, count, fast, list, parse_report, requests, sync_until_ok, text,
+    try_sync, writes,
+};
 
 /// The job under test.
 const JOB: &str = "teamcenter-bynder";
-/// Env var the binary reads to abort right after the Nth remote write.
-const CRASH_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
-/// Time between two scheduled runs: well past the engine's overlap window.
-const BETWEEN_RUNS: Duration = Duration::from_secs(600);
-
 // ---- helpers ------------------------------------------------------------------------------
 
 /// Starts the emulators and points the tests' `sync` at the Teamcenter job.
@@ -28,14 +25,6 @@ async fn start(cfg: SimConfig, opts: ConfigOptions) -> Env {
     let mut env = Env::start(cfg, opts).await;
     env.job = Some(JOB);
     env
-}
-
-/// A client rate limit high enough that runs are not paced by the connectors' defaults.
-fn fast() -> ConfigOptions {
-    ConfigOptions {
-        requests_per_sec: Some(2000),
-        ..ConfigOptions::default()
-    }
 }
 
 /// `parts` generated Teamcenter item revisions and `clips` generated clips about them.
@@ -48,47 +37,6 @@ fn seeded(clips: usize, parts: usize, seed: u64) -> SimConfig {
         generated_plm: GeneratedPlm::Teamcenter,
         ..SimConfig::default()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status: {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    report[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
-}
-
-fn list<'a>(report: &'a Value, key: &str) -> &'a Vec<Value> {
-    report[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
-}
-
-async fn try_sync(env: &Env, vars: &[(&str, &str)]) -> Output {
-    env.run(&["sync", "--json"], &[], vars).await
-}
-
-/// Runs plain syncs until one succeeds (at most `max` runs).
-async fn sync_until_ok(env: &Env, max: usize) -> Value {
-    for i in 1..=max {
-        let out = try_sync(env, &[]).await;
-        if out.status.success() {
-            return parse_report(&out.stdout);
-        }
-        assert!(
-            i < max,
-            "no successful sync in {max} runs; last:\n{}",
-            text(&out)
-        );
-    }
-    unreachable!()
 }
 
 /// One link as Teamcenter holds it: (item id, revision, asset id, link id), through the GRM
@@ -296,7 +244,7 @@ async fn crash_after_remote_write_never_duplicates() {
                 "{}",
                 text(&out)
             );
-            let report = sync_until_ok(&env, 3).await;
+            let (report, _) = sync_until_ok(&env, 3).await;
             let what = format!("crash after write {n}");
             assert_no_duplicates(&env.sim, expected.len(), &what);
             assert_eq!(link_keys(&env.sim), expected, "{what}");

@@ -12,14 +12,13 @@ use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{FaultKind, FaultPlan, GeneratedPlm, Sim, SimConfig};
 use serde_json::Value;
 
-use crate::util::{Env, parse_report, requests, writes};
+use crate::util::{
+    BETWEEN_RUNS, CRASH_ENV, Env, count, fast, list, parse_report, requests, sync_until_ok, text,
+    try_sync, writes,
+};
 
 /// The job under test.
 const JOB: &str = "threedx-bynder";
-/// Env var the binary reads to abort right after the Nth remote write.
-const CRASH_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
-/// Time between two scheduled runs: well past the engine's overlap window.
-const BETWEEN_RUNS: Duration = Duration::from_secs(600);
 /// Document attribute holding the link id (the connector's default `link_id_attribute`).
 const LINK_ID: &str = "partreelLinkId";
 
@@ -32,14 +31,6 @@ async fn start(cfg: SimConfig, opts: ConfigOptions) -> Env {
     env
 }
 
-/// A client rate limit high enough that runs are not paced by the connectors' defaults.
-fn fast() -> ConfigOptions {
-    ConfigOptions {
-        requests_per_sec: Some(2000),
-        ..ConfigOptions::default()
-    }
-}
-
 /// `parts` generated 3DEXPERIENCE item revisions and `clips` generated clips about them.
 fn seeded(clips: usize, parts: usize, seed: u64) -> SimConfig {
     SimConfig {
@@ -50,47 +41,6 @@ fn seeded(clips: usize, parts: usize, seed: u64) -> SimConfig {
         generated_plm: GeneratedPlm::Threedx,
         ..SimConfig::default()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status: {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    report[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
-}
-
-fn list<'a>(report: &'a Value, key: &str) -> &'a Vec<Value> {
-    report[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
-}
-
-async fn try_sync(env: &Env, vars: &[(&str, &str)]) -> Output {
-    env.run(&["sync", "--json"], &[], vars).await
-}
-
-/// Runs plain syncs until one succeeds (at most `max` runs).
-async fn sync_until_ok(env: &Env, max: usize) -> Value {
-    for i in 1..=max {
-        let out = try_sync(env, &[]).await;
-        if out.status.success() {
-            return parse_report(&out.stdout);
-        }
-        assert!(
-            i < max,
-            "no successful sync in {max} runs; last:\n{}",
-            text(&out)
-        );
-    }
-    unreachable!()
 }
 
 /// One attribute of a document's `dataelements` ("" when absent).
@@ -383,7 +333,7 @@ async fn crash_after_remote_write_never_duplicates() {
                     "crash at write {n}: {made} documents"
                 );
             }
-            let report = sync_until_ok(&env, 3).await;
+            let (report, _) = sync_until_ok(&env, 3).await;
             let recovered = report["recovered"].as_u64().unwrap_or(0);
             if n > 200 {
                 assert!(

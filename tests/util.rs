@@ -176,3 +176,64 @@ pub fn write(path: &Path, text: &str) {
     }
     std::fs::write(path, text).expect("write file");
 }
+
+/// Env var the binary reads to abort right after the Nth remote write (crash-safety tests).
+pub const CRASH_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
+
+/// Time between two scheduled runs: well past the engine's overlap window (30 s by default).
+pub const BETWEEN_RUNS: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Options with a client rate limit high enough that runs are not paced by the connectors'
+/// vendor-friendly defaults (Bynder's is 15 requests a second).
+pub fn fast() -> ConfigOptions {
+    ConfigOptions {
+        requests_per_sec: Some(2000),
+        ..ConfigOptions::default()
+    }
+}
+
+/// A process's status, stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A count of the report; panics naming the key when it is missing.
+pub fn count(report: &Value, key: &str) -> u64 {
+    report[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
+}
+
+/// A list of the report; panics naming the key when it is missing.
+pub fn list<'a>(report: &'a Value, key: &str) -> &'a Vec<Value> {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("report lacks {key}: {report}"))
+}
+
+/// `partreel sync --json` with extra environment, never panicking.
+pub async fn try_sync(env: &Env, vars: &[(&str, &str)]) -> Output {
+    env.run(&["sync", "--json"], &[], vars).await
+}
+
+/// Runs plain syncs until one succeeds (at most `max` runs); returns the last report and the
+/// number of runs.
+pub async fn sync_until_ok(env: &Env, max: usize) -> (Value, usize) {
+    for i in 1..=max {
+        let out = try_sync(env, &[]).await;
+        if out.status.success() {
+            return (parse_report(&out.stdout), i);
+        }
+        assert!(
+            i < max,
+            "no successful sync in {max} runs; last:\n{}",
+            text(&out)
+        );
+    }
+    unreachable!()
+}

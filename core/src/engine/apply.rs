@@ -17,9 +17,7 @@ use crate::connector::{LinkUpdate, NewLink, PlmConnector};
 use crate::error::ConnectorError;
 use crate::mapping::Entity;
 use crate::model::{CanonicalValues, LinkStatus, PartRevision, RemoteLink};
-use crate::state::{
-    AssetRecord, JournalState, LinkRecord, PartRecord, StateError, StateStore, WorkItem,
-};
+use crate::state::{AssetRecord, JournalState, LinkRecord, PartRecord, StateStore, WorkItem};
 use crate::telemetry;
 
 /// What a `create_link` journal entry holds: enough to finish the job after a crash.
@@ -250,18 +248,13 @@ pub(super) async fn batch(
     let concurrency = engine.opts().concurrency.max(1);
     // Reads and bookkeeping of different clips go to the store concurrently: a shared
     // (PostgreSQL) store answers them on several sessions at once; SQLite takes them in turn.
-    let reads: Vec<_> = items
-        .into_iter()
-        .map(|item| fetch_asset(store, item))
-        .collect();
-    let fetched: Vec<(WorkItem, Result<Option<AssetRecord>, StateError>)> =
-        futures::stream::iter(reads)
-            .buffered(concurrency)
-            .collect()
-            .await;
-    let mut loaded = Vec::with_capacity(fetched.len());
-    for (item, asset) in fetched {
-        match asset? {
+    let assets = super::read_ahead(&items, concurrency, |item| {
+        store.asset(&item.dam_system, &item.asset_id)
+    })
+    .await?;
+    let mut loaded = Vec::with_capacity(items.len());
+    for (item, asset) in items.into_iter().zip(assets) {
+        match asset {
             Some(asset) => loaded.push((item, asset)),
             None => store.finish_work(&engine.opts().owner, &item).await?,
         }
@@ -401,15 +394,6 @@ pub(super) async fn batch(
 /// Clip file downloads failing one after another (after the HTTP client's retries) that end
 /// the run as a DAM failure rather than a per-clip "download truncated".
 const MAX_DOWNLOAD_FAILURES_IN_A_ROW: u64 = 5;
-
-/// A queued clip with what the store holds for it.
-async fn fetch_asset(
-    store: &Arc<dyn StateStore>,
-    item: WorkItem,
-) -> (WorkItem, Result<Option<AssetRecord>, StateError>) {
-    let asset = store.asset(&item.dam_system, &item.asset_id).await;
-    (item, asset)
-}
 
 /// [`plan_one`] for a clip it keeps hold of.
 async fn plan_owned(
