@@ -71,10 +71,14 @@ pub struct SyncSection {
     /// List the whole DAM to find deleted clips when the last listing is older than this
     /// (0 = only with `--full-scan`).
     pub full_scan_interval_hours: u64,
-    /// Name of this process in work leases and the journal. Default: `local` with SQLite
-    /// state (one process); with PostgreSQL state, `HOST-PID`, so daemons sharing the state
-    /// never take each other's work for their own.
+    /// A name for this process in work leases, the journal and logs (default `partreel`).
+    /// It only names the process: each process leases under an identity of its own
+    /// (`NAME@HOST/PID/START/MACHINE`), so processes sharing the state never take each
+    /// other's work for their own, even when they share a name.
     pub instance: Option<String>,
+    /// How long a statement waits when another process holds the SQLite state file's write
+    /// lock, before the run gives up with "state busy" (writes are short, so waits are rare).
+    pub state_wait_secs: u64,
     /// How long a daemon holds the clips it leased before another may take them over (its
     /// process died); longer than a batch takes to apply.
     pub lease_secs: u64,
@@ -90,6 +94,7 @@ impl Default for SyncSection {
             concurrency: d.concurrency,
             full_scan_interval_hours: 24,
             instance: None,
+            state_wait_secs: partreel_core::state::sqlite::DEFAULT_BUSY_WAIT.as_secs(),
             lease_secs: d.lease.as_secs(),
         }
     }
@@ -290,19 +295,7 @@ impl Loaded {
             concurrency: s.concurrency,
             full_scan_interval: (s.full_scan_interval_hours > 0)
                 .then(|| Duration::from_secs(s.full_scan_interval_hours * 3600)),
-            owner: s.instance.clone().unwrap_or_else(|| {
-                if self.state_url().is_some() {
-                    let host = std::env::var("HOSTNAME")
-                        .ok()
-                        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-                        .map(|h| h.trim().to_string())
-                        .filter(|h| !h.is_empty())
-                        .unwrap_or_else(|| "host".into());
-                    format!("{host}-{}", std::process::id())
-                } else {
-                    "local".into()
-                }
-            }),
+            owner: partreel_core::state::owner::identity(s.instance.as_deref()),
             lease: Duration::from_secs(s.lease_secs),
             dam_peers: self
                 .jobs

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use partreel_core::engine::SyncEngine;
@@ -152,7 +153,8 @@ pub fn store(cfg: &Loaded) -> anyhow::Result<Arc<dyn StateStore>> {
         return Ok(Arc::new(store));
     }
     let path = cfg.state_path()?;
-    let store = SqliteStore::open(&path)?;
+    let wait = Duration::from_secs(cfg.config.sync.state_wait_secs);
+    let store = SqliteStore::open_with(&path, wait)?;
     Ok(Arc::new(store))
 }
 

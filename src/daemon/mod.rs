@@ -60,8 +60,8 @@ pub async fn run(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let metrics = server::install_metrics().context("cannot install the metrics recorder")?;
     // Names the file and `state` itself; an unreachable database fails here.
     let store = wiring::store(&cfg)?;
-    // With PostgreSQL state and no `sync.instance`, each daemon is named HOST-PID (see
-    // `Loaded::sync_options`), so daemons sharing the state never share leases.
+    // Each process leases under an identity of its own (`state::owner`), so daemons and
+    // one-off syncs sharing the state never share leases.
     let stop = StopSignal::default();
     let engines = wiring::engines_with_store(&cfg, store.clone(), &jobs, |opts| {
         opts.stop = stop.clone();

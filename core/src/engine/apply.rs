@@ -167,17 +167,19 @@ pub(super) async fn recover(
     Ok(())
 }
 
-/// An entry is this process's to recover when this process wrote it (a crash of the same
-/// instance), or when its writer has been silent longer than a lease — a live process closes its
-/// entries within seconds, so a pending entry that old belongs to a dead one. Entries of other
-/// live processes sharing the state are left alone.
+/// An entry is this process's to recover when this process wrote it, when the process that
+/// wrote it is known to be gone (killed or crashed on this machine, see
+/// [`crate::state::owner::is_gone`]), or when its writer has been silent longer than a lease —
+/// a live process closes its entries within seconds, so a pending entry that old belongs to a
+/// dead one elsewhere. Entries of other live processes sharing the state are left alone: their
+/// writes may be in flight.
 fn is_recoverable(engine: &SyncEngine, entry: &crate::state::JournalEntry) -> bool {
     let owner = entry
         .payload
         .get("owner")
         .and_then(|v| v.as_str())
         .unwrap_or_default();
-    if owner.is_empty() || owner == engine.opts().owner {
+    if owner.is_empty() || owner == engine.opts().owner || crate::state::owner::is_gone(owner) {
         return true;
     }
     let lease = chrono::Duration::from_std(engine.opts().lease).unwrap_or_default();
@@ -222,6 +224,8 @@ enum Outcome {
     Quarantine(String),
     /// A failure that ends the run (the clip stays queued for the next one).
     Fatal,
+    /// The clip's lease passed to another process, which finishes it.
+    LeftToOther,
 }
 
 /// A clip of the batch with its plan.
@@ -327,10 +331,7 @@ pub(super) async fn batch(
         let clips = &clips;
         futures::stream::iter(writes)
             .map(|(i, changes)| async move {
-                (
-                    i,
-                    write_asset(engine, store, run, &clips[i].asset, changes).await,
-                )
+                (i, write_asset(engine, store, run, &clips[i], changes).await)
             })
             .buffer_unordered(concurrency)
             .collect()
@@ -385,7 +386,7 @@ pub(super) async fn batch(
                     .await?;
                 store.finish_work(&engine.opts().owner, &c.item).await?;
             }
-            Outcome::Fatal => {}
+            Outcome::Fatal | Outcome::LeftToOther => {}
         }
     }
     fatal.map_or(Ok(()), Err)
@@ -453,6 +454,7 @@ fn settle_outcomes(
                     c.outcome = Outcome::Quarantine(reason);
                 }
             }
+            Err(EngineError::LeaseLost(_)) => c.outcome = Outcome::LeftToOther,
             Err(EngineError::Connector(e)) if e.is_record_error() => {
                 if matches!(c.outcome, Outcome::Done) {
                     c.outcome = Outcome::Quarantine(e.to_string());
@@ -861,6 +863,10 @@ async fn create_links(
             updated_at: now,
             run_id: run.run_id.clone(),
         };
+        if let Err(e) = engine.hold_lease(store, &clips[i].item).await {
+            results.push((i, Err(e)));
+            continue;
+        }
         let payload = serde_json::to_value(CreateIntent {
             owner: engine.opts().owner.clone(),
             link: link.clone(),
@@ -997,6 +1003,10 @@ async fn update_links(
                 continue;
             }
         };
+        if let Err(e) = engine.hold_lease(store, &clips[i].item).await {
+            results.push((i, Err(e)));
+            continue;
+        }
         let payload = serde_json::to_value(WriteIntent {
             owner: engine.opts().owner.clone(),
             plm_system: plm_system.clone(),
@@ -1127,10 +1137,12 @@ async fn write_asset(
     engine: &SyncEngine,
     store: &Arc<dyn StateStore>,
     run: &Arc<RunState>,
-    asset: &AssetRecord,
+    clip: &Planned,
     changes: CanonicalValues,
 ) -> Result<(), EngineError> {
+    let asset = &clip.asset;
     let fields = to_remote(engine, Entity::Asset, &changes)?;
+    engine.hold_lease(store, &clip.item).await?;
     let payload = serde_json::to_value(WriteIntent {
         owner: engine.opts().owner.clone(),
         plm_system: engine.plm().system().to_string(),

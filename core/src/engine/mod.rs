@@ -66,6 +66,10 @@ pub enum EngineError {
     /// goes on (this never ends a run).
     #[error("{0}")]
     Record(String),
+    /// This process no longer holds the lease on a clip (it ran out and another process took
+    /// it): the clip's remaining writes are left to that process (this never ends a run).
+    #[error("lease on {0} passed to another process")]
+    LeaseLost(String),
 }
 
 /// How a run behaves (from the `[sync]` table of the configuration and the command line).
@@ -89,7 +93,8 @@ pub struct SyncOptions {
     pub work_batch: usize,
     /// Lease length on queued work.
     pub lease: Duration,
-    /// Name of this process in work leases.
+    /// This process's identity in work leases and the journal: unique per process (see
+    /// [`crate::state::owner`]).
     pub owner: String,
     /// Test-only: abort the process right after this many remote writes (crash-safety tests).
     pub crash_after_writes: Option<u64>,
@@ -880,6 +885,7 @@ impl SyncEngine {
         run: &Arc<RunState>,
     ) -> Result<(), EngineError> {
         let mut seen_in_run: BTreeSet<WorkItem> = BTreeSet::new();
+        self.release_gone_leases(store).await?;
         if self.opts.progress.is_some() {
             let queued = store.work_len().await?;
             self.progress(ProgressEvent::Queue { queued });
@@ -937,7 +943,69 @@ impl SyncEngine {
             })
             .collect();
         store.enqueue(&conflicted).await?;
+        let others = self.other_holders(store).await?;
+        let held: u64 = others.iter().map(|(_, n)| n).sum();
+        if held > 0 {
+            let owners: Vec<&str> = others.iter().map(|(o, _)| o.as_str()).collect();
+            tracing::info!(
+                clips = held,
+                processes = ?owners,
+                "other partreel processes sharing this state are working on clips of this job: left to them"
+            );
+            run.report.lock().await.left_to_others = held;
+        }
         Ok(())
+    }
+
+    /// Other processes holding leases on this job's queue.
+    async fn other_holders(
+        &self,
+        store: &Arc<dyn StateStore>,
+    ) -> Result<Vec<(String, u64)>, EngineError> {
+        let mut holders = store
+            .lease_holders(self.plm.system(), self.dam.system())
+            .await?;
+        holders.retain(|(owner, _)| *owner != self.opts.owner);
+        Ok(holders)
+    }
+
+    /// Frees the leases of processes known to be gone (killed, crashed), so their clips are
+    /// planned now rather than when the leases run out.
+    async fn release_gone_leases(&self, store: &Arc<dyn StateStore>) -> Result<(), EngineError> {
+        for (owner, clips) in self.other_holders(store).await? {
+            if crate::state::owner::is_gone(&owner) {
+                let freed = store.release_leases(&owner).await?;
+                tracing::info!(
+                    process = %owner,
+                    clips,
+                    freed,
+                    "freed the leases of a partreel process that is gone"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks, right before a remote write, that this process still holds the lease on the
+    /// clip the write is for, and extends it: a lease that ran out may have passed to another
+    /// process, which then makes the write itself.
+    pub(crate) async fn hold_lease(
+        &self,
+        store: &Arc<dyn StateStore>,
+        item: &WorkItem,
+    ) -> Result<(), EngineError> {
+        if store
+            .renew_lease(&self.opts.owner, item, self.opts.lease.as_secs())
+            .await?
+        {
+            Ok(())
+        } else {
+            tracing::warn!(asset = %item.asset_id, "this process's lease on the clip ran out and another process took it: its writes are left to that process");
+            Err(EngineError::LeaseLost(format!(
+                "{}/{}",
+                item.dam_system, item.asset_id
+            )))
+        }
     }
 
     /// Looks up, in one batch, the part numbers queued clips name that the state does not

@@ -54,6 +54,22 @@ pub struct PlannedOp {
     pub fields: BTreeMap<String, String>,
 }
 
+/// Several PLM records carrying one link id (a duplicate made by hand, or by an older
+/// partreel): the oldest is kept, the others retired.
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    /// PLM system.
+    pub system: String,
+    /// The link id they all carry.
+    pub link_id: String,
+    /// The PLM id of the record kept (the oldest).
+    pub kept: String,
+    /// The PLM id of a record retired.
+    pub retired: String,
+    /// `ok`, or why the retirement failed (it is tried again by the next run that sees it).
+    pub outcome: String,
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncReport {
@@ -100,6 +116,11 @@ pub struct SyncReport {
     pub plan: Vec<PlannedOp>,
     /// The run stopped early on request (shutdown); queued work waits for the next run.
     pub stopped_early: bool,
+    /// Clips of this job that another live partreel process sharing the state held leases
+    /// on when this run ended: left to it.
+    pub left_to_others: u64,
+    /// Duplicate link records found in the PLM, and what was done about each.
+    pub duplicates: Vec<Duplicate>,
 }
 
 impl SyncReport {
@@ -129,6 +150,8 @@ impl SyncReport {
         self.recovered += other.recovered;
         self.plan.extend(other.plan.iter().cloned());
         self.stopped_early |= other.stopped_early;
+        self.left_to_others += other.left_to_others;
+        self.duplicates.extend(other.duplicates.iter().cloned());
     }
 
     /// Total remote writes made (or planned, for a dry run).
@@ -193,6 +216,23 @@ impl SyncReport {
                 "    {} on {} field {}: DAM {:?} vs PLM {:?} (last synced {:?})",
                 c.asset_id, c.part, c.field, c.dam_value, c.plm_value, c.base_value
             );
+        }
+        if self.left_to_others > 0 {
+            let _ = writeln!(
+                out,
+                "  left to others     {} (clips another partreel process is working on)",
+                self.left_to_others
+            );
+        }
+        if !self.duplicates.is_empty() {
+            let _ = writeln!(out, "  duplicate links    {}", self.duplicates.len());
+            for d in &self.duplicates {
+                let _ = writeln!(
+                    out,
+                    "    {} {}: kept {}, retired {} ({})",
+                    d.system, d.link_id, d.kept, d.retired, d.outcome
+                );
+            }
         }
         let _ = writeln!(out, "  quarantined        {}", self.quarantined.len());
         for q in &self.quarantined {

@@ -30,6 +30,7 @@ macro_rules! conformance_suite {
             lease_order_limit_and_finish,
             enqueue_all_assets_counts_new_items,
             requeue_while_leased_and_foreign_finish,
+            lease_renewal_holders_and_release,
             journal_pending_survives_until_closed,
             quarantine_counts_attempts_and_clears,
             runs_latest_first,
@@ -530,6 +531,53 @@ pub(crate) async fn requeue_while_leased_and_foreign_finish(s: &dyn StateStore) 
     assert_eq!(s.work_len().await.expect("len"), 1);
     s.finish_work("b", &again[0]).await.expect("finish b");
     assert_eq!(s.work_len().await.expect("len"), 0);
+}
+
+/// A lease is renewed only by its holder; a lease that ran out and passed to another process
+/// cannot be renewed by the first (its write must not be made); holders are listed per pair
+/// with counts, and a gone process's leases are freed for others at once.
+pub(crate) async fn lease_renewal_holders_and_release(s: &dyn StateStore) {
+    s.enqueue(&[item("wc", "1"), item("wc", "2"), item("wc", "3")])
+        .await
+        .expect("enqueue");
+    let a = s.lease_work("a", "wc", "b", 2, 0).await.expect("lease a");
+    assert_eq!(a.len(), 2);
+    assert!(s.renew_lease("a", &a[0], 60).await.expect("renew"));
+    assert!(
+        !s.renew_lease("b", &a[0], 60).await.expect("renew by b"),
+        "only the holder renews"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // a[1]'s zero lease ran out: b takes it (and the unleased third), a[0] stays a's.
+    let b = s.lease_work("b", "wc", "b", 10, 60).await.expect("lease b");
+    let got: Vec<&str> = b.iter().map(|w| w.asset_id.as_str()).collect();
+    assert_eq!(got, [a[1].asset_id.as_str(), "3"]);
+    assert!(
+        !s.renew_lease("a", &a[1], 60).await.expect("renew lost"),
+        "a lease taken over cannot be renewed by its first holder"
+    );
+    assert!(
+        !s.renew_lease("a", &item("wc", "never"), 60)
+            .await
+            .expect("renew unknown")
+    );
+    assert_eq!(
+        s.lease_holders("wc", "b").await.expect("holders"),
+        [("a".to_string(), 1), ("b".to_string(), 2)]
+    );
+    assert!(s.lease_holders("tc", "b").await.expect("none").is_empty());
+    assert_eq!(s.release_leases("b").await.expect("release"), 2);
+    assert_eq!(
+        s.lease_holders("wc", "b").await.expect("holders"),
+        [("a".to_string(), 1)]
+    );
+    let c = s.lease_work("c", "wc", "b", 10, 60).await.expect("lease c");
+    assert_eq!(c.len(), 2, "released work is free for others at once");
+    assert_eq!(
+        s.work_len().await.expect("len"),
+        3,
+        "releasing removes nothing"
+    );
 }
 
 pub(crate) async fn enqueue_all_assets_counts_new_items(s: &dyn StateStore) {

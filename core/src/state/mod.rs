@@ -6,6 +6,7 @@
 //! quarantine and the run history. The engine talks to it through [`StateStore`]; SQLite
 //! ([`sqlite::SqliteStore`]) is the embedded default.
 
+pub mod owner;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_view;
@@ -31,6 +32,15 @@ pub enum StateError {
     /// A query failed.
     #[error("state store: {0}")]
     Query(String),
+    /// Another process held the state longer than this one waits for it. Nothing was lost:
+    /// what was being stored is stored again by the next run.
+    #[error(
+        "state busy: another partreel process held the state file's write lock for more than {waited_secs} s; nothing was lost — run again later, or raise [sync] state_wait_secs"
+    )]
+    Busy {
+        /// How long this process waited.
+        waited_secs: u64,
+    },
     /// Stored data could not be decoded.
     #[error("state store: bad stored value in {table}.{column}: {message}")]
     Corrupt {
@@ -331,6 +341,16 @@ pub trait StateStore: Send + Sync {
         limit: usize,
         lease_secs: u64,
     ) -> Result<Vec<WorkItem>>;
+    /// Extends `owner`'s lease on a queued clip by `lease_secs`, right before a remote write
+    /// the lease covers. False when the clip is no longer leased to `owner` — its lease ran out
+    /// and another process took it, or it left the queue: the write must not be made.
+    async fn renew_lease(&self, owner: &str, item: &WorkItem, lease_secs: u64) -> Result<bool>;
+    /// Processes holding unexpired leases on the (`plm`, `dam`) pair's queue, each with how
+    /// many clips it holds, in owner order.
+    async fn lease_holders(&self, plm: &str, dam: &str) -> Result<Vec<(String, u64)>>;
+    /// Frees every lease `owner` holds (its process is gone, see [`owner::is_gone`]); returns
+    /// how many were freed.
+    async fn release_leases(&self, owner: &str) -> Result<u64>;
     /// Removes a clip from the queue once planned and applied by `owner`. A clip queued again
     /// while leased (a newer change arrived) is released instead, so the change is planned; a
     /// clip whose lease passed to another owner is left to that owner.

@@ -772,6 +772,60 @@ impl StateStore for PostgresStore {
         Ok(items.into_iter().map(|(_, w)| w).collect())
     }
 
+    async fn renew_lease(&self, owner: &str, item: &WorkItem, lease_secs: u64) -> Result<bool> {
+        let mut c = self.conn().await?;
+        // Durable like the lease itself: the write it covers follows at once.
+        let rows = c
+            .query_durable(
+                "UPDATE work SET lease_until = now() + make_interval(secs => $5)
+                 WHERE plm_system = $1 AND dam_system = $2 AND asset_id = $3 AND leased_by = $4
+                 RETURNING 1",
+                &[
+                    &item.plm_system,
+                    &item.dam_system,
+                    &item.asset_id,
+                    &owner,
+                    &(lease_secs as f64),
+                ],
+            )
+            .await
+            .map_err(q)?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn lease_holders(&self, plm: &str, dam: &str) -> Result<Vec<(String, u64)>> {
+        let mut c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT leased_by, COUNT(*) AS n FROM work
+                 WHERE plm_system = $1 AND dam_system = $2 AND leased_by IS NOT NULL
+                   AND lease_until >= now()
+                 GROUP BY leased_by ORDER BY leased_by",
+                &[&plm, &dam],
+            )
+            .await
+            .map_err(q)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col::<String>(r, "work", "leased_by")?,
+                    col::<i64>(r, "work", "n")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let mut c = self.conn().await?;
+        c.execute(
+            "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = false
+             WHERE leased_by = $1",
+            &[&owner],
+        )
+        .await
+        .map_err(q)
+    }
+
     async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()> {
         let mut c = self.conn().await?;
         let params: [&(dyn ToSql + Sync); 4] =

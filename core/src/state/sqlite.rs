@@ -3,14 +3,23 @@
 //! WAL journal mode with `synchronous = NORMAL`: every commit survives a killed process (what
 //! crash safety needs here); a power cut may lose the last commits, which the next run redoes
 //! because cursors only move after the facts they cover are stored.
+//!
+//! Several processes may share the file (a daemon and a sync run by hand, overlapping cron
+//! runs, the viewer reading). Every transaction that writes starts `IMMEDIATE`, taking the
+//! write lock before it reads, so it never fails half way with "database is locked" when
+//! another process wrote in between; transactions are a few statements long; and a statement
+//! that finds the file locked waits — saying so in the log after a while — up to
+//! `[sync] state_wait_secs` before it gives up with [`StateError::Busy`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
     AssetRecord, JournalEntry, JournalState, LinkOrigin, LinkRecord, PartRecord, QuarantineEntry,
@@ -77,7 +86,43 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn q(e: rusqlite::Error) -> StateError {
-    StateError::Query(e.to_string())
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StateError::Busy {
+            waited_secs: BUSY_WAIT_MS.load(Ordering::Relaxed) / 1000,
+        },
+        _ => StateError::Query(e.to_string()),
+    }
+}
+
+/// How long a statement waits for another process's write lock by default.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(120);
+
+/// How long a statement waits for another process's write lock (ms), for every SQLite state
+/// file this process opens ([`SqliteStore::open_with`]).
+static BUSY_WAIT_MS: AtomicU64 = AtomicU64::new(DEFAULT_BUSY_WAIT.as_millis() as u64);
+
+/// Sleep between two tries at a locked file.
+const BUSY_STEP: Duration = Duration::from_millis(10);
+
+/// A wait this long is said in the log (shorter ones are a normal overlap of two writers).
+const BUSY_SAY_AFTER: Duration = Duration::from_secs(2);
+
+/// SQLite's busy handler: called with the number of tries so far at one locked file; true to
+/// try again after a short sleep.
+fn on_busy(tries: i32) -> bool {
+    let waited = BUSY_STEP.as_millis() as u64 * tries.max(0) as u64;
+    let limit = BUSY_WAIT_MS.load(Ordering::Relaxed);
+    if waited >= limit {
+        return false;
+    }
+    if waited == BUSY_SAY_AFTER.as_millis() as u64 {
+        tracing::warn!(
+            wait_secs = limit / 1000,
+            "the state file is locked by another partreel process's write; waiting for it (up to [sync] state_wait_secs)"
+        );
+    }
+    std::thread::sleep(BUSY_STEP);
+    true
 }
 
 fn json_col<T: serde::de::DeserializeOwned>(
@@ -106,8 +151,17 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 }
 
 impl SqliteStore {
-    /// Opens (creating when missing) the state file and its tables.
+    /// Opens (creating when missing) the state file and its tables; statements wait up to
+    /// [`DEFAULT_BUSY_WAIT`] for another process's write.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, DEFAULT_BUSY_WAIT)
+    }
+
+    /// [`Self::open`], with statements waiting up to `busy_wait` for another process's write
+    /// before they fail with [`StateError::Busy`] (the wait applies to every SQLite state this
+    /// process opens).
+    pub fn open_with(path: &Path, busy_wait: Duration) -> Result<Self> {
+        BUSY_WAIT_MS.store(busy_wait.as_millis() as u64, Ordering::Relaxed);
         let open_err = |message: String| StateError::Open {
             location: path.display().to_string(),
             message,
@@ -121,9 +175,8 @@ impl SqliteStore {
         Self::init(conn, path.to_path_buf()).map_err(|e| open_err(e.to_string()))
     }
 
-    fn init(conn: Connection, path: PathBuf) -> Result<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(q)?;
+    fn init(mut conn: Connection, path: PathBuf) -> Result<Self> {
+        conn.busy_handler(Some(on_busy)).map_err(q)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(q)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(q)?;
@@ -141,7 +194,7 @@ impl SqliteStore {
         match version {
             None => {
                 conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
                     params![SCHEMA_VERSION.to_string()],
                 )
                 .map_err(q)?;
@@ -411,7 +464,9 @@ impl StateStore for SqliteStore {
 
     async fn upsert_parts(&self, parts: &[PartRecord]) -> Result<()> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
@@ -455,7 +510,9 @@ impl StateStore for SqliteStore {
 
     async fn upsert_assets(&self, assets: &[AssetRecord], enqueue_for: &[String]) -> Result<()> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
@@ -523,7 +580,9 @@ impl StateStore for SqliteStore {
 
     async fn mark_seen(&self, dam: &str, asset_ids: &[String], scan: &str) -> Result<()> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -685,7 +744,9 @@ impl StateStore for SqliteStore {
         remote_id: &str,
     ) -> Result<bool> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         type Seen = (String, String, String, Option<String>, String);
         let row: Option<Seen> = tx
             .query_row(
@@ -723,7 +784,9 @@ impl StateStore for SqliteStore {
 
     async fn enqueue(&self, items: &[WorkItem]) -> Result<()> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         enqueue_tx(&tx, items, &fmt_time(Utc::now()))?;
         tx.commit().map_err(q)
     }
@@ -750,7 +813,9 @@ impl StateStore for SqliteStore {
         lease_secs: u64,
     ) -> Result<Vec<WorkItem>> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         let now = Utc::now();
         let until = now + chrono::Duration::seconds(lease_secs as i64);
         let items = {
@@ -795,9 +860,62 @@ impl StateStore for SqliteStore {
         Ok(items)
     }
 
+    async fn renew_lease(&self, owner: &str, item: &WorkItem, lease_secs: u64) -> Result<bool> {
+        let c = self.lock();
+        let until = Utc::now() + chrono::Duration::seconds(lease_secs as i64);
+        let n = c
+            .prepare_cached(
+                "UPDATE work SET lease_until = ?5
+                 WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3 AND leased_by = ?4",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    item.plm_system,
+                    item.dam_system,
+                    item.asset_id,
+                    owner,
+                    fmt_time(until)
+                ])
+            })
+            .map_err(q)?;
+        Ok(n > 0)
+    }
+
+    async fn lease_holders(&self, plm: &str, dam: &str) -> Result<Vec<(String, u64)>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT leased_by, COUNT(*) FROM work
+                 WHERE plm_system = ?1 AND dam_system = ?2 AND leased_by IS NOT NULL
+                   AND lease_until >= ?3
+                 GROUP BY leased_by ORDER BY leased_by",
+            )
+            .map_err(q)?;
+        stmt.query_map(params![plm, dam, fmt_time(Utc::now())], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })
+        .map_err(q)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(q)
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let c = self.lock();
+        let n = c
+            .execute(
+                "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = 0
+                 WHERE leased_by = ?1",
+                params![owner],
+            )
+            .map_err(q)?;
+        Ok(n as u64)
+    }
+
     async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()> {
         let mut c = self.lock();
-        let tx = c.transaction().map_err(q)?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q)?;
         let deleted = tx
             .execute(
                 "DELETE FROM work WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3
