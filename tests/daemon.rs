@@ -13,10 +13,10 @@ use partreel_core::telemetry::names;
 use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{FaultKind, SimConfig};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::Child;
 
-use crate::util::{Env, bin, writes};
+use crate::util::{
+    Daemon, Env, TestSchema, add_job, add_to_section, bin, set_state, until, writes,
+};
 
 /// Environment variable naming the PostgreSQL test database.
 const DATABASE_ENV: &str = "PARTREEL_TEST_DATABASE_URL";
@@ -36,146 +36,6 @@ fn rate(rps: u32) -> ConfigOptions {
     ConfigOptions {
         requests_per_sec: Some(rps),
         ..ConfigOptions::default()
-    }
-}
-
-/// Schedules the written configuration's Windchill ⇄ Bynder job (the sim's configuration has
-/// it as `[[jobs]]` `windchill-bynder`, beside the other, unscheduled jobs).
-fn add_job(config: &Path, schedule: &str, run_on_start: bool) {
-    let text = std::fs::read_to_string(config).expect("read config");
-    let header = "[[jobs]]\nname = \"windchill-bynder\"\n";
-    assert!(text.contains(header), "config lacks {header}");
-    std::fs::write(
-        config,
-        text.replacen(
-            header,
-            &format!("{header}schedule = \"{schedule}\"\nrun_on_start = {run_on_start}\n"),
-            1,
-        ),
-    )
-    .expect("write config");
-}
-
-/// Inserts `line` right after the `[section]` header of a config file.
-fn add_to_section(config: &Path, section: &str, line: &str) {
-    let text = std::fs::read_to_string(config).expect("read config");
-    let header = format!("[{section}]\n");
-    assert!(text.contains(&header), "config lacks {header}");
-    std::fs::write(
-        config,
-        text.replacen(&header, &format!("{header}{line}\n"), 1),
-    )
-    .expect("write config");
-}
-
-/// Replaces the `state = …` line.
-fn set_state(config: &Path, state: &str) {
-    let text = std::fs::read_to_string(config).expect("read config");
-    let out: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("state = ") {
-                format!("state = \"{state}\"")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(config, out.join("\n") + "\n").expect("write config");
-}
-
-/// A running daemon: the process and the address of its endpoints.
-struct Daemon {
-    child: Child,
-    base: String,
-    stderr: tokio::task::JoinHandle<String>,
-}
-
-impl Daemon {
-    /// Starts `partreel daemon` on `config` (plus `args`, `vars`) and waits for its address.
-    async fn start(config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
-        let mut cmd = tokio::process::Command::new(bin());
-        cmd.args(args)
-            .args(["daemon", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn partreel daemon");
-        let mut err = child.stderr.take().expect("stderr");
-        let stderr = tokio::spawn(async move {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s).await;
-            s
-        });
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let base = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split_whitespace().next().map(str::to_string);
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten();
-        let Some(base) = base else {
-            let _ = child.start_kill();
-            let err = stderr.await.unwrap_or_default();
-            panic!("the daemon did not start:\n{err}");
-        };
-        // Keep reading stdout so the daemon never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Daemon {
-            child,
-            base,
-            stderr,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id().expect("daemon pid")
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let resp = reqwest::get(format!("{}{path}", self.base))
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = resp.status().as_u16();
-        (status, resp.text().await.unwrap_or_default())
-    }
-
-    /// Sends a signal (`TERM`, `KILL`) with kill(1).
-    fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill")
-            .success();
-        assert!(ok, "kill -{sig} failed");
-    }
-
-    /// Waits for the process to end (at most `bound`); returns its exit code and stderr.
-    async fn wait(mut self, bound: Duration) -> (Option<i32>, String, Duration) {
-        let started = Instant::now();
-        let status = tokio::time::timeout(bound, self.child.wait()).await;
-        let took = started.elapsed();
-        let status = match status {
-            Ok(s) => s.expect("wait for daemon"),
-            Err(_) => {
-                let _ = self.child.start_kill();
-                let err = self.stderr.await.unwrap_or_default();
-                panic!("the daemon did not exit within {bound:?}:\n{err}");
-            }
-        };
-        let err = self.stderr.await.unwrap_or_default();
-        (status.code(), err, took)
     }
 }
 
@@ -215,15 +75,6 @@ fn assert_no_duplicates(ids: &[String], what: &str) {
     );
 }
 
-/// Waits until `f` holds, polling; panics with `what` after `bound`.
-async fn until(bound: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !f() {
-        assert!(started.elapsed() < bound, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A fault-free one-shot sync on a fresh sim of `cfg`: the link ids one process alone makes.
 async fn reference_links(cfg: &SimConfig) -> BTreeSet<String> {
     let twin = Env::start(cfg.clone(), rate(5000)).await;
@@ -242,7 +93,7 @@ async fn sigterm_mid_run_exits_cleanly_and_next_run_completes() {
     let expected = reference_links(&cfg).await;
     // Paced so the run is still applying when the signal comes.
     let env = Env::start(cfg, rate(60)).await;
-    add_job(&env.config, "0 0 1 1 *", true);
+    add_job(&env.config, "windchill-bynder", "0 0 1 1 *", true);
     let bound = Duration::from_secs(30);
     let daemon = Daemon::start(&env.config, &["--log-level", "info"], &[]).await;
     until(Duration::from_secs(60), "the first link documents", || {
@@ -325,23 +176,29 @@ async fn refused(env: &Env, name: &str, edit: impl FnOnce(&Path)) -> String {
 #[tokio::test]
 async fn bad_configuration_is_refused_at_start() {
     let env = Env::story().await;
-    let err = refused(&env, "bad-cron.toml", |c| add_job(c, "61 * * * *", false)).await;
+    let err = refused(&env, "bad-cron.toml", |c| {
+        add_job(c, "windchill-bynder", "61 * * * *", false)
+    })
+    .await;
     assert!(err.contains("jobs[0].schedule"), "{err}");
     assert!(err.contains("not a valid cron expression"), "{err}");
 
-    let err = refused(&env, "bad-fields.toml", |c| add_job(c, "* * *", false)).await;
+    let err = refused(&env, "bad-fields.toml", |c| {
+        add_job(c, "windchill-bynder", "* * *", false)
+    })
+    .await;
     assert!(err.contains("jobs[0].schedule"), "{err}");
 
     let err = refused(&env, "no-database.toml", |c| {
         set_state(c, "postgres://postgres@127.0.0.1:1/x");
-        add_job(c, "*/5 * * * *", false);
+        add_job(c, "windchill-bynder", "*/5 * * * *", false);
     })
     .await;
     assert!(err.contains("state"), "must name the key: {err}");
 
     let err = refused(&env, "unknown-key.toml", |c| {
         add_to_section(c, "sync", "concurrencyy = 4");
-        add_job(c, "*/5 * * * *", false);
+        add_job(c, "windchill-bynder", "*/5 * * * *", false);
     })
     .await;
     assert!(err.contains("concurrencyy"), "must name the key: {err}");
@@ -364,7 +221,7 @@ async fn endpoints_and_metrics_follow_the_runs() {
         ..rate(10)
     };
     let env = Env::start(SimConfig::default(), opts).await;
-    add_job(&env.config, "*/2 * * * * *", false);
+    add_job(&env.config, "windchill-bynder", "*/2 * * * * *", false);
     // More 503s in a row than the (fast) retries allow: the first run fails.
     env.sim
         .bynder
@@ -492,49 +349,6 @@ async fn endpoints_and_metrics_follow_the_runs() {
 
 // ---- two daemons, one PostgreSQL state -----------------------------------------------------
 
-/// A schema of its own in the test database, dropped at the end.
-struct TestSchema {
-    base: String,
-    name: String,
-}
-
-impl TestSchema {
-    async fn create(base: &str) -> TestSchema {
-        let name = format!("partreel_e2e_{:016x}", rand::random::<u64>());
-        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test database");
-        let conn = tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .expect("create schema");
-        drop(client);
-        let _ = conn.await;
-        TestSchema {
-            base: base.to_string(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        let sep = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
-    }
-
-    async fn drop_schema(self) {
-        if let Ok((client, conn)) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await
-        {
-            let conn = tokio::spawn(conn);
-            let _ = client
-                .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
-                .await;
-            drop(client);
-            let _ = conn.await;
-        }
-    }
-}
-
 /// Two daemons share one PostgreSQL state and sync the same emulators at once; one is killed
 /// (SIGKILL) mid-run, the other takes over its leased clips once the lease expires. In the
 /// end every link exists exactly once — the same links one process alone makes — and a
@@ -554,7 +368,7 @@ async fn two_daemons_share_postgres_and_survive_a_kill() {
     let env = Env::start(cfg, rate(120)).await;
     set_state(&env.config, &schema.url());
     add_to_section(&env.config, "sync", "lease_secs = 3");
-    add_job(&env.config, "*/2 * * * * *", true);
+    add_job(&env.config, "windchill-bynder", "*/2 * * * * *", true);
 
     let a = Daemon::start(
         &env.config,

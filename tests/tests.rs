@@ -5,7 +5,9 @@ mod util;
 
 mod aem;
 mod cli;
+mod concurrent;
 mod daemon;
+mod duplicates;
 mod faults;
 mod postgres;
 mod provenance;

@@ -5,10 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{Sim, SimConfig};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Child;
 
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
@@ -236,4 +239,216 @@ pub async fn sync_until_ok(env: &Env, max: usize) -> (Value, usize) {
         );
     }
     unreachable!()
+}
+
+// ---- configuration edits, daemons, PostgreSQL schemas (shared by several areas) ----------
+
+/// Schedules one of the written configuration's jobs (`[[jobs]]` `name`, beside the other,
+/// unscheduled jobs).
+pub fn add_job(config: &Path, name: &str, schedule: &str, run_on_start: bool) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let header = format!("[[jobs]]\nname = \"{name}\"\n");
+    assert!(text.contains(&header), "config lacks {header}");
+    std::fs::write(
+        config,
+        text.replacen(
+            &header,
+            &format!("{header}schedule = \"{schedule}\"\nrun_on_start = {run_on_start}\n"),
+            1,
+        ),
+    )
+    .expect("write config");
+}
+
+/// Inserts `line` right after the `[section]` header of a config file.
+pub fn add_to_section(config: &Path, section: &str, line: &str) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let header = format!("[{section}]\n");
+    assert!(text.contains(&header), "config lacks {header}");
+    std::fs::write(
+        config,
+        text.replacen(&header, &format!("{header}{line}\n"), 1),
+    )
+    .expect("write config");
+}
+
+/// Replaces the `state = …` line.
+pub fn set_state(config: &Path, state: &str) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("state = ") {
+                format!("state = \"{state}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(config, out.join("\n") + "\n").expect("write config");
+}
+
+/// A running daemon: the process and the address of its endpoints.
+pub struct Daemon {
+    child: Child,
+    base: String,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+impl Daemon {
+    /// Starts `partreel daemon` on `config` (plus `args`, `vars`) and waits for its address.
+    pub async fn start(config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
+        let mut cmd = tokio::process::Command::new(bin());
+        cmd.args(args)
+            .args(["daemon", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn partreel daemon");
+        let mut err = child.stderr.take().expect("stderr");
+        let stderr = tokio::spawn(async move {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s).await;
+            s
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return rest.split_whitespace().next().map(str::to_string);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(base) = base else {
+            let _ = child.start_kill();
+            let err = stderr.await.unwrap_or_default();
+            panic!("the daemon did not start:\n{err}");
+        };
+        // Keep reading stdout so the daemon never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Daemon {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("daemon pid")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// Sends a signal (`TERM`, `KILL`) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits until job `job` has finished a run and is not running one (at most `bound`).
+    pub async fn wait_for_run(&self, job: &str, bound: Duration) {
+        let started = Instant::now();
+        loop {
+            let (_, body) = self.get("/readyz").await;
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let j = &v["jobs"][job];
+            if j["last_outcome"].is_string() && j["running"] == Value::Bool(false) {
+                return;
+            }
+            assert!(
+                started.elapsed() < bound,
+                "job {job} did not finish a run within {bound:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for the process to end (at most `bound`); returns its exit code and stderr.
+    pub async fn wait(mut self, bound: Duration) -> (Option<i32>, String, Duration) {
+        let started = Instant::now();
+        let status = tokio::time::timeout(bound, self.child.wait()).await;
+        let took = started.elapsed();
+        let status = match status {
+            Ok(s) => s.expect("wait for daemon"),
+            Err(_) => {
+                let _ = self.child.start_kill();
+                let err = self.stderr.await.unwrap_or_default();
+                panic!("the daemon did not exit within {bound:?}:\n{err}");
+            }
+        };
+        let err = self.stderr.await.unwrap_or_default();
+        (status.code(), err, took)
+    }
+}
+
+/// Waits until `f` holds, polling; panics with `what` after `bound`.
+pub async fn until(bound: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !f() {
+        assert!(started.elapsed() < bound, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A schema of its own in the test database, dropped at the end.
+pub struct TestSchema {
+    base: String,
+    name: String,
+}
+
+impl TestSchema {
+    pub async fn create(base: &str) -> TestSchema {
+        let name = format!("partreel_e2e_{:016x}", rand::random::<u64>());
+        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        let conn = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .expect("create schema");
+        drop(client);
+        let _ = conn.await;
+        TestSchema {
+            base: base.to_string(),
+            name,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
+    }
+
+    pub async fn drop_schema(self) {
+        if let Ok((client, conn)) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await
+        {
+            let conn = tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
+                .await;
+            drop(client);
+            let _ = conn.await;
+        }
+    }
 }

@@ -114,26 +114,36 @@ impl Viewer {
     }
 }
 
-/// Debian's Chromium; fails the test (never skips) when it is missing.
-fn chromium() -> PathBuf {
+/// Set (to anything) where the browser tests must run: `.ci/run` sets it, so a CI machine
+/// without Chromium fails instead of skipping.
+const REQUIRE_ENV: &str = "PARTREEL_TEST_REQUIRE_CHROMIUM";
+
+/// Debian's Chromium, when installed. Without it a test skips with one line — or fails when
+/// [`REQUIRE_ENV`] is set.
+fn chromium() -> Option<PathBuf> {
     let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "headless Chromium is required for the viewer tests but was not found at {candidates:?}: \
-                 install Debian's `chromium` package (`apt-get update && apt-get install -y chromium`); \
-                 .ci/run installs it in CI"
-            )
-        })
+    let found = candidates.iter().map(PathBuf::from).find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "headless Chromium is required ({REQUIRE_ENV} is set) but was not found at \
+             {candidates:?}: install Debian's `chromium` package (`apt-get update && apt-get \
+             install -y chromium`)"
+        );
+        println!(
+            "skipped: headless Chromium not found at {candidates:?} (install Debian's `chromium`)"
+        );
+    }
+    found
 }
 
 /// Runs headless Chromium with `args` on `url`; returns stdout.
 async fn run_chromium(args: &[String], url: &str) -> String {
     let profile = tempfile::tempdir().expect("chromium profile dir");
-    let mut cmd = tokio::process::Command::new(chromium());
+    let Some(browser) = chromium() else {
+        panic!("run_chromium called without a browser (callers check `chromium()` first)");
+    };
+    let mut cmd = tokio::process::Command::new(browser);
     cmd.args([
         "--headless",
         "--no-sandbox",
@@ -373,7 +383,9 @@ async fn seed_state(path: &Path, clips: &[(&str, String)]) {
 /// source through the proxy; a screenshot goes to `artifacts/viewer-part.png`.
 #[tokio::test(flavor = "multi_thread")]
 async fn part_page_in_chromium_after_a_real_sync() {
-    chromium();
+    if chromium().is_none() {
+        return;
+    }
     let env = Env::story().await;
     let ids = env.sim.bynder_asset_ids();
     // Find a story clip on TR-1001/B by syncing first, then poison its prompt and sync again.
@@ -457,7 +469,9 @@ async fn part_page_in_chromium_after_a_real_sync() {
 /// A playable clip through the proxy: Chromium's `<video>` reaches `loadeddata`.
 #[tokio::test(flavor = "multi_thread")]
 async fn video_plays_through_the_proxy_in_chromium() {
-    chromium();
+    if chromium().is_none() {
+        return;
+    }
     let foreign = spawn_foreign(Arc::new(AtomicUsize::new(0))).await;
     let dam = spawn_dam(foreign).await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -320,6 +320,10 @@ pub struct RemoteLink {
     pub part_remote_id: Option<String>,
     /// Last modification time on the PLM's clock.
     pub modified: DateTime<Utc>,
+    /// Creation time on the PLM's clock, when the PLM gives it (of several records carrying
+    /// one link id, the oldest is kept).
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
     /// Remote fields of the record.
     pub fields: RemoteFields,
 }

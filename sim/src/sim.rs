@@ -543,6 +543,23 @@ impl Sim {
         );
     }
 
+    /// Copies a Windchill document under a new id, describing the same parts, modified now (so
+    /// the next incremental read sees it): a duplicate as a person copying the document, or an
+    /// older partreel, would leave. `older` backdates the copy's `CreatedOn` a minute before
+    /// the original's, so the copy is the one to keep. Returns the copy's id, None for an
+    /// unknown document.
+    pub fn windchill_duplicate_document(&self, doc_id: &str, older: bool) -> Option<String> {
+        let now = self.clock.now();
+        let mut wc = lock(&self.wc);
+        let original = wc.document(doc_id)?.created;
+        let created = if older {
+            original - chrono::Duration::seconds(60)
+        } else {
+            now
+        };
+        wc.duplicate_document(doc_id, created, now)
+    }
+
     /// Every document, in creation order, as the API serves it.
     pub fn windchill_documents(&self) -> Vec<serde_json::Value> {
         lock(&self.wc)

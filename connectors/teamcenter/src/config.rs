@@ -128,6 +128,9 @@ fn default_link_id_property() -> String {
 fn default_link_status_property() -> String {
     "ptp_status".into()
 }
+/// The creation time every Teamcenter business object has (POM_application_object).
+pub(crate) const CREATION_DATE: &str = "creation_date";
+
 fn default_modified_property() -> String {
     "last_mod_date".into()
 }
@@ -341,6 +344,8 @@ impl ValidatedTeamcenter {
         let link_props = prop_list(
             &[
                 &c.modified_property,
+                // Creation time: of several records carrying one link id, the oldest is kept.
+                CREATION_DATE,
                 &c.link_id_property,
                 &c.link_status_property,
             ],

@@ -58,11 +58,14 @@ pub(crate) fn link(
         id: Some(link_id.clone()),
         reason,
     })?;
+    // Optional: a server whose policy leaves it out only loses the "keep the oldest" order.
+    let created = first(obj, crate::config::CREATION_DATE).and_then(|s| parse_time(&s));
     Ok(Some(RemoteLink {
         link_id: LinkId(link_id),
         remote_id: obj.uid.clone(),
         part_remote_id: None,
         modified,
+        created,
         fields: fields(obj, props, names),
     }))
 }

@@ -133,7 +133,7 @@ fn part() -> PartRevision {
 }
 
 const PART_POLICY: &str = r#"{"useRefCount":false,"types":[{"name":"ItemRevision","properties":[{"name":"item_id"},{"name":"item_revision_id"},{"name":"object_name"},{"name":"last_mod_date"},{"name":"release_status_list"},{"name":"c9_sku"}]}]}"#;
-const LINK_POLICY: &str = r#"{"useRefCount":false,"types":[{"name":"PromptToPartForm","properties":[{"name":"last_mod_date"},{"name":"ptp_link_id"},{"name":"ptp_status"},{"name":"ptp_prompt"}]}]}"#;
+const LINK_POLICY: &str = r#"{"useRefCount":false,"types":[{"name":"PromptToPartForm","properties":[{"name":"last_mod_date"},{"name":"creation_date"},{"name":"ptp_link_id"},{"name":"ptp_status"},{"name":"ptp_prompt"}]}]}"#;
 
 fn state() -> Value {
     json!({"formatProperties": true, "stateless": true, "unloadObjects": false,
@@ -401,6 +401,7 @@ async fn update_links_sends_one_set_properties_and_reads_the_answer() {
         remote_id: uid.into(),
         part_remote_id: Some(REV.into()),
         modified: "2026-11-21T10:00:00Z".parse().unwrap(),
+        created: None,
         fields: RemoteFields::new(),
     };
     let r = c

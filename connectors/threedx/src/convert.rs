@@ -68,6 +68,7 @@ pub(crate) fn link(
         remote_id: doc.id,
         part_remote_id: doc.parent,
         modified: doc.modified,
+        created: doc.created,
         fields: keep(document_fields(map), props),
     }))
 }

@@ -470,6 +470,7 @@ fn remote() -> RemoteLink {
         remote_id: DOC_ID.into(),
         part_remote_id: Some(PART_ID.into()),
         modified: "2026-11-20T09:30:00Z".parse().unwrap(),
+        created: None,
         fields: RemoteFields::new(),
     }
 }

@@ -125,6 +125,8 @@ pub(crate) struct EngItem {
 pub(crate) struct Document {
     pub id: String,
     pub modified: DateTime<Utc>,
+    /// `dataelements.originated` (creation time), when the server gives it.
+    pub created: Option<DateTime<Utc>>,
     /// The link id attribute; None when absent or blank.
     pub link_id: Option<String>,
     /// The first parent's id.
@@ -176,6 +178,13 @@ impl Document {
         Ok(Document {
             id: req_str(rec, "id")?,
             modified: req_time(data, "modified").map_err(|e| format!("dataelements.{e}"))?,
+            // The document services call a document's creation time `originated`.
+            created: match data.get("originated") {
+                None | Some(Value::Null) => None,
+                Some(_) => {
+                    Some(req_time(data, "originated").map_err(|e| format!("dataelements.{e}"))?)
+                }
+            },
             link_id: opt_str(data, link_id_attribute)?.filter(|s| !s.trim().is_empty()),
             parent,
         })

@@ -27,7 +27,7 @@ pub const DEFAULT_REQUESTS_PER_SEC: u32 = 20;
 pub(crate) const PART_BUILTIN: &[&str] =
     &["ID", "Number", "Name", "Revision", "State", "LastModified"];
 /// Properties the connector itself reads from every document (plus the link id property).
-pub(crate) const LINK_BUILTIN: &[&str] = &["ID", "LastModified"];
+pub(crate) const LINK_BUILTIN: &[&str] = &["ID", "LastModified", "CreatedOn"];
 
 /// Configuration of one Windchill system.
 #[derive(Debug, Clone, Deserialize)]

@@ -50,6 +50,7 @@ pub(crate) fn link(
         remote_id: d.id,
         part_remote_id: None,
         modified: d.last_modified,
+        created: d.created,
         fields: fields(map, select),
     }))
 }

@@ -23,7 +23,7 @@ const PART_ID: &str = "OR:wt.part.WTPart:100001";
 const DOC_ID: &str = "OR:wt.doc.WTDocument:200001";
 const LINK: &str = "ptp-0123456789abcdef01234567";
 const PART_SELECT: &str = "ID,Number,Name,Revision,State,LastModified,Sku,Weight,Latest,Note";
-const LINK_SELECT: &str = "ID,LastModified,PartreelLinkId,Prompt,PartreelStatus";
+const LINK_SELECT: &str = "ID,LastModified,CreatedOn,PartreelLinkId,Prompt,PartreelStatus";
 const SINCE: &str = "2026-11-01T00:00:00.750Z";
 
 async fn server() -> MockServer {
@@ -130,6 +130,7 @@ fn remote_link() -> RemoteLink {
         remote_id: DOC_ID.into(),
         part_remote_id: Some(PART_ID.into()),
         modified: "2026-11-20T09:30:00Z".parse().unwrap(),
+        created: None,
         fields: RemoteFields::new(),
     }
 }

@@ -75,6 +75,8 @@ pub(crate) struct Part {
 pub(crate) struct Document {
     pub id: String,
     pub last_modified: DateTime<Utc>,
+    /// `CreatedOn`, when the server gives it.
+    pub created: Option<DateTime<Utc>>,
     /// The link id IBA; None when absent, null or blank.
     pub link_id: Option<String>,
 }
@@ -114,6 +116,7 @@ impl Document {
         Ok(Document {
             id: req_str(rec, "ID")?,
             last_modified: req_time(rec, "LastModified")?,
+            created: opt_time(rec, "CreatedOn")?,
             link_id: opt_str(rec, link_id_property)?.filter(|s| !s.trim().is_empty()),
         })
     }
@@ -136,6 +139,13 @@ fn req_str(rec: &Map<String, Value>, field: &str) -> Result<String, String> {
     opt_str(rec, field)?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| format!("{field}: missing"))
+}
+
+fn opt_time(rec: &Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc>>, String> {
+    match rec.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => req_time(rec, field).map(Some),
+    }
 }
 
 fn req_time(rec: &Map<String, Value>, field: &str) -> Result<DateTime<Utc>, String> {

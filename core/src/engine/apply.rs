@@ -63,6 +63,7 @@ fn remote_link(l: &LinkRecord) -> RemoteLink {
         remote_id: l.remote_id.clone().unwrap_or_default(),
         part_remote_id: Some(l.part_remote_id.clone()),
         modified: l.plm_modified.unwrap_or_else(Utc::now),
+        created: None,
         fields: Default::default(),
     }
 }
@@ -95,6 +96,19 @@ pub(super) async fn recover(
                 .is_none_or(|p| p.is_empty() || p == plm_system),
         };
         if !ours || !is_recoverable(engine, &entry) {
+            continue;
+        }
+        // Another process recovering at the same time must not recover it too.
+        let writer = entry
+            .payload
+            .get("owner")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if writer != engine.opts().owner
+            && !store
+                .journal_take_over(entry.id, writer, &engine.opts().owner)
+                .await?
+        {
             continue;
         }
         if entry.op == "create_link" {

@@ -15,6 +15,7 @@
 //! Records that fail for good go to quarantine with their reason; the run goes on.
 
 pub mod apply;
+mod duplicates;
 pub mod plan;
 pub mod pull;
 pub mod report;
@@ -33,7 +34,7 @@ use crate::error::ConnectorError;
 use crate::mapping::{Entity, MappingSet};
 use crate::model::{PartRevision, RemoteLink, VideoExperiment, canonical};
 use crate::state::{
-    AssetRecord, JournalState, LinkOrigin, PartRecord, StateError, StateStore, WorkItem,
+    AssetRecord, JournalState, LinkOrigin, Observed, PartRecord, StateError, StateStore, WorkItem,
 };
 
 pub use report::SyncReport;
@@ -643,6 +644,7 @@ impl SyncEngine {
                 self.quarantine_rejected(store, run, self.plm.system(), "link", &page.rejected)
                     .await?;
                 let mut unknown = 0;
+                let mut duplicated = Vec::new();
                 for l in &page.items {
                     let values = match self.maps.plm.to_canonical(Entity::Link, &l.fields) {
                         Ok(v) => v,
@@ -660,14 +662,17 @@ impl SyncEngine {
                             continue;
                         }
                     };
-                    if !store
+                    match store
                         .observe_link(&l.link_id, &values, l.modified, &l.remote_id)
                         .await?
                     {
-                        unknown += 1;
+                        Observed::Unknown => unknown += 1,
+                        Observed::Known => {}
+                        Observed::OtherRecord(_) => duplicated.push(l.link_id.clone()),
                     }
                 }
                 run.report.lock().await.unknown_link_records += unknown;
+                duplicates::settle(self, store, run, duplicated).await?;
                 self.page_done(self.plm.system(), streams::LINKS, page.items.len());
                 Ok(())
             },

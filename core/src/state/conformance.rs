@@ -32,6 +32,7 @@ macro_rules! conformance_suite {
             requeue_while_leased_and_foreign_finish,
             lease_renewal_holders_and_release,
             journal_pending_survives_until_closed,
+            journal_take_over_is_once,
             quarantine_counts_attempts_and_clears,
             runs_latest_first,
             scratch_copy_is_independent
@@ -402,7 +403,11 @@ pub(crate) async fn observe_link_updates_and_queues_only_on_change(s: &dyn State
     let t = at(3, 0);
     let v = vals(&[("campaign", "X")]);
     let id = LinkId("l1".into());
-    assert!(s.observe_link(&id, &v, t, "doc1").await.expect("obs"));
+    let known = Observed::Known;
+    assert_eq!(
+        s.observe_link(&id, &v, t, "doc1").await.expect("obs"),
+        known
+    );
     assert_eq!(s.work_len().await.expect("len"), 1);
     let l = s.link(&id).await.expect("read").expect("present");
     assert_eq!(l.plm_values, v);
@@ -415,24 +420,43 @@ pub(crate) async fn observe_link_updates_and_queues_only_on_change(s: &dyn State
     assert_eq!(w.len(), 1);
     s.finish_work("me", &w[0]).await.expect("finish");
     // Same time and values: an echo, nothing queued.
-    assert!(s.observe_link(&id, &v, t, "doc1").await.expect("obs"));
+    assert_eq!(
+        s.observe_link(&id, &v, t, "doc1").await.expect("obs"),
+        known
+    );
     assert_eq!(s.work_len().await.expect("len"), 0);
-    // Same second, other values: a change made in the second of partreel's own write.
+    // Another record with the same link id: a duplicate, reported with the known record's id;
+    // nothing recorded, nothing queued.
     let v2 = vals(&[("campaign", "Y")]);
-    assert!(s.observe_link(&id, &v2, t, "doc2").await.expect("obs"));
-    assert_eq!(s.work_len().await.expect("len"), 1);
+    assert_eq!(
+        s.observe_link(&id, &v2, at(4, 0), "doc2")
+            .await
+            .expect("obs"),
+        Observed::OtherRecord("doc1".into())
+    );
+    assert_eq!(s.work_len().await.expect("len"), 0);
     let l = s.link(&id).await.expect("read").expect("present");
-    assert_eq!(l.plm_values, v2);
+    assert_eq!(l.plm_values, v, "a duplicate's values are not recorded");
     assert_eq!(
         l.remote_id.as_deref(),
         Some("doc1"),
-        "a known remote id is kept"
+        "the known record stays"
     );
+    // Same second, other values on the known record: a change made in the second of
+    // partreel's own write.
+    assert_eq!(
+        s.observe_link(&id, &v2, t, "doc1").await.expect("obs"),
+        known
+    );
+    assert_eq!(s.work_len().await.expect("len"), 1);
+    let l = s.link(&id).await.expect("read").expect("present");
+    assert_eq!(l.plm_values, v2);
     // Unknown link: reported as unknown.
-    assert!(
-        !s.observe_link(&LinkId("nope".into()), &v, t, "doc9")
+    assert_eq!(
+        s.observe_link(&LinkId("nope".into()), &v, t, "doc9")
             .await
-            .expect("obs")
+            .expect("obs"),
+        Observed::Unknown
     );
 }
 
@@ -595,6 +619,40 @@ pub(crate) async fn enqueue_all_assets_counts_new_items(s: &dyn StateStore) {
 }
 
 /// The journal: pending entries until closed, payloads intact, ids increasing.
+/// A gone process's pending entry is taken over by one process alone; entries with no owner
+/// (older partreel) can be taken over as from ""; closed entries cannot.
+pub(crate) async fn journal_take_over_is_once(s: &dyn StateStore) {
+    let payload = serde_json::json!({"owner": "gone", "x": [1, 2]});
+    let id = s
+        .journal_begin("r1", "create_link", "wc", "l1", &payload)
+        .await
+        .expect("begin");
+    assert!(
+        !s.journal_take_over(id, "other", "b")
+            .await
+            .expect("wrong from")
+    );
+    assert!(s.journal_take_over(id, "gone", "a").await.expect("take"));
+    assert!(
+        !s.journal_take_over(id, "gone", "b").await.expect("again"),
+        "taken over once"
+    );
+    let pending = s.journal_pending().await.expect("pending");
+    assert_eq!(pending[0].payload["owner"], "a");
+    assert_eq!(
+        pending[0].payload["x"],
+        serde_json::json!([1, 2]),
+        "the rest kept"
+    );
+    let old = s
+        .journal_begin("r0", "write_asset", "b", "a1", &serde_json::json!({}))
+        .await
+        .expect("begin");
+    assert!(s.journal_take_over(old, "", "a").await.expect("ownerless"));
+    s.journal_end(id, JournalState::Applied).await.expect("end");
+    assert!(!s.journal_take_over(id, "a", "b").await.expect("closed"));
+}
+
 pub(crate) async fn journal_pending_survives_until_closed(s: &dyn StateStore) {
     let payload = serde_json::json!({"a": 1, "link": {"id": "l1", "values": ["x", null, 2.5]}});
     let id = s

@@ -247,6 +247,19 @@ pub struct RunRecord {
     pub report: Option<String>,
 }
 
+/// What [`StateStore::observe_link`] made of a link record from a change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// No link of the state carries this link id.
+    Unknown,
+    /// The record the state knows for this link (an echo of partreel's own write, or a change
+    /// now recorded and queued).
+    Known,
+    /// Another record carries the link id of a link whose record the state knows (this PLM id):
+    /// a duplicate, nothing recorded.
+    OtherRecord(String),
+}
+
 /// A clip waiting to be planned against one PLM (a clip may be queued for several PLMs when
 /// several jobs share its DAM).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -317,14 +330,16 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Vec<LinkRecord>>;
     /// Inserts or replaces a link.
     async fn upsert_link(&self, link: &LinkRecord) -> Result<()>;
-    /// Records what the PLM link record looks like now (from a change feed) and queues its clip.
+    /// Records what the PLM link record looks like now (from a change feed) and queues its
+    /// clip. A record other than the one the state knows for this link id is a duplicate: it
+    /// is reported ([`Observed::OtherRecord`]) and nothing is recorded.
     async fn observe_link(
         &self,
         id: &LinkId,
         values: &CanonicalValues,
         modified: DateTime<Utc>,
         remote_id: &str,
-    ) -> Result<bool>;
+    ) -> Result<Observed>;
 
     /// Queues clips for planning.
     async fn enqueue(&self, items: &[WorkItem]) -> Result<()>;
@@ -371,6 +386,10 @@ pub trait StateStore: Send + Sync {
     async fn journal_end(&self, id: i64, state: JournalState) -> Result<()>;
     /// Entries still pending (a crash happened between intent and result).
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>>;
+    /// Takes a pending entry written by `from` (a process that is gone) over for `to`, so one
+    /// process alone recovers it; false when it is no longer pending under `from` (another
+    /// process took it over, or it was closed).
+    async fn journal_take_over(&self, id: i64, from: &str, to: &str) -> Result<bool>;
 
     /// Quarantines a record (or bumps its attempt count).
     async fn quarantine_put(

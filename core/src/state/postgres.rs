@@ -48,8 +48,8 @@ use tokio_postgres::types::{FromSql, Json, ToSql};
 
 use self::pool::{Pool, Pooled};
 use super::{
-    AssetRecord, JournalEntry, JournalState, LinkOrigin, LinkRecord, PartRecord, QuarantineEntry,
-    Result, RunRecord, StateError, StateStore, WorkItem,
+    AssetRecord, JournalEntry, JournalState, LinkOrigin, LinkRecord, Observed, PartRecord,
+    QuarantineEntry, Result, RunRecord, StateError, StateStore, WorkItem,
 };
 use crate::model::{CanonicalValues, LinkId, LinkStatus, WatermarkStatus};
 
@@ -657,29 +657,34 @@ impl StateStore for PostgresStore {
         values: &CanonicalValues,
         modified: DateTime<Utc>,
         remote_id: &str,
-    ) -> Result<bool> {
+    ) -> Result<Observed> {
         let mut c = self.conn().await?;
         c.begin().await.map_err(q)?;
         let row = c
             .query_opt(
-                "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals FROM links
-                 WHERE link_id = $1 FOR UPDATE",
+                "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals, remote_id
+                 FROM links WHERE link_id = $1 FOR UPDATE",
                 &[&id.as_str()],
             )
             .await
             .map_err(q)?;
         let Some(row) = row else {
             c.rollback().await.map_err(q)?;
-            return Ok(false);
+            return Ok(Observed::Unknown);
         };
         const T: &str = "links";
+        let known: Option<String> = col(&row, T, "remote_id")?;
+        if let Some(known) = known.filter(|k| !k.is_empty() && k != remote_id) {
+            c.rollback().await.map_err(q)?;
+            return Ok(Observed::OtherRecord(known));
+        }
         let seen: Option<DateTime<Utc>> = col(&row, T, "plm_modified")?;
         let seen_vals: CanonicalValues = json(&row, T, "plm_vals")?;
         // An echo only when the values are the same too (see the SQLite store); times compare
         // at the stored precision, as their fixed-width text would.
         if seen.map(super::fmt_time) == Some(super::fmt_time(modified)) && &seen_vals == values {
             c.rollback().await.map_err(q)?;
-            return Ok(true);
+            return Ok(Observed::Known);
         }
         let item = WorkItem {
             plm_system: col(&row, T, "plm_system")?,
@@ -695,7 +700,7 @@ impl StateStore for PostgresStore {
         .map_err(q)?;
         enqueue_on(&mut c, std::slice::from_ref(&item), Utc::now()).await?;
         c.commit().await.map_err(q)?;
-        Ok(true)
+        Ok(Observed::Known)
     }
 
     async fn enqueue(&self, items: &[WorkItem]) -> Result<()> {
@@ -894,6 +899,20 @@ impl StateStore for PostgresStore {
         .await
         .map_err(q)?;
         Ok(())
+    }
+
+    async fn journal_take_over(&self, id: i64, from: &str, to: &str) -> Result<bool> {
+        let mut c = self.conn().await?;
+        let n = c
+            .execute(
+                "UPDATE journal SET payload = jsonb_set(payload, '{owner}', to_jsonb($3::text)),
+                   updated_at = $4
+                 WHERE id = $1 AND state = 'pending' AND COALESCE(payload ->> 'owner', '') = $2",
+                &[&id, &from, &to, &Utc::now()],
+            )
+            .await
+            .map_err(q)?;
+        Ok(n > 0)
     }
 
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>> {

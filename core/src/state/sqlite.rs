@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    AssetRecord, JournalEntry, JournalState, LinkOrigin, LinkRecord, PartRecord, QuarantineEntry,
-    Result, RunRecord, StateError, StateStore, WorkItem, fmt_time, parse_time,
+    AssetRecord, JournalEntry, JournalState, LinkOrigin, LinkRecord, Observed, PartRecord,
+    QuarantineEntry, Result, RunRecord, StateError, StateStore, WorkItem, fmt_time, parse_time,
 };
 use crate::model::{CanonicalValues, LinkId, LinkStatus, WatermarkStatus};
 
@@ -742,27 +742,37 @@ impl StateStore for SqliteStore {
         values: &CanonicalValues,
         modified: DateTime<Utc>,
         remote_id: &str,
-    ) -> Result<bool> {
+    ) -> Result<Observed> {
         let mut c = self.lock();
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(q)?;
-        type Seen = (String, String, String, Option<String>, String);
+        type Seen = (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+        );
         let row: Option<Seen> = tx
             .query_row(
-                "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals FROM links WHERE link_id = ?1",
+                "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals, remote_id FROM links WHERE link_id = ?1",
                 params![id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()
             .map_err(q)?;
-        let Some((plm, dam, asset, seen, seen_vals)) = row else {
-            return Ok(false);
+        let Some((plm, dam, asset, seen, seen_vals, known)) = row else {
+            return Ok(Observed::Unknown);
         };
+        if let Some(known) = known.filter(|k| !k.is_empty() && k != remote_id) {
+            return Ok(Observed::OtherRecord(known));
+        }
         // An echo only when the values are the same too: modified times are whole seconds, so
         // an edit made in the same second as partreel's own write has the same time.
         if seen.as_deref() == Some(fmt_time(modified).as_str()) && seen_vals == to_json(values) {
-            return Ok(true);
+            return Ok(Observed::Known);
         }
         tx.execute(
             "UPDATE links SET plm_vals = ?2, plm_modified = ?3, remote_id = COALESCE(remote_id, ?4) WHERE link_id = ?1",
@@ -779,7 +789,7 @@ impl StateStore for SqliteStore {
             &fmt_time(Utc::now()),
         )?;
         tx.commit().map_err(q)?;
-        Ok(true)
+        Ok(Observed::Known)
     }
 
     async fn enqueue(&self, items: &[WorkItem]) -> Result<()> {
@@ -970,6 +980,19 @@ impl StateStore for SqliteStore {
         )
         .map_err(q)?;
         Ok(())
+    }
+
+    async fn journal_take_over(&self, id: i64, from: &str, to: &str) -> Result<bool> {
+        let c = self.lock();
+        let n = c
+            .execute(
+                "UPDATE journal SET payload = json_set(payload, '$.owner', ?3), updated_at = ?4
+                 WHERE id = ?1 AND state = 'pending'
+                   AND COALESCE(json_extract(payload, '$.owner'), '') = ?2",
+                params![id, from, to, fmt_time(Utc::now())],
+            )
+            .map_err(q)?;
+        Ok(n > 0)
     }
 
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>> {

@@ -78,10 +78,11 @@ async fn observe_link_updates_and_queues_only_on_change() {
     let vals = [("campaign".to_string(), "X".to_string())]
         .into_iter()
         .collect();
-    assert!(
+    assert_eq!(
         s.observe_link(&LinkId("l1".into()), &vals, t, "doc1")
             .await
-            .expect("obs")
+            .expect("obs"),
+        super::Observed::Known
     );
     assert_eq!(s.work_len().await.expect("len"), 1);
     let l = s
@@ -97,17 +98,19 @@ async fn observe_link_updates_and_queues_only_on_change() {
         .expect("lease");
     s.finish_work("me", &w[0]).await.expect("finish");
     // Same modification time again: an echo, nothing queued.
-    assert!(
+    assert_eq!(
         s.observe_link(&LinkId("l1".into()), &vals, t, "doc1")
             .await
-            .expect("obs")
+            .expect("obs"),
+        super::Observed::Known
     );
     assert_eq!(s.work_len().await.expect("len"), 0);
     // Unknown link: reported as unknown.
-    assert!(
-        !s.observe_link(&LinkId("nope".into()), &vals, t, "doc9")
+    assert_eq!(
+        s.observe_link(&LinkId("nope".into()), &vals, t, "doc9")
             .await
-            .expect("obs")
+            .expect("obs"),
+        super::Observed::Unknown
     );
 }
 

@@ -356,6 +356,23 @@ impl TeamcenterSim {
         })
     }
 
+    /// Copies a clip record under a new uid, related to the same item revisions, modified now
+    /// (so the next incremental read sees it): a duplicate as a person copying the record, or
+    /// an older partreel, would leave. `older` backdates the copy's `creation_date` a minute
+    /// before the original's, so the copy is the one to keep. Returns the copy's uid, None
+    /// for an unknown record.
+    pub fn duplicate_record(&self, uid: &str, older: bool) -> Option<String> {
+        let now = self.clock.now();
+        let mut store = lock(&self.store);
+        let original = store.records.get(uid)?.created;
+        let created = if older {
+            original - chrono::Duration::seconds(60)
+        } else {
+            now
+        };
+        store.duplicate_record(uid, created, now)
+    }
+
     /// Gives these revisions or records one modification time (to build tie groups).
     pub fn set_same_modified(&self, uids: &[String], at: DateTime<Utc>) {
         let mut store = lock(&self.store);

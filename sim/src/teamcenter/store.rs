@@ -154,6 +154,30 @@ impl TcStore {
         uid
     }
 
+    /// A copy of a record under a new uid, created at `created` and modified at `now`, related
+    /// to the same item revisions (a record copied by hand, or the duplicates an older
+    /// partreel made); None for an unknown record.
+    pub(crate) fn duplicate_record(
+        &mut self,
+        uid: &str,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let props = self.records.get(uid)?.props.clone();
+        let copy = self.create_record(props, now);
+        self.edit_record(&copy, |r| r.created = created);
+        let primaries: Vec<String> = self
+            .relations
+            .values()
+            .filter(|r| r.secondary == uid)
+            .map(|r| r.primary.clone())
+            .collect();
+        for p in primaries {
+            let _ = self.relate(&p, &copy);
+        }
+        Some(copy)
+    }
+
     fn index_record(&mut self, rec: &Record) {
         self.records_by_modified
             .insert((rec.modified, rec.uid.clone()));

@@ -230,6 +230,23 @@ impl ThreedxSim {
         lock(&self.store).edit_item(id, self.clock.now(), f)
     }
 
+    /// Copies a document under a new id, under the same parents, modified now (so the next
+    /// incremental read sees it): a duplicate as a person copying the document, or an older
+    /// partreel, would leave. `older` backdates the copy's `originated` a minute before the
+    /// original's, so the copy is the one to keep. Returns the copy's id, None for an unknown
+    /// document.
+    pub fn duplicate_document(&self, id: &str, older: bool) -> Option<String> {
+        let now = self.clock.now();
+        let mut store = lock(&self.store);
+        let original = store.docs.get(id)?.originated;
+        let created = if older {
+            original - chrono::Duration::seconds(60)
+        } else {
+            now
+        };
+        store.duplicate_doc(id, created, now)
+    }
+
     /// Edits one attribute of a document like a user would (new `modified` and `cestamp`).
     pub fn edit_document(&self, id: &str, attr: &str, value: &str) -> bool {
         lock(&self.store).edit_document(id, attr, value, self.clock.now())

@@ -275,6 +275,30 @@ impl ThreedxStore {
         Ok(id)
     }
 
+    /// A copy of a document under a new id and name, created (`originated`) at `created` and
+    /// modified at `now`, under the same parents (a document copied by hand, or the duplicates
+    /// an older partreel made); None for an unknown document.
+    pub fn duplicate_doc(
+        &mut self,
+        id: &str,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let original = self.docs.get(id)?.clone();
+        let number = self.docs.len() + 1;
+        let copy_id = self.token("doc").replace("doc-", "").to_uppercase();
+        let copy = Doc {
+            id: copy_id.clone(),
+            name: format!("Doc-{number:07}"),
+            originated: created,
+            modified: now,
+            cestamp: self.cestamp(),
+            ..original
+        };
+        self.docs.insert(copy_id.clone(), copy);
+        Some(copy_id)
+    }
+
     /// Updates a document; `cestamp` (when given) must be the current one.
     pub(crate) fn update_doc(
         &mut self,

@@ -343,13 +343,50 @@ impl WindchillStore {
             doc.fields.insert(k, v);
         }
         let json = doc.to_json(None);
+        self.insert_document(doc);
+        Ok(json)
+    }
+
+    fn insert_document(&mut self, doc: Document) {
         self.index_doc(&doc);
         self.docs_order.push(doc.id.clone());
         self.docs_by_number
             .insert(doc.number.clone(), doc.id.clone());
         self.docs.insert(doc.id.clone(), doc);
         self.docs_gen += 1;
-        Ok(json)
+    }
+
+    /// A copy of a document under a new id and number, created at `created` and modified at
+    /// `now`, describing the same parts (a document copied by hand, or the duplicates an older
+    /// partreel made); None for an unknown document.
+    pub(crate) fn duplicate_document(
+        &mut self,
+        id: &str,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let fields = self.docs.get(id)?.fields.clone();
+        let n = self.next_doc;
+        self.next_doc += 1;
+        let copy = Document {
+            id: format!("OR:wt.doc.WTDocument:{n}"),
+            number: format!("{n:010}"),
+            created,
+            modified: now,
+            fields,
+        };
+        let copy_id = copy.id.clone();
+        self.insert_document(copy);
+        let parts: Vec<String> = self
+            .links
+            .keys()
+            .filter(|(_, d)| d == id)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in parts {
+            let _ = self.link(&p, &copy_id);
+        }
+        Some(copy_id)
     }
 
     fn index_doc(&mut self, doc: &Document) {
