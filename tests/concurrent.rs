@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::Duration;
 
+use partreel_core::state::StateStore;
+use partreel_core::state::sqlite::SqliteStore;
 use partreel_sim::config_writer::ConfigOptions;
-use partreel_sim::{GeneratedPlm, Sim, SimConfig};
+use partreel_sim::{FaultKind, FaultPlan, GeneratedPlm, Sim, SimConfig};
 use serde_json::Value;
 
 use crate::util::{Daemon, Env, TestSchema, add_job, parse_report, set_state, text, until, writes};
@@ -222,6 +224,136 @@ async fn two_syncs_on_one_sqlite_state_threedx() {
 #[tokio::test]
 async fn three_syncs_on_one_sqlite_state_threedx() {
     n_overlapping_syncs_never_duplicate(THREEDX, 3).await;
+}
+
+/// A sync killed (SIGKILL) while another works beside it: the survivor sees the killed process
+/// is gone, frees its leases and finishes or abandons its journaled writes in the same run —
+/// without waiting `lease_secs` (300 s) — and every link exists once.
+#[tokio::test]
+async fn a_killed_sync_leaves_its_work_to_the_one_beside_it() {
+    let case = WINDCHILL;
+    let env = start(case).await;
+    let mut killed = env.spawn_sync(&[]);
+    until(
+        Duration::from_secs(120),
+        "the first process's first links",
+        || record_link_ids(&env.sim, case).len() >= 100,
+    )
+    .await;
+    let survivor = env.spawn_sync(&[]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    killed.start_kill().expect("SIGKILL the first sync");
+    let status = killed.wait().await.expect("reap the killed sync");
+    assert!(!status.success(), "the first sync was killed: {status}");
+    let made_at_kill = record_link_ids(&env.sim, case).len();
+    let out = tokio::time::timeout(Duration::from_secs(600), survivor.wait_with_output())
+        .await
+        .expect("the survivor ended within 10 minutes")
+        .expect("wait for the survivor");
+    assert!(out.status.success(), "survivor: {}", text(&out));
+    let report = parse_report(&out.stdout);
+    eprintln!(
+        "killed with {made_at_kill} links made; the survivor created {}, recovered {}",
+        report["links_created"], report["recovered"]
+    );
+    assert_eq!(
+        report["left_to_others"], 0,
+        "nothing left to the killed process: {report}"
+    );
+    let ids = record_link_ids(&env.sim, case);
+    let dups = duplicated(&ids);
+    assert!(dups.is_empty(), "duplicate link records: {dups:?}");
+    let after = env.sync(&[]).await;
+    assert_eq!(
+        writes(&after),
+        0,
+        "the survivor finished the killed process's work in its own run: {after}"
+    );
+    assert_eq!(record_link_ids(&env.sim, case).len(), ids.len());
+}
+
+/// The lease is checked again before each remote write it covers: while a sync waits on the DAM
+/// (every Bynder answer is slow here), another process takes its leases
+/// over (as when they ran out); the sync then makes none of the link creations those leases
+/// covered and leaves the clips to their new holder. Once that holder lets go, the next sync
+/// creates each link once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_taken_over_mid_run_stops_the_writes_it_covered() {
+    let env = Env::start(SimConfig::default(), crate::util::fast()).await;
+    env.sim.bynder.faults.set_plan(FaultPlan {
+        rate: 1.0,
+        kinds: vec![FaultKind::Latency(Duration::from_millis(300))],
+        seed: 1,
+    });
+    let mut sync = env.spawn_sync(&[]);
+    // Wait for the sync's leases, then take them over under another identity.
+    let store = SqliteStore::open(&env.state_path()).expect("open state");
+    let thief = "other@elsewhere/1/1/000000000000";
+    let mut taken = 0;
+    let started = std::time::Instant::now();
+    while taken == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sync never leased its clips"
+        );
+        for (owner, _) in store
+            .lease_holders("windchill", "bynder")
+            .await
+            .expect("holders")
+        {
+            store.release_leases(&owner).await.expect("release");
+            taken += store
+                .lease_work(thief, "windchill", "bynder", 10_000, 3600)
+                .await
+                .expect("take over")
+                .len();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), async {
+        let status = sync.wait().await.expect("wait");
+        let mut stdout = Vec::new();
+        if let Some(mut o) = sync.stdout.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = o.read_to_end(&mut stdout).await;
+        }
+        (status, stdout)
+    })
+    .await
+    .expect("the sync ended");
+    assert!(out.0.success(), "the sync: {}", out.0);
+    let report = parse_report(&out.1);
+    assert_eq!(
+        report["links_created"], 0,
+        "no creation under a lease taken over: {report}"
+    );
+    assert_eq!(
+        report["left_to_others"].as_u64(),
+        Some(taken as u64),
+        "{report}"
+    );
+    assert_eq!(report["asset_writes"], 0, "no clip write either: {report}");
+    assert!(
+        report["quarantined"]
+            .as_array()
+            .is_some_and(|q| q.len() <= 1),
+        "the clips were left, not quarantined (only XX-9999 is): {report}"
+    );
+    assert!(
+        env.link_documents().is_empty(),
+        "no link document was made under a lost lease"
+    );
+
+    // The other holder lets go: the next sync makes each link once.
+    store.release_leases(thief).await.expect("release");
+    env.sim.bynder.faults.clear();
+    let next = env.sync(&[]).await;
+    assert_eq!(next["links_created"], 5, "{next}");
+    let ids = record_link_ids(&env.sim, WINDCHILL);
+    assert!(duplicated(&ids).is_empty(), "{ids:?}");
+    assert_eq!(ids.len(), 5);
+    let again = env.sync(&[]).await;
+    assert_eq!(writes(&again), 0, "{again}");
 }
 
 /// A daemon whose job runs at start, and a sync started by hand while it works.

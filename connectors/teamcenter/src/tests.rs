@@ -116,7 +116,7 @@ fn revision_object() -> Value {
 fn form_object(modified: &str) -> Value {
     json!({"uid": FORM, "type": "PromptToPartForm", "props": {"ptp_link_id": prop(LINK),
         "ptp_status": prop("active"), "ptp_prompt": prop("a stunt car"),
-        "last_mod_date": prop(modified)}})
+        "last_mod_date": prop(modified), "creation_date": prop("2026-11-19T08:00:00+00:00")}})
 }
 
 fn part() -> PartRevision {
@@ -376,6 +376,8 @@ async fn an_existing_record_is_related_not_created_again() {
         link.fields.get("ptp_prompt").map(String::as_str),
         Some("a stunt car")
     );
+    // creation_date orders duplicates (the oldest record of a link id is kept).
+    assert_eq!(link.created, Some("2026-11-19T08:00:00Z".parse().unwrap()));
 }
 
 #[tokio::test]

@@ -194,6 +194,7 @@ fn item(id: &str, modified: &str, details: bool) -> Value {
 fn doc(cestamp: &str, prompt: &str, status: &str) -> Value {
     json!({"id": DOC_ID, "type": "Document", "cestamp": cestamp,
         "dataelements": {"name": "Doc-0000001", "title": "a garage", "modified": "2026-11-20T09:30:00Z",
+            "originated": "2026-11-19T08:00:00Z",
             "partreelLinkId": LINK, "prompt": prompt, "partreelStatus": status, "reviewStatus": ""},
         "relateddata": {"parents": [{"id": PART_ID, "relationshipName": "Reference Document"}]}})
 }
@@ -405,6 +406,11 @@ async fn an_expired_session_mid_call_logs_in_once_and_replays() {
     let (_d, c) = client_with(&s, cas(), 100);
     let found = c.find_links(&[LinkId(LINK.into())]).await.unwrap();
     assert_eq!(found.len(), 1);
+    // `originated` orders duplicates (the oldest record of a link id is kept).
+    assert_eq!(
+        found[0].created,
+        Some("2026-11-19T08:00:00Z".parse().unwrap())
+    );
     assert_eq!(
         c.session().logins(),
         2,

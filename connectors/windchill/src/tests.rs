@@ -103,7 +103,7 @@ fn part_json(id: &str, number: &str, modified: &str) -> Value {
 
 fn doc_json(link: Option<&str>, status: &str) -> Value {
     json!({"ID": DOC_ID, "Number": "0000000123", "Name": "VX-a red car",
-        "LastModified": "2026-11-20T09:30:00Z", "PartreelLinkId": link,
+        "LastModified": "2026-11-20T09:30:00Z", "CreatedOn": "2026-11-19T08:00:00Z", "PartreelLinkId": link,
         "Prompt": "a red car on a wet track", "PartreelStatus": status})
 }
 
@@ -434,6 +434,8 @@ async fn changed_links_filters_on_the_link_id_and_skips_documents_without_one() 
     let l = &page.items[0];
     assert_eq!((l.link_id.as_str(), l.remote_id.as_str()), (LINK, DOC_ID));
     assert_eq!(l.fields["Prompt"], "a red car on a wet track");
+    // CreatedOn orders duplicates (the oldest record of a link id is kept).
+    assert_eq!(l.created, Some("2026-11-19T08:00:00Z".parse().unwrap()));
     assert!(page.rejected.is_empty());
 }
 

@@ -99,11 +99,7 @@ pub(super) async fn recover(
             continue;
         }
         // Another process recovering at the same time must not recover it too.
-        let writer = entry
-            .payload
-            .get("owner")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let writer = journal_owner(&entry);
         if writer != engine.opts().owner
             && !store
                 .journal_take_over(entry.id, writer, &engine.opts().owner)
@@ -188,16 +184,21 @@ pub(super) async fn recover(
 /// dead one elsewhere. Entries of other live processes sharing the state are left alone: their
 /// writes may be in flight.
 fn is_recoverable(engine: &SyncEngine, entry: &crate::state::JournalEntry) -> bool {
-    let owner = entry
-        .payload
-        .get("owner")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let owner = journal_owner(entry);
     if owner.is_empty() || owner == engine.opts().owner || crate::state::owner::is_gone(owner) {
         return true;
     }
     let lease = chrono::Duration::from_std(engine.opts().lease).unwrap_or_default();
     Utc::now() - entry.created_at > lease
+}
+
+/// The process that journaled an entry ("" in entries from before owners were recorded).
+fn journal_owner(entry: &crate::state::JournalEntry) -> &str {
+    entry
+        .payload
+        .get("owner")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
 }
 
 /// Stores what the PLM now holds for a link after partreel's write, whose values the caller

@@ -890,7 +890,7 @@ impl SyncEngine {
         run: &Arc<RunState>,
     ) -> Result<(), EngineError> {
         let mut seen_in_run: BTreeSet<WorkItem> = BTreeSet::new();
-        self.release_gone_leases(store).await?;
+        self.take_over_gone(store, run).await?;
         if self.opts.progress.is_some() {
             let queued = store.work_len().await?;
             self.progress(ProgressEvent::Queue { queued });
@@ -917,6 +917,11 @@ impl SyncEngine {
                 .filter(|w| !seen_in_run.contains(w))
                 .collect();
             if items.is_empty() {
+                // What is left is leased by other processes; one that died meanwhile leaves
+                // its clips to this run.
+                if self.take_over_gone(store, run).await? > 0 {
+                    continue;
+                }
                 break;
             }
             seen_in_run.extend(items.iter().cloned());
@@ -974,9 +979,15 @@ impl SyncEngine {
         Ok(holders)
     }
 
-    /// Frees the leases of processes known to be gone (killed, crashed), so their clips are
-    /// planned now rather than when the leases run out.
-    async fn release_gone_leases(&self, store: &Arc<dyn StateStore>) -> Result<(), EngineError> {
+    /// Takes over the work of processes known to be gone (killed, crashed): frees their leases,
+    /// so their clips are planned now rather than when the leases run out, and finishes or
+    /// abandons the writes they journaled. Returns how many clips were freed.
+    async fn take_over_gone(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<u64, EngineError> {
+        let mut total = 0;
         for (owner, clips) in self.other_holders(store).await? {
             if crate::state::owner::is_gone(&owner) {
                 let freed = store.release_leases(&owner).await?;
@@ -986,9 +997,13 @@ impl SyncEngine {
                     freed,
                     "freed the leases of a partreel process that is gone"
                 );
+                total += freed;
             }
         }
-        Ok(())
+        if total > 0 && !self.opts.dry_run {
+            apply::recover(self, store, run).await?;
+        }
+        Ok(total)
     }
 
     /// Checks, right before a remote write, that this process still holds the lease on the

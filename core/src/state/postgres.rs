@@ -14,6 +14,11 @@
 //!   and an item whose lease ran out (its process died) is free again. An item queued again
 //!   while leased keeps its lease and is marked `requeued`; finishing it then releases it
 //!   instead of deleting it, so the newer change is planned too — by one process at a time.
+//! - **Lock order.** Several processes write the same rows at once (two syncs reading the same
+//!   feed pages, the same full listing). Every statement or transaction that writes several
+//!   rows locks them in key order — batches are sorted before they are sent, and a multi-row
+//!   `UPDATE` locks its rows in an ordered `FOR UPDATE` subquery — so two of them can wait for
+//!   each other but never deadlock.
 //! - **Commits.** Sessions run with `synchronous_commit = off`, except journal entries and
 //!   leases, whose commits wait for the disk (see [`pool::open`]): a server crash can lose
 //!   only the newest bookkeeping, never a journal entry announcing a remote write that was
@@ -299,6 +304,10 @@ const ENQUEUE: &str = "INSERT INTO work (plm_system, dam_system, asset_id, enque
      DO UPDATE SET requeued = work.leased_by IS NOT NULL";
 
 async fn enqueue_on(c: &mut Pooled<'_>, items: &[WorkItem], now: DateTime<Utc>) -> Result<()> {
+    // Rows are locked in key order in every transaction (see the module doc).
+    let mut items: Vec<&WorkItem> = items.iter().collect();
+    items.sort();
+    items.dedup();
     let rows: Vec<[&(dyn ToSql + Sync); 4]> = items
         .iter()
         .map(|w| {
@@ -392,6 +401,11 @@ impl StateStore for PostgresStore {
         if parts.is_empty() {
             return Ok(());
         }
+        // Rows are locked in key order in every transaction (see the module doc).
+        let mut parts: Vec<&PartRecord> = parts.iter().collect();
+        parts.sort_by(|a, b| {
+            (&a.system, &a.number, &a.revision).cmp(&(&b.system, &b.number, &b.revision))
+        });
         let vals: Vec<Json<&CanonicalValues>> = parts.iter().map(|p| Json(&p.values)).collect();
         let rows: Vec<[&(dyn ToSql + Sync); 10]> = parts
             .iter()
@@ -444,6 +458,9 @@ impl StateStore for PostgresStore {
         if assets.is_empty() {
             return Ok(());
         }
+        // Rows are locked in key order in every transaction (see the module doc).
+        let mut assets: Vec<&AssetRecord> = assets.iter().collect();
+        assets.sort_by(|a, b| (&a.system, &a.asset_id).cmp(&(&b.system, &b.asset_id)));
         let json_cols: Vec<(Json<&CanonicalValues>, Json<&WatermarkStatus>)> = assets
             .iter()
             .map(|a| (Json(&a.values), Json(&a.watermark)))
@@ -525,8 +542,13 @@ impl StateStore for PostgresStore {
             return Ok(());
         }
         let mut c = self.conn().await?;
+        // Rows locked in key order: two processes marking overlapping pages of a full listing
+        // would otherwise lock them in scan order and could deadlock.
         c.execute(
-            "UPDATE assets SET last_scan = $3 WHERE system = $1 AND asset_id = ANY($2)",
+            "UPDATE assets a SET last_scan = $3
+             FROM (SELECT system, asset_id FROM assets WHERE system = $1 AND asset_id = ANY($2)
+                   ORDER BY asset_id FOR UPDATE) s
+             WHERE a.system = s.system AND a.asset_id = s.asset_id",
             &[&dam, &asset_ids, &scan],
         )
         .await
@@ -717,7 +739,7 @@ impl StateStore for PostgresStore {
         let mut c = self.conn().await?;
         c.execute(
             "INSERT INTO work (plm_system, dam_system, asset_id, enqueued_at)
-             SELECT $1, system, asset_id, $3 FROM assets WHERE system = $2
+             SELECT $1, system, asset_id, $3 FROM assets WHERE system = $2 ORDER BY asset_id
              ON CONFLICT (plm_system, dam_system, asset_id) DO NOTHING",
             &[&plm, &dam, &Utc::now()],
         )
@@ -823,8 +845,11 @@ impl StateStore for PostgresStore {
     async fn release_leases(&self, owner: &str) -> Result<u64> {
         let mut c = self.conn().await?;
         c.execute(
-            "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = false
-             WHERE leased_by = $1",
+            "UPDATE work w SET leased_by = NULL, lease_until = NULL, requeued = false
+             FROM (SELECT plm_system, dam_system, asset_id FROM work WHERE leased_by = $1
+                   ORDER BY plm_system, dam_system, asset_id FOR UPDATE) s
+             WHERE w.plm_system = s.plm_system AND w.dam_system = s.dam_system
+               AND w.asset_id = s.asset_id AND w.leased_by = $1",
             &[&owner],
         )
         .await
