@@ -21,7 +21,7 @@ WORK=$(mktemp -d)
 SCHEMA=""
 cleanup() {
   kill "$SIM_PID" 2>/dev/null || true
-  if [ -n "$SCHEMA" ]; then psql "$STATE" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null || true; fi
+  if [ -n "$SCHEMA" ]; then psql "$STATE" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
