@@ -23,8 +23,6 @@ const PARTS: usize = 40;
 const RPS: u32 = 400;
 /// Delay between two processes' starts.
 const STAGGER: Duration = Duration::from_millis(200);
-/// Environment variable naming the PostgreSQL test database.
-const DATABASE_ENV: &str = "PARTREEL_TEST_DATABASE_URL";
 
 /// One PLM under test.
 #[derive(Clone, Copy)]
@@ -395,11 +393,7 @@ async fn daemon_beside_a_manual_sync_threedx() {
 /// Two overlapping syncs on a shared PostgreSQL state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_syncs_on_one_postgres_state() {
-    let Some(base) = std::env::var(DATABASE_ENV)
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        println!("skipped: {DATABASE_ENV} not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+    let Some(base) = crate::util::database_url() else {
         return;
     };
     let schema = TestSchema::create(&base).await;

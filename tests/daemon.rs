@@ -18,9 +18,6 @@ use crate::util::{
     Daemon, Env, TestSchema, add_job, add_to_section, bin, set_state, until, writes,
 };
 
-/// Environment variable naming the PostgreSQL test database.
-const DATABASE_ENV: &str = "PARTREEL_TEST_DATABASE_URL";
-
 // ---- helpers ------------------------------------------------------------------------------
 
 fn seeded(clips: usize, parts: usize, seed: u64) -> SimConfig {
@@ -355,11 +352,7 @@ async fn endpoints_and_metrics_follow_the_runs() {
 /// further sync writes nothing.
 #[tokio::test]
 async fn two_daemons_share_postgres_and_survive_a_kill() {
-    let Some(base) = std::env::var(DATABASE_ENV)
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        println!("skipped: {DATABASE_ENV} not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+    let Some(base) = crate::util::database_url() else {
         return;
     };
     let cfg = seeded(400, 100, 23);

@@ -2,7 +2,6 @@
 //! logs. Every test runs the real binary against the in-process emulators.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,9 @@ use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::{FaultCounters, FaultKind, FaultPlan, RequestEntry, Sim, SimConfig};
 use serde_json::Value;
 
-use crate::util::{CRASH_ENV, Env, fast, parse_report, sync_until_ok, text, try_sync, writes};
+use crate::util::{
+    CRASH_ENV, Env, add_to_section, fast, parse_report, sync_until_ok, text, try_sync, writes,
+};
 
 // ---- helpers ----
 
@@ -211,18 +212,6 @@ fn total(c: &FaultCounters) -> u64 {
 /// Requests to one path suffix in a log.
 fn count_path(log: &[RequestEntry], suffix: &str) -> usize {
     log.iter().filter(|e| e.path.ends_with(suffix)).count()
-}
-
-/// Inserts `line` right after the `[section]` header of a config file.
-fn add_to_section(config: &Path, section: &str, line: &str) {
-    let text = std::fs::read_to_string(config).expect("read config");
-    let header = format!("[{section}]\n");
-    assert!(text.contains(&header), "config lacks {header}");
-    std::fs::write(
-        config,
-        text.replacen(&header, &format!("{header}{line}\n"), 1),
-    )
-    .expect("write config");
 }
 
 /// Expires each emulator's sessions once the run has made `after` writes to it (Windchill

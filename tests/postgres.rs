@@ -8,9 +8,6 @@ use tokio_postgres::NoTls;
 
 use crate::util::{Env, writes};
 
-/// Environment variable naming the test database.
-const URL_ENV: &str = "PARTREEL_TEST_DATABASE_URL";
-
 /// A fresh schema, dropped with its tables at the end of the test.
 struct Schema {
     base: String,
@@ -94,8 +91,7 @@ fn set_state(config: &std::path::Path, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn story_sync_on_postgres_links_once_then_writes_nothing() {
-    let Some(base) = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty()) else {
-        println!("skipped: {URL_ENV} not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+    let Some(base) = crate::util::database_url() else {
         return;
     };
     let schema = Schema::create(base).await;

@@ -452,3 +452,17 @@ impl TestSchema {
         }
     }
 }
+
+/// Environment variable naming the PostgreSQL test database (`.ci/run` sets it).
+pub const DATABASE_ENV: &str = "PARTREEL_TEST_DATABASE_URL";
+
+/// The PostgreSQL test database's URL; None (after printing the skip line) when it is not set.
+pub fn database_url() -> Option<String> {
+    let url = std::env::var(DATABASE_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        println!("skipped: {DATABASE_ENV} not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+    }
+    url
+}
