@@ -158,6 +158,10 @@ pub struct SyncArgs {
     /// Run only this job (default: every job of the configuration, in order).
     #[arg(long)]
     pub job: Option<String>,
+    /// Write every request and response to files in DIR (one per exchange), with every
+    /// credential, token, cookie and nonce redacted: for a support ticket.
+    #[arg(long, value_name = "DIR")]
+    pub record_wire: Option<PathBuf>,
     /// No progress bars (they are drawn only on a terminal and never with --json).
     #[arg(long)]
     pub no_progress: bool,

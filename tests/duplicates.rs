@@ -201,3 +201,145 @@ async fn threedx_duplicates_are_retired_keeping_the_oldest() {
     })
     .await;
 }
+
+/// Copies a record in the emulator under another link id (a second record for the same clip
+/// and part revision, made by hand); returns the copy's id.
+fn copy_as(sim: &Sim, case: Case, id: &str, link_id: &str, older: bool) -> String {
+    match case.plm {
+        GeneratedPlm::Windchill => sim.windchill_copy_document_as(id, link_id, older),
+        GeneratedPlm::Teamcenter => sim.teamcenter.copy_record_as(id, link_id, older),
+        GeneratedPlm::Threedx => sim.threedx.copy_document_as(id, link_id, older),
+    }
+    .unwrap_or_else(|| panic!("no record {id} to copy"))
+}
+
+/// Two live records for one clip and one part revision under different link ids: found from
+/// the part's side, the oldest kept (and given the link's own id), the other retired.
+async fn second_records_under_other_ids_are_retired(case: Case) {
+    let cfg = SimConfig {
+        parts: 6,
+        clips: 12,
+        seed: 5,
+        story: false,
+        generated_plm: case.plm,
+        ..SimConfig::default()
+    };
+    let opts = ConfigOptions {
+        requests_per_sec: Some(2000),
+        ..ConfigOptions::default()
+    };
+    let mut env = Env::start(cfg, opts).await;
+    env.job = Some(case.job);
+    let first = env.sync(&[]).await;
+    let before = records(&env.sim, case);
+    assert!(before.len() >= 3, "links made: {first}");
+
+    // A copy made later under a hand-typed id (the original stays), and a copy dated before
+    // its original under another id (the copy stays; the original is retired).
+    let newer = copy_as(&env.sim, case, &before[0].id, "handmade-1", false);
+    let older = copy_as(&env.sim, case, &before[1].id, "handmade-2", true);
+    env.sim.clock.advance(std::time::Duration::from_secs(600));
+
+    let report = env.sync(&[]).await;
+    let dups = report["duplicates"].as_array().expect("duplicates listed");
+    let found: BTreeMap<String, (String, String, Option<String>)> = dups
+        .iter()
+        .map(|d| {
+            assert_eq!(d["outcome"], "retired", "{d}");
+            (
+                d["retired"].as_str().unwrap_or_default().to_string(),
+                (
+                    d["kept"].as_str().unwrap_or_default().to_string(),
+                    d["link_id"].as_str().unwrap_or_default().to_string(),
+                    d["retired_link_id"].as_str().map(str::to_string),
+                ),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, (String, String, Option<String>)> = [
+        (
+            newer.clone(),
+            (
+                before[0].id.clone(),
+                before[0].link_id.clone(),
+                Some("handmade-1".to_string()),
+            ),
+        ),
+        (
+            before[1].id.clone(),
+            (older.clone(), before[1].link_id.clone(), None),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        found, expected,
+        "retired → (kept, link, id carried): {report}"
+    );
+    assert_eq!(report["links_retired"], 2, "{report}");
+    assert_eq!(report["links_created"], 0, "{report}");
+
+    // Nothing deleted; each link live once, the kept copy now carrying the link's own id.
+    let after = records(&env.sim, case);
+    assert_eq!(after.len(), before.len() + 2, "records are never deleted");
+    let live: BTreeMap<&str, Vec<&str>> =
+        after
+            .iter()
+            .filter(|r| r.status != "retired")
+            .fold(BTreeMap::new(), |mut m, r| {
+                m.entry(r.link_id.as_str()).or_default().push(r.id.as_str());
+                m
+            });
+    let expected_ids: Vec<&str> = {
+        let mut v: Vec<&str> = before.iter().map(|r| r.link_id.as_str()).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(
+        live.keys().copied().collect::<Vec<_>>(),
+        expected_ids,
+        "{live:?}"
+    );
+    assert!(live.values().all(|ids| ids.len() == 1), "{live:?}");
+    assert_eq!(live[before[1].link_id.as_str()], vec![older.as_str()]);
+    assert_eq!(
+        live[before[0].link_id.as_str()],
+        vec![before[0].id.as_str()]
+    );
+
+    // The next sync finds nothing more to do.
+    env.sim.clock.advance(std::time::Duration::from_secs(600));
+    let again = env.sync(&[]).await;
+    assert_eq!(writes(&again), 0, "{again}");
+    assert!(
+        again["duplicates"].as_array().is_none_or(Vec::is_empty),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn windchill_second_records_under_other_ids_are_retired() {
+    second_records_under_other_ids_are_retired(Case {
+        plm: GeneratedPlm::Windchill,
+        job: "windchill-bynder",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn teamcenter_second_records_under_other_ids_are_retired() {
+    second_records_under_other_ids_are_retired(Case {
+        plm: GeneratedPlm::Teamcenter,
+        job: "teamcenter-bynder",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn threedx_second_records_under_other_ids_are_retired() {
+    second_records_under_other_ids_are_retired(Case {
+        plm: GeneratedPlm::Threedx,
+        job: "threedx-bynder",
+    })
+    .await;
+}

@@ -923,3 +923,168 @@ async fn secrets_never_logged() {
         );
     }
 }
+
+/// A DAM that stops sorting its change feed makes the sync fail loudly, naming the system and
+/// the record, without moving the feed's cursor; once it sorts again, the next sync brings
+/// every edit made in between to the PLM.
+#[tokio::test]
+async fn an_unsorted_feed_fails_the_sync_and_the_next_run_loses_nothing() {
+    let env = Env::start(seeded(12, 4, 9), fast()).await;
+    env.sync(&[]).await;
+    // The clips linked in Windchill (the others belong to the other PLMs' jobs).
+    let linked: BTreeSet<String> = env
+        .link_documents()
+        .iter()
+        .filter_map(|d| d["AssetId"].as_str().map(str::to_string))
+        .collect();
+    assert!(linked.len() >= 3, "{linked:?}");
+    let ids = env.sim.bynder_asset_ids();
+    assert!(ids.len() >= 12, "{ids:?}");
+    // Each clip edited a second after the one before: oldest-first by modification is the
+    // creation order, the server's default (newest created first) is its reverse.
+    for (i, id) in ids.iter().enumerate() {
+        env.sim.clock.advance(Duration::from_secs(1));
+        env.sim
+            .bynder_edit(id, "Prompt", Some(&format!("unsorted feed edit {i}")));
+    }
+    env.sim.clock.advance(Duration::from_secs(600));
+
+    env.sim.bynder_ignore_order(true);
+    let out = try_sync(&env, &[]).await;
+    assert!(
+        !out.status.success(),
+        "an unsorted feed must fail the run:\n{}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("bynder"), "names the system:\n{err}");
+    assert!(err.contains("out of modified order"), "says what:\n{err}");
+    assert!(err.contains("record "), "names the record:\n{err}");
+
+    env.sim.bynder_ignore_order(false);
+    let report = env.sync(&[]).await;
+    assert!(
+        report["links_updated"].as_u64().unwrap_or_default() >= linked.len() as u64,
+        "{report}"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        if !linked.contains(id) {
+            continue;
+        }
+        let want = format!("unsorted feed edit {i}");
+        let docs: Vec<Value> = env
+            .link_documents()
+            .into_iter()
+            .filter(|d| d["AssetId"].as_str() == Some(id.as_str()))
+            .collect();
+        assert!(!docs.is_empty(), "clip {id} has a link");
+        for d in docs {
+            assert_eq!(d["Prompt"].as_str(), Some(want.as_str()), "clip {id}: {d}");
+        }
+    }
+}
+
+/// `sync --record-wire DIR` writes every exchange of all five systems, with what a support
+/// engineer needs (paths, statuses, record fields) and no password, client secret, Basic
+/// credential, token, nonce, session id or ticket any emulator issued.
+#[tokio::test]
+async fn recorded_wire_holds_every_exchange_and_no_secret() {
+    let mut env = Env::start(seeded(12, 4, 43), fast()).await;
+    // Every job: all five systems.
+    env.job = None;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wire = dir.path().join("wire");
+    let wire_arg = wire.display().to_string();
+    let out = env
+        .run(&["sync", "--json"], &["--record-wire", &wire_arg], &[])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&wire).expect("wire dir") {
+        let path = entry.expect("entry").path();
+        let body = std::fs::read_to_string(&path).expect("read");
+        files.push((
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string(),
+            body,
+        ));
+    }
+    let sent: usize = [
+        &env.sim.windchill,
+        &env.sim.bynder,
+        &env.sim.teamcenter.emulator,
+        &env.sim.threedx.emulator,
+        &env.sim.aem.emulator,
+    ]
+    .iter()
+    .map(|e| e.log.entries().len())
+    .sum();
+    assert!(
+        files.len() >= sent,
+        "{} files for {sent} requests the emulators saw",
+        files.len()
+    );
+    let systems: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|(n, _)| n.split('-').nth(1))
+        .collect();
+    for (system, em) in [
+        ("windchill", &env.sim.windchill),
+        ("bynder", &env.sim.bynder),
+        ("teamcenter", &env.sim.teamcenter.emulator),
+        ("threedx", &env.sim.threedx.emulator),
+        ("aem", &env.sim.aem.emulator),
+    ] {
+        let seen = em.log.entries().len();
+        let recorded = files
+            .iter()
+            .filter(|(n, _)| n.split('-').nth(1) == Some(system))
+            .count();
+        assert!(
+            recorded >= seen,
+            "{system}: {recorded} exchanges recorded, {seen} requests seen (recorded: {systems:?})"
+        );
+    }
+    assert!(systems.len() >= 3, "{systems:?}");
+    let all: String = files
+        .iter()
+        .map(|(n, b)| format!("== {n}\n{b}\n"))
+        .collect();
+    assert!(all.contains("dateModified"), "record fields are kept");
+    assert!(all.contains("< 200"), "statuses are kept");
+    assert!(
+        all.contains("[redacted]"),
+        "credentials were there and redacted"
+    );
+    let creds = env.sim.credentials();
+    let mut forbidden = vec![
+        creds.windchill_password.clone(),
+        creds.bynder_client_secret.clone(),
+        creds.teamcenter_password.clone(),
+        env.sim.threedx.credentials.password.clone(),
+        env.sim.aem.credentials.client_secret.clone(),
+        b64(format!("{}:{}", creds.windchill_username, creds.windchill_password).as_bytes()),
+        "Bearer ".into(),
+        "Basic ".into(),
+    ];
+    let issued = env.sim.issued_credentials();
+    assert!(issued.len() >= 5, "credentials issued: {}", issued.len());
+    forbidden.extend(issued);
+    // A whole value, not a piece of a longer word (the sim's Windchill password is the start of
+    // its public Bynder client id).
+    let word =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    for f in &forbidden {
+        for (at, _) in all.match_indices(f.as_str()) {
+            let before = all[..at].chars().next_back();
+            let after = all[at + f.len()..].chars().next();
+            if f.ends_with(' ') || !(word(before) || word(after)) {
+                let from = all[..at].rfind("== ").unwrap_or(0);
+                let to = all[at..].find('\n').map_or(all.len(), |i| at + i);
+                panic!("the recording leaks {f:?}:\n{}", &all[from..to]);
+            }
+        }
+    }
+}

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
+use partreel_core::state::StateStore;
+use partreel_core::state::sqlite::SqliteStore;
 use partreel_sim::SimClock;
 use partreel_sim::aem::{self, AemSim, AemSimConfig};
 use partreel_sim::threedx::{self, ThreedxSim, ThreedxSimConfig};
@@ -166,6 +168,23 @@ async fn threedx_links_once_and_second_run_writes_nothing() {
     assert_unique(&ids);
     assert_eq!(ids.len(), 6);
     assert_eq!(writes(&env.sync().await), 0);
+    // One vocabulary across PLMs: the state (and so the viewer) holds the mapped display
+    // name, not 3DEXPERIENCE's internal maturity state.
+    let store = SqliteStore::open(&env._dir.path().join("state.db")).expect("state");
+    let parts = store
+        .parts_by_number("threedx", "PL-4001")
+        .await
+        .expect("parts");
+    assert!(!parts.is_empty());
+    for p in parts {
+        assert!(
+            matches!(
+                p.lifecycle_state.as_deref(),
+                Some("In Work" | "Frozen" | "Released" | "Obsolete")
+            ),
+            "{p:?}"
+        );
+    }
 }
 
 /// Killed right after its third remote write, then restarted: no duplicate document.

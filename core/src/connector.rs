@@ -147,6 +147,12 @@ pub trait PlmConnector: Send + Sync {
     /// Link records carrying any of these link ids (crash recovery looks before it creates).
     async fn find_links(&self, ids: &[LinkId]) -> Result<Vec<RemoteLink>>;
 
+    /// Every link record hanging on one part revision (by the PLM's id of the revision),
+    /// whatever link id it carries, each with `part_remote_id` set: read from the part's side,
+    /// this is how two records for one clip and one part revision under different link ids are
+    /// found. Records that carry no link id (other documents on the part) are left out.
+    async fn links_on_part(&self, part_remote_id: &str) -> Result<Vec<RemoteLink>>;
+
     /// Creates the record for a link on a part revision, with the link id stored on it.
     /// Must be safe to call again after an ambiguous failure: it looks for the link id first.
     async fn create_link(

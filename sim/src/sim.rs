@@ -431,6 +431,12 @@ impl Sim {
         lock(&self.by).write_delay = delay;
     }
 
+    /// Media listings ignore `orderBy` (answered newest created first, Bynder's default) while
+    /// `on` — a server that does not sort the change feed as asked.
+    pub fn bynder_ignore_order(&self, on: bool) {
+        lock(&self.by).ignore_order = on;
+    }
+
     // ---- Windchill mutations ----
 
     /// Makes a new revision of the part number's latest revision (a new Part entity, In Work,
@@ -558,6 +564,27 @@ impl Sim {
             now
         };
         wc.duplicate_document(doc_id, created, now)
+    }
+
+    /// Copies a document like [`Self::windchill_duplicate_document`], but the copy carries
+    /// `link_id` in `PartreelLinkId`: a second record for the same clip and part revision
+    /// under another link id, as a person copying the document and retyping its id would
+    /// leave. Returns the copy's ID, None for an unknown document.
+    pub fn windchill_copy_document_as(
+        &self,
+        doc_id: &str,
+        link_id: &str,
+        older: bool,
+    ) -> Option<String> {
+        let now = self.clock.now();
+        let mut wc = lock(&self.wc);
+        let original = wc.document(doc_id)?.created;
+        let created = if older {
+            original - chrono::Duration::seconds(60)
+        } else {
+            now
+        };
+        wc.copy_document(doc_id, Some(link_id), created, now)
     }
 
     /// Every document, in creation order, as the API serves it.

@@ -176,14 +176,8 @@ async fn print_links(store: &dyn StateStore) -> anyhow::Result<()> {
                 truncate(&title, 26),
                 truncate(&campaign, 18),
                 l.status.as_str(),
-                part.and_then(|mut p| {
-                    // The mapped display name (3DEXPERIENCE's connector keeps the internal
-                    // maturity state, e.g. IN_WORK, as the record's own state).
-                    p.values
-                        .remove(canonical::LIFECYCLE_STATE)
-                        .or(p.lifecycle_state)
-                })
-                .unwrap_or_default(),
+                // The state stores the mapped display name (one vocabulary across PLMs).
+                part.and_then(|p| p.lifecycle_state).unwrap_or_default(),
                 verdict
             );
         }

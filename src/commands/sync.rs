@@ -15,6 +15,10 @@ pub const CRASH_AFTER_WRITES_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)?;
+    if let Some(dir) = &args.record_wire {
+        partreel_core::http::record::start(dir)
+            .map_err(|e| anyhow::anyhow!("--record-wire {}: {e}", dir.display()))?;
+    }
     let jobs = cfg.select_jobs(args.job.as_deref())?;
     let crash_after = std::env::var(CRASH_AFTER_WRITES_ENV)
         .ok()

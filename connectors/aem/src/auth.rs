@@ -8,7 +8,8 @@
 //! `partreel_core::http::oauth`: ahead of expiry (IMS says `expires_in: 86399`), and once on a
 //! `401` (after which the request is replayed). IMS credentials also send
 //! `X-Api-Key: <client_id>` [INF: Adobe's OpenAPI-based AEM APIs require it; the Assets HTTP API
-//! ignores it], unless `api_key = false`.
+//! ignores it], unless `api_key = false`. Writes also carry the Granite CSRF token
+//! ([`crate::csrf`]).
 
 use async_trait::async_trait;
 use partreel_core::ConnectorError;
@@ -17,6 +18,7 @@ use partreel_core::http::{Auth, HttpClient, Request, Response};
 use url::Url;
 
 use crate::config::{AemAuthConfig, BuildContext};
+use crate::csrf::Csrf;
 
 /// The header carrying the client id.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -24,9 +26,17 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// Separator of scopes in the IMS `scope` field ("The list of comma separated scopes").
 pub const SCOPE_SEPARATOR: &str = ",";
 
-/// The credentials of one AEM instance.
+/// The credentials of one AEM instance, and the CSRF token its writes carry
+/// ([`crate::csrf`]).
 #[derive(Debug)]
-pub enum AemAuth {
+pub struct AemAuth {
+    creds: Credentials,
+    csrf: Csrf,
+}
+
+/// Who partreel is to AEM.
+#[derive(Debug)]
+enum Credentials {
     /// IMS client credentials, renewed before expiry and on a 401.
     Ims {
         /// The grant.
@@ -39,8 +49,25 @@ pub enum AemAuth {
 }
 
 impl AemAuth {
-    /// Resolves the secret and sets up the credentials; no request is sent yet.
+    /// Resolves the secret and sets up the credentials for the instance at `base`; no request
+    /// is sent yet.
     pub fn from_config(
+        cfg: &AemAuthConfig,
+        base: &Url,
+        token_url: Option<&Url>,
+        ctx: &BuildContext,
+    ) -> Result<Self, ConnectorError> {
+        let csrf = Csrf::new(base)
+            .map_err(|e| ConnectorError::Config(format!("{}: CSRF token URL: {e}", ctx.system)))?;
+        Ok(AemAuth {
+            creds: Credentials::from_config(cfg, token_url, ctx)?,
+            csrf,
+        })
+    }
+}
+
+impl Credentials {
+    fn from_config(
         cfg: &AemAuthConfig,
         token_url: Option<&Url>,
         ctx: &BuildContext,
@@ -72,7 +99,7 @@ impl AemAuth {
                     vec![scope],
                     ClientAuthMethod::RequestBody,
                 );
-                Ok(AemAuth::Ims {
+                Ok(Credentials::Ims {
                     grant: Box::new(grant),
                     api_key: api_key.then(|| client_id.clone()),
                 })
@@ -81,24 +108,24 @@ impl AemAuth {
                 let token = token
                     .resolve("auth.token", &ctx.config_dir)
                     .map_err(secret_err)?;
-                Ok(AemAuth::Bearer(StaticBearer(token)))
+                Ok(Credentials::Bearer(StaticBearer(token)))
             }
         }
     }
 
     fn inner(&self) -> &dyn Auth {
         match self {
-            AemAuth::Ims { grant, .. } => grant.as_ref(),
-            AemAuth::Bearer(t) => t,
+            Credentials::Ims { grant, .. } => grant.as_ref(),
+            Credentials::Bearer(t) => t,
         }
     }
 }
 
 #[async_trait]
-impl Auth for AemAuth {
+impl Auth for Credentials {
     async fn apply(&self, http: &HttpClient, req: &mut Request) -> Result<(), ConnectorError> {
         self.inner().apply(http, req).await?;
-        if let AemAuth::Ims {
+        if let Credentials::Ims {
             api_key: Some(key), ..
         } = self
             && let Ok(v) = reqwest::header::HeaderValue::from_str(key)
@@ -116,5 +143,30 @@ impl Auth for AemAuth {
         resp: &Response,
     ) -> Result<bool, ConnectorError> {
         self.inner().renew_if_stale(http, req, resp).await
+    }
+}
+
+#[async_trait]
+impl Auth for AemAuth {
+    /// The credentials on every request; on a write, the CSRF token too.
+    async fn apply(&self, http: &HttpClient, req: &mut Request) -> Result<(), ConnectorError> {
+        self.creds.apply(http, req).await?;
+        self.csrf.apply(http, &self.creds, req).await
+    }
+
+    /// A 401 renews the IMS token (and drops the CSRF token); a write refused with 403 fetches
+    /// a new CSRF token. Either way the request is replayed once.
+    async fn renew_if_stale(
+        &self,
+        http: &HttpClient,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<bool, ConnectorError> {
+        if self.creds.renew_if_stale(http, req, resp).await? {
+            // The CSRF token belongs to the caller's session: a new IMS token, a new one.
+            self.csrf.reset().await;
+            return Ok(true);
+        }
+        Ok(self.csrf.refused(http, req, resp).await)
     }
 }

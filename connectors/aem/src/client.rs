@@ -22,7 +22,7 @@ use crate::auth::AemAuth;
 use crate::config::ValidatedAem;
 use crate::convert::{Convert, format_bound};
 use crate::wire::{
-    API_PREFIX, ASSET_NODE_TYPE, AssetUpdate, CLASS_ASSET, DAM_PREFIX, FEED_NODE_DEPTH,
+    API_PREFIX, ASSET_NODE_TYPE, AssetUpdate, CLASS_ASSET, DAM_PREFIX, FEED_NODE_DEPTH, HIT_PATH,
     JSON_EXTENSION, LAST_MODIFIED_PROPERTY, PROP_TITLE, QUERYBUILDER_PATH, QueryResult,
     SirenEntity,
 };
@@ -144,6 +144,38 @@ impl AemClient {
         offset: u64,
         limit: u32,
     ) -> Result<(QueryResult, Response)> {
+        self.query(&self.dam_root, false, since, offset, limit)
+            .await
+    }
+
+    /// The QueryBuilder hit of one asset (`path=<asset>&path.self=true`, PathPredicateEvaluator:
+    /// the subtree including the node itself) — the facts the feed gives, for an asset whose
+    /// Siren JSON lacks `jcr:lastModified`.
+    async fn hit_of(&self, asset_id: &str) -> Result<Option<VideoExperiment>> {
+        self.api_url(asset_id, false)?;
+        let (result, _) = self.query(asset_id, true, None, 0, 1).await?;
+        let Some(hit) = result
+            .hits
+            .iter()
+            .find(|h| h.get(HIT_PATH).and_then(serde_json::Value::as_str) == Some(asset_id))
+        else {
+            return Ok(None);
+        };
+        self.convert
+            .hit(hit)
+            .map(Some)
+            .map_err(|r| self.record_err(asset_id, r.reason))
+    }
+
+    /// One QueryBuilder page of `dam:Asset`s under `path` (and `path` itself with `self_too`).
+    async fn query(
+        &self,
+        path: &str,
+        self_too: bool,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(QueryResult, Response)> {
         // docs/wire/aem.md "Changed since": GET {base}/bin/querybuilder.json?path=…&type=dam:Asset
         // &daterange.property=jcr:content/jcr:lastModified&daterange.lowerBound=…
         // &daterange.lowerOperation=>=&orderby=@jcr:content/jcr:lastModified&orderby.sort=asc
@@ -155,8 +187,11 @@ impl AemClient {
         })?;
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("path", &self.dam_root)
-                .append_pair("type", ASSET_NODE_TYPE);
+            q.append_pair("path", path);
+            if self_too {
+                q.append_pair("path.self", "true");
+            }
+            q.append_pair("type", ASSET_NODE_TYPE);
             if let Some(since) = since {
                 q.append_pair("daterange.property", LAST_MODIFIED_PROPERTY)
                     .append_pair("daterange.lowerBound", &format_bound(since))
@@ -238,6 +273,18 @@ impl DamConnector for AemClient {
         };
         if !entity.class.contains(CLASS_ASSET) {
             return Err(self.record_err(asset_id, "is not an asset (Siren class)".into()));
+        }
+        if !Convert::has_modified(&entity) {
+            // docs/wire/aem.md "Read one": Adobe does not promise `jcr:lastModified` in an
+            // asset's Siren JSON; without it the asset is read as the feed reads it.
+            tracing::debug!(system = %self.http.system(), asset = asset_id, "no jcr:lastModified in the asset JSON: reading its QueryBuilder hit");
+            return match self.hit_of(asset_id).await? {
+                Some(a) => Ok(Some(a)),
+                None => Err(self.record_err(
+                    asset_id,
+                    "no jcr:lastModified in the asset JSON, and no QueryBuilder hit for it".into(),
+                )),
+            };
         }
         self.convert
             .entity(asset_id, &entity)

@@ -220,7 +220,7 @@ impl ValidatedAem {
     /// Reads the secrets and builds the client. Errors name the key and the variable or file,
     /// never a value.
     pub fn build(self, ctx: BuildContext) -> Result<AemClient, ConnectorError> {
-        let auth = AemAuth::from_config(&self.auth, self.token_url.as_ref(), &ctx)?;
+        let auth = AemAuth::from_config(&self.auth, &self.base, self.token_url.as_ref(), &ctx)?;
         let http = HttpClient::new(&ctx.system, &self.http, &default_rate_limit())?;
         Ok(AemClient::new(self, http, auth))
     }

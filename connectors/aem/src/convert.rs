@@ -5,7 +5,8 @@
 //! - id: the asset's repository path (`/content/dam/…/clip.mp4`);
 //! - title: `dc:title`, else the file name;
 //! - modified: `jcr:lastModified` (ISO 8601 in Siren, the ECMA date format Sling's JSON writer
-//!   uses in QueryBuilder hits: `Wed Nov 25 2026 10:00:00 GMT+0000`);
+//!   uses in QueryBuilder hits: `Wed Nov 25 2026 10:00:00 GMT+0000`); a hit without it falls
+//!   back to the node's `jcr:created`, an entity without it is read as a hit (see the client);
 //! - version: `dam:sha1` of the original binary, when the metadata has it;
 //! - archived: the configured `archive_property` reads `true`;
 //! - fields: every metadata property by its full name (`acme:sku`), lists joined with `,`.
@@ -17,8 +18,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::wire::{
-    HIT_CONTENT, HIT_PATH, ORIGINAL_RENDITION, PROP_LAST_MODIFIED, PROP_METADATA, PROP_NAME,
-    PROP_SHA1, PROP_TITLE, SirenEntity,
+    HIT_CONTENT, HIT_PATH, ORIGINAL_RENDITION, PROP_CREATED, PROP_LAST_MODIFIED, PROP_METADATA,
+    PROP_NAME, PROP_SHA1, PROP_TITLE, SirenEntity,
 };
 
 /// Separator of several values of a multi-valued property, on read and write.
@@ -36,6 +37,18 @@ pub struct Convert {
 }
 
 impl Convert {
+    /// True when a Siren asset entity carries `jcr:lastModified` (in its properties or its
+    /// metadata) — Adobe's documentation does not promise it.
+    pub fn has_modified(entity: &SirenEntity) -> bool {
+        let present = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+        present(entity.properties.get(PROP_LAST_MODIFIED))
+            || entity
+                .properties
+                .get(PROP_METADATA)
+                .and_then(Value::as_object)
+                .is_some_and(|m| present(m.get(PROP_LAST_MODIFIED)))
+    }
+
     /// Reads a Siren asset entity (`GET /api/assets/{path}.json`) whose path is `path`.
     pub fn entity(&self, path: &str, entity: &SirenEntity) -> Result<VideoExperiment, Rejected> {
         let reject = |reason: String| Rejected {
@@ -93,10 +106,14 @@ impl Convert {
                 )));
             }
         };
-        let modified = read_time(
-            content.get(PROP_LAST_MODIFIED),
-            "jcr:content/jcr:lastModified",
-        )
+        // An asset never modified since it was created may lack `jcr:content/jcr:lastModified`
+        // [INF]: its creation time stands in.
+        let modified = match content.get(PROP_LAST_MODIFIED) {
+            None | Some(Value::Null) if obj.get(PROP_CREATED).is_some_and(|v| !v.is_null()) => {
+                read_time(obj.get(PROP_CREATED), PROP_CREATED)
+            }
+            v => read_time(v, "jcr:content/jcr:lastModified"),
+        }
         .map_err(reject)?;
         let title = text(metadata.get(PROP_TITLE))
             .or_else(|| text(content.get("jcr:title")))

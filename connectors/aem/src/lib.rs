@@ -13,6 +13,7 @@
 //! # Layout
 //! - [`config`]: [`AemConfig`], its pure validation and the build step.
 //! - [`auth`]: IMS client credentials or a fixed bearer token.
+//! - [`csrf`]: the Granite CSRF token on writes.
 //! - [`client`]: [`AemClient`], the requests.
 //! - [`wire`]: paths, query parameters and the JSON shapes (Siren, QueryBuilder).
 //! - [`convert`]: Siren entity / QueryBuilder hit → [`partreel_core::model::VideoExperiment`].
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod convert;
+pub mod csrf;
 pub mod folder;
 pub mod wire;
 

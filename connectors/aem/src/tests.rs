@@ -24,6 +24,7 @@ const ROOT: &str = "/content/dam/acme/video-experiments";
 const ASSET: &str = "/content/dam/acme/video-experiments/holiday/tr-1002 sleigh.mp4";
 const ASSET_API: &str = "/api/assets/acme/video-experiments/holiday/tr-1002%20sleigh.mp4";
 const QB: &str = "/bin/querybuilder.json";
+const CSRF_PATH: &str = "/libs/granite/csrf/token.json";
 const SCOPE: &str = "AdobeID,openid,read_organizations,additional_info.projectedProductContext";
 
 // ---------------------------------------------------------------- helpers
@@ -82,6 +83,18 @@ async fn mount_token(server: &MockServer, access: &str, expires_in: u64, times: 
         .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"access_token": access, "token_type": "bearer", "expires_in": expires_in}),
         ));
+    if let Some(n) = times {
+        mock = mock.up_to_n_times(n);
+    }
+    mock.mount(server).await;
+}
+
+/// The Granite CSRF token servlet, answering `token` (with the bearer token `tok`).
+async fn mount_csrf(server: &MockServer, token: &str, times: Option<u64>) {
+    let mut mock = Mock::given(method("GET"))
+        .and(path(CSRF_PATH))
+        .and(header("authorization", "Bearer tok"))
+        .respond_with(json_ok(json!({ "token": token })));
     if let Some(n) = times {
         mock = mock.up_to_n_times(n);
     }
@@ -498,6 +511,69 @@ async fn get_asset_reads_siren_and_a_deleted_asset_is_none() {
 }
 
 #[tokio::test]
+async fn an_asset_json_without_last_modified_is_read_from_its_querybuilder_hit() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    let mut entity = siren_asset(&s.uri(), "Sleigh", json!({"acme:sku": "ACM-1"}));
+    if let Some(p) = entity["properties"].as_object_mut() {
+        p.remove("jcr:lastModified");
+    }
+    mount_asset(&s, entity).await;
+    Mock::given(method("GET"))
+        .and(path(QB))
+        .and(query_param("path", ASSET))
+        .and(query_param("path.self", "true"))
+        .and(query_param("type", "dam:Asset"))
+        .and(query_param("p.hits", "full"))
+        .and(query_param("p.nodedepth", "2"))
+        .and(query_param("p.limit", "1"))
+        .respond_with(json_ok(qb(
+            vec![hit(
+                ASSET,
+                "Wed Nov 25 2026 10:00:00 GMT+0000",
+                json!({"acme:sku": "ACM-1"}),
+            )],
+            false,
+            0,
+        )))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (c, _d) = ims_client(&s);
+    let a = c.get_asset(ASSET).await.expect("read").expect("found");
+    assert_eq!(
+        a.modified,
+        Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+            .single()
+            .expect("time")
+    );
+    assert_eq!(a.fields.get("acme:sku").map(String::as_str), Some("ACM-1"));
+}
+
+#[test]
+fn a_hit_without_last_modified_takes_its_creation_time() {
+    let convert = crate::convert::Convert {
+        system: "aem".into(),
+        base: url::Url::parse("https://author.example.com").expect("url"),
+        archive_property: None,
+    };
+    let mut h = hit(ASSET, "Wed Nov 25 2026 10:00:00 GMT+0000", json!({}));
+    h["jcr:content"]
+        .as_object_mut()
+        .map(|c| c.remove("jcr:lastModified"));
+    let rejected = convert.hit(&h).expect_err("no time at all");
+    assert!(rejected.reason.contains("jcr:lastModified"), "{rejected:?}");
+    h["jcr:created"] = json!("Tue Nov 24 2026 09:30:00 GMT+0000");
+    let a = convert.hit(&h).expect("created stands in");
+    assert_eq!(
+        a.modified,
+        Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0)
+            .single()
+            .expect("time")
+    );
+}
+
+#[tokio::test]
 async fn an_asset_outside_the_dam_root_is_refused_without_a_request() {
     let s = server().await;
     let (c, _d) = ims_client(&s);
@@ -523,9 +599,11 @@ fn fields(pairs: &[(&str, &str)]) -> RemoteFields {
 async fn write_fields_puts_the_siren_body_and_confirms_by_re_reading() {
     let s = server().await;
     mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
     Mock::given(method("PUT"))
         .and(path(ASSET_API))
         .and(header("authorization", "Bearer tok"))
+        .and(header("csrf-token", "csrf-1"))
         .and(header("content-type", "application/json"))
         .and(body_json(json!({"class": "asset", "properties": {
             "acme:lifecycleState": "RELEASED", "acme:partName": "Turbo Racer"}})))
@@ -562,9 +640,129 @@ async fn write_fields_puts_the_siren_body_and_confirms_by_re_reading() {
 }
 
 #[tokio::test]
+async fn the_csrf_token_is_fetched_once_and_sent_on_writes_only() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
+    Mock::given(method("PUT"))
+        .and(path(ASSET_API))
+        .and(header("csrf-token", "csrf-1"))
+        .respond_with(json_ok(json!({})))
+        .expect(2)
+        .mount(&s)
+        .await;
+    mount_asset(
+        &s,
+        siren_asset(&s.uri(), "Sleigh", json!({"acme:partName": "new"})),
+    )
+    .await;
+    let (c, _d) = ims_client(&s);
+    for _ in 0..2 {
+        c.write_fields(ASSET, &fields(&[("acme:partName", "new")]))
+            .await
+            .expect("written");
+    }
+    assert_eq!(
+        requests_to(&s, CSRF_PATH).await.len(),
+        1,
+        "one token for both"
+    );
+    let reads = requests_to(&s, &format!("{ASSET_API}.json")).await;
+    assert!(!reads.is_empty());
+    assert!(
+        reads.iter().all(|r| r.headers.get("csrf-token").is_none()),
+        "reads carry no CSRF token"
+    );
+}
+
+#[tokio::test]
+async fn a_write_refused_with_403_fetches_a_new_csrf_token_and_replays_once() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-old", Some(1)).await;
+    mount_csrf(&s, "csrf-new", None).await;
+    Mock::given(method("PUT"))
+        .and(path(ASSET_API))
+        .and(header("csrf-token", "csrf-old"))
+        .respond_with(ResponseTemplate::new(403))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(ASSET_API))
+        .and(header("csrf-token", "csrf-new"))
+        .respond_with(json_ok(json!({})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    mount_asset(
+        &s,
+        siren_asset(&s.uri(), "Sleigh", json!({"acme:partName": "new"})),
+    )
+    .await;
+    let (c, _d) = ims_client(&s);
+    c.write_fields(ASSET, &fields(&[("acme:partName", "new")]))
+        .await
+        .expect("written after a new token");
+    assert_eq!(requests_to(&s, CSRF_PATH).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_403_with_a_fresh_csrf_token_is_an_error_after_one_replay() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
+    Mock::given(method("PUT"))
+        .and(path(ASSET_API))
+        .respond_with(ResponseTemplate::new(403))
+        .expect(2)
+        .mount(&s)
+        .await;
+    let (c, _d) = ims_client(&s);
+    let err = c
+        .write_fields(ASSET, &fields(&[("acme:partName", "new")]))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(!err.to_string().contains("csrf-1"), "{err}");
+}
+
+#[tokio::test]
+async fn without_a_csrf_servlet_writes_go_without_a_token() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    Mock::given(method("GET"))
+        .and(path(CSRF_PATH))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(ASSET_API))
+        .respond_with(json_ok(json!({})))
+        .expect(2)
+        .mount(&s)
+        .await;
+    mount_asset(
+        &s,
+        siren_asset(&s.uri(), "Sleigh", json!({"acme:partName": "new"})),
+    )
+    .await;
+    let (c, _d) = ims_client(&s);
+    for _ in 0..2 {
+        c.write_fields(ASSET, &fields(&[("acme:partName", "new")]))
+            .await
+            .expect("written");
+    }
+    let puts = requests_to(&s, ASSET_API).await;
+    assert!(puts.iter().all(|r| r.headers.get("csrf-token").is_none()));
+}
+
+#[tokio::test]
 async fn a_write_not_visible_or_refused_is_a_record_error() {
     let s = server().await;
     mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
     Mock::given(method("PUT"))
         .and(path(ASSET_API))
         .respond_with(json_ok(json!({})))
@@ -603,6 +801,7 @@ async fn a_write_not_visible_or_refused_is_a_record_error() {
 async fn a_put_answered_500_is_retried_because_it_is_idempotent() {
     let s = server().await;
     mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
     Mock::given(method("PUT"))
         .and(path(ASSET_API))
         .respond_with(ResponseTemplate::new(500))

@@ -39,6 +39,8 @@ pub const PROP_NAME: &str = "name";
 pub const PROP_METADATA: &str = "metadata";
 /// Modification time in a Siren asset or a `jcr:content` node.
 pub const PROP_LAST_MODIFIED: &str = "jcr:lastModified";
+/// Creation time of a node.
+pub const PROP_CREATED: &str = "jcr:created";
 /// Siren paging property (`{"total","offset","limit"}`).
 pub const PROP_PAGING: &str = "srn:paging";
 /// Hex SHA-1 of the original binary, written by AEM into the metadata on upload [INF]; used as

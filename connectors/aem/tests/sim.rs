@@ -178,9 +178,31 @@ async fn feed_converges_under_twenty_percent_faults() {
     s.shutdown().await;
 }
 
+/// With and without the Granite CSRF filter (an instance whose filter excludes the caller), and
+/// with and without `jcr:lastModified` in the asset JSON: the connector writes and confirms
+/// either way.
 #[tokio::test]
 async fn a_write_is_confirmed_by_re_reading() {
-    let s = sim(0).await;
+    for csrf_filter in [true, false] {
+        for siren_last_modified in [true, false] {
+            let s = aem::start(
+                AemSimConfig {
+                    parts: parts(),
+                    clips: 0,
+                    csrf_filter,
+                    siren_last_modified,
+                    ..AemSimConfig::default()
+                },
+                SimClock::new(),
+            )
+            .await
+            .expect("emulator starts");
+            write_confirmed(s, csrf_filter).await;
+        }
+    }
+}
+
+async fn write_confirmed(s: AemSim, csrf_filter: bool) {
     let (_d, c) = client(&s, 100);
     let p = story_path(&s, "dl-2040-snow-globe.mp4");
     let before = s.asset(&p).expect("asset").modified;
@@ -203,8 +225,43 @@ async fn a_write_is_confirmed_by_re_reading() {
         Some("RELEASED")
     );
     assert!(held.modified > before, "a write stamps jcr:lastModified");
+    assert_eq!(
+        a.modified, held.modified,
+        "the time read back is the asset's"
+    );
     let puts = s.emulator.log.count_matching(|e| e.method == "PUT");
-    assert_eq!(puts, 1);
+    assert_eq!(puts, 1, "csrf filter {csrf_filter}: one PUT, never refused");
+    let csrf = s
+        .emulator
+        .log
+        .count_matching(|e| e.path.ends_with("/csrf/token.json"));
+    assert_eq!(csrf, 1, "csrf filter {csrf_filter}: the token asked once");
+    s.shutdown().await;
+}
+
+/// A CSRF token that ages out on the server mid-run (the emulator's sessions dropped) is
+/// renewed once and the write replayed.
+#[tokio::test]
+async fn a_csrf_token_lost_on_the_server_is_renewed_once() {
+    let s = sim(0).await;
+    let (_d, c) = client(&s, 100);
+    let p = story_path(&s, "dl-2040-snow-globe.mp4");
+    let one: RemoteFields = [("acme:partName".to_string(), "First".to_string())].into();
+    c.write_fields(&p, &one).await.expect("first write");
+    s.expire_sessions();
+    let two: RemoteFields = [("acme:partName".to_string(), "Second".to_string())].into();
+    c.write_fields(&p, &two).await.expect("second write");
+    let csrf = s
+        .emulator
+        .log
+        .count_matching(|e| e.path.ends_with("/csrf/token.json"));
+    assert_eq!(csrf, 2);
+    assert_eq!(
+        s.asset(&p)
+            .and_then(|a| a.metadata.get("acme:partName").cloned())
+            .as_deref(),
+        Some("Second")
+    );
     s.shutdown().await;
 }
 

@@ -251,6 +251,10 @@ impl DamConnector for BynderClient {
         out.server_time = resp.server_time;
         for media in &raw {
             match media_to_experiment(self.http.system(), media) {
+                // The second asked for before `since` only makes the bound inclusive: a clip
+                // modified before it was read by an earlier page or run. The feed keeps its
+                // contract (at or after `since`, oldest first) for the engine's order guard.
+                Ok(asset) if q.since.is_some_and(|s| asset.modified < s) => {}
                 Ok(asset) => out.items.push(asset),
                 Err(rejected) => out.rejected.push(rejected),
             }

@@ -76,8 +76,11 @@ pub enum BynderAuthConfig {
         /// Scopes requested with the token.
         #[serde(default = "default_scopes")]
         scopes: Vec<String>,
-        /// How the client id and secret are sent: `basic` (HTTP Basic) or `request_body`.
-        #[serde(default)]
+        /// How the client id and secret are sent: `request_body` (form fields, the default:
+        /// how Bynder's own SDK sends them) or `basic` (HTTP Basic). Bynder's token endpoint
+        /// takes either (`bynder-oauth2-openapi.json`, Token endpoint: "authorization either
+        /// in the body or by sending the Authorization header").
+        #[serde(default = "default_client_auth")]
         client_auth: ClientAuthMethod,
     },
     /// A permanent token created in the portal, sent as a bearer token.
@@ -101,6 +104,10 @@ fn default_write_confirm_attempts() -> u32 {
 
 fn default_write_confirm_delay_ms() -> u64 {
     500
+}
+
+fn default_client_auth() -> ClientAuthMethod {
+    ClientAuthMethod::RequestBody
 }
 
 fn default_scopes() -> Vec<String> {

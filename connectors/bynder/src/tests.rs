@@ -10,7 +10,7 @@ use partreel_core::connector::{ChangeQuery, DamConnector};
 use partreel_core::http::oauth::ClientAuthMethod;
 use partreel_core::model::RemoteFields;
 use serde_json::{Value, json};
-use wiremock::matchers::{any, header, method, path, query_param};
+use wiremock::matchers::{any, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::config::{BuildContext, BynderAuthConfig, BynderConfig};
@@ -60,6 +60,12 @@ fn oauth_toml(base: &str) -> String {
     )
 }
 
+fn basic_oauth_toml(base: &str) -> String {
+    format!(
+        "base_url = \"{base}\"\nauth = {{ type = \"oauth2\", client_id = \"{CLIENT_ID}\", client_secret = {{ file = \"secret.txt\" }}, client_auth = \"basic\" }}\n{FAST}"
+    )
+}
+
 fn build(cfg: &BynderConfig, dir: &Path) -> Result<BynderClient, ConnectorError> {
     let validated: ValidatedBynder = cfg.validate().expect("config is valid");
     validated.build(BuildContext {
@@ -83,10 +89,14 @@ fn token(access: &str, expires_in: u64) -> ResponseTemplate {
     }))
 }
 
+/// A token endpoint taking the client id and secret as form fields (the default).
 async fn mount_token(server: &MockServer, access: &str, expires_in: u64, times: Option<u64>) {
     let mut mock = Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
-        .and(header("authorization", BASIC))
+        .and(body_string_contains(format!("client_id={CLIENT_ID}")))
+        .and(body_string_contains(format!(
+            "client_secret={CLIENT_SECRET}"
+        )))
         .respond_with(token(access, expires_in));
     if let Some(n) = times {
         mock = mock.up_to_n_times(n);
@@ -143,7 +153,7 @@ fn metaproperties(campaign_options: Value) -> Value {
 // ---------------------------------------------------------------- auth
 
 #[tokio::test]
-async fn oauth_token_is_fetched_with_basic_client_auth_and_reused() {
+async fn oauth_token_is_fetched_with_form_client_auth_and_reused() {
     let server = server().await;
     mount_token(&server, "tok-1", 3600, None).await;
     Mock::given(method("GET"))
@@ -168,15 +178,49 @@ async fn oauth_token_is_fetched_with_basic_client_auth_and_reused() {
         form.get("scope").map(String::as_str),
         Some("asset:read asset:write meta.assetbank:read meta.assetbank:write")
     );
+    assert_eq!(form.get("client_id").map(String::as_str), Some(CLIENT_ID));
+    assert_eq!(
+        form.get("client_secret").map(String::as_str),
+        Some(CLIENT_SECRET)
+    );
     assert!(
-        !form.contains_key("client_secret"),
-        "Basic auth keeps the secret out of the body"
+        tokens[0].headers.get("authorization").is_none(),
+        "form fields, no Basic header"
     );
     let ct = tokens[0]
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     assert_eq!(ct, Some("application/x-www-form-urlencoded"));
+}
+
+#[tokio::test]
+async fn oauth_token_is_fetched_with_basic_client_auth_when_configured() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .and(header("authorization", BASIC))
+        .respond_with(token("tok-1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MEDIA_PATH))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(json_ok(media(ASSET, "2026-11-21T08:00:00Z", json!({}))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("secret.txt"), format!("{CLIENT_SECRET}\n")).expect("write");
+    let client = build(&parse(&basic_oauth_toml(&server.uri())), dir.path()).expect("builds");
+    assert!(client.get_asset(ASSET).await.expect("read").is_some());
+    let tokens = requests_to(&server, TOKEN_PATH).await;
+    let form = form_of(&tokens[0]);
+    assert!(
+        !form.contains_key("client_secret"),
+        "Basic auth keeps the secret out of the body"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +315,10 @@ async fn a_refused_client_is_an_auth_error_without_the_secret() {
 async fn changed_assets_sends_the_documented_query() {
     let server = server().await;
     mount_token(&server, "tok-1", 3600, None).await;
+    // A0 is from the second asked for before `since` (to make the bound inclusive): already
+    // read, it is left out.
     let body = json!([
+        media("A0", "2026-11-24T23:59:59Z", json!({})),
         media(
             "A1",
             "2026-11-25T00:00:00Z",
@@ -837,7 +884,7 @@ fn defaults_follow_bynder() {
                 scopes.join(" "),
                 "asset:read asset:write meta.assetbank:read meta.assetbank:write"
             );
-            assert_eq!(*client_auth, ClientAuthMethod::Basic);
+            assert_eq!(*client_auth, ClientAuthMethod::RequestBody);
         }
         other => panic!("{other:?}"),
     }

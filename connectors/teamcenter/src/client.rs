@@ -1,11 +1,13 @@
 //! [`TeamcenterClient`]: the [`PlmConnector`] for Teamcenter's SOA services over JSON/REST.
 //! Every request cites the section of docs/wire/teamcenter.md and the source it follows.
 //!
-//! Reads are business object queries (UIDs only, ordered by modification time) followed by
-//! `loadObjects` in UID chunks with an object property policy naming the mapped properties.
-//! Change feeds and link look-ups live in `client/read.rs`; writes in `client/links.rs` (create
-//! and relate) and `client/update.rs` (setProperties, retire): all batched, each element tagged with a `clientId`, partial errors mapped back to
-//! the element they concern.
+//! Reads are business object queries (UIDs only, ordered by modification time), or the GRM
+//! relations of a part revision, followed by `loadObjects` in UID chunks with an object property
+//! policy naming the mapped properties. Change feeds, link look-ups and the records on one part
+//! revision live in `client/read.rs`; writes in `client/links.rs` (create and relate, and the
+//! `expandGRMRelationsForPrimary` both use) and `client/update.rs` (setProperties, retire): all
+//! batched, each element tagged with a `clientId`, partial errors mapped back to the element
+//! they concern.
 
 use std::collections::HashMap;
 
@@ -311,6 +313,13 @@ impl PlmConnector for TeamcenterClient {
     async fn find_links(&self, ids: &[LinkId]) -> Result<Vec<RemoteLink>> {
         let ids: Vec<&str> = ids.iter().map(LinkId::as_str).collect();
         self.records_by_link_id(&ids).await
+    }
+
+    /// docs/wire/teamcenter.md, Records on a part revision: `expandGRMRelationsForPrimary`
+    /// for this item revision UID, then `loadObjects` of its related records with the record
+    /// policy (incl. `creation_date`); records without a link id are left out.
+    async fn links_on_part(&self, part_remote_id: &str) -> Result<Vec<RemoteLink>> {
+        self.records_on_part(part_remote_id).await
     }
 
     /// A batch of one (see [`Self::create_links`]).

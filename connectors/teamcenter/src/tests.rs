@@ -444,6 +444,207 @@ async fn update_links_sends_one_set_properties_and_reads_the_answer() {
     );
 }
 
+/// Matches a call whose whole envelope is exactly `expected` (not a partial match: no other
+/// member, no other array element).
+fn exact_envelope(expected: Value) -> impl Fn(&Request) -> bool {
+    move |r: &Request| serde_json::from_slice::<Value>(&r.body).is_ok_and(|v| v == expected)
+}
+
+/// The expand of the one part revision `links_on_part` sends: no policy, the configured
+/// relation and record types (docs/wire/teamcenter.md, Read links).
+fn expand_envelope(part: &str) -> Value {
+    json!({"header": {"state": state(), "policy": {}}, "body": {
+        "primaryObjects": [{"uid": part, "type": "ItemRevision"}],
+        "pref": {"expItemRev": false, "returnRelations": true,
+            "info": [{"relationTypeName": "PromptToPart", "otherSideObjectTypes": ["PromptToPartForm"]}]}}})
+}
+
+fn relation(record: &str, rel: &str) -> Value {
+    json!({"otherSideObject": {"uid": record, "type": "PromptToPartForm", "className": "PromptToPartForm"},
+        "relation": {"uid": rel, "type": "PromptToPart", "className": "ImanRelation"}})
+}
+
+#[tokio::test]
+async fn links_on_part_expands_the_one_revision_then_loads_its_records_with_the_link_policy() {
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p("Core-2007-09-DataManagement/expandGRMRelationsForPrimary")))
+        .and(header("cookie", format!("JSESSIONID={SID}").as_str()))
+        .and(exact_envelope(expand_envelope(REV)))
+        .respond_with(ok_json(json!({
+            ".QName": "http://teamcenter.com/Schemas/Core/2007-09/DataManagement.ExpandGRMRelationsResponse2",
+            "output": [{"inputObject": {"uid": REV, "type": "ItemRevision"}, "relationshipData": [
+                {"relationName": "PromptToPart", "relationshipObjects": [
+                    relation(FORM, "L1"), relation("F0000000000010", "L2"),
+                    relation("F0000000000011", "L3"), relation("F0000000000012", "L4")]}]}],
+            "ServiceData": {"plain": [REV], "modelObjects": {REV: {"uid": REV, "type": "ItemRevision", "props": {}}}}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    // F…10: another record under a hand-typed link id, created earlier; F…11: a document
+    // without a link id; F…12: refused by loadObjects (gone since the expand).
+    let other = json!({"uid": "F0000000000010", "type": "PromptToPartForm", "props": {
+        "ptp_link_id": prop("handmade-1"), "ptp_status": prop("active"), "ptp_prompt": prop("a stunt car"),
+        "last_mod_date": prop("2026-11-22T10:00:00+00:00"), "creation_date": prop("2026-11-18T08:00:00+00:00")}});
+    let plain = json!({"uid": "F0000000000011", "type": "PromptToPartForm", "props": {
+        "ptp_link_id": {"dbValues": [], "uiValues": []}, "ptp_prompt": prop("a drawing note"),
+        "last_mod_date": prop("2026-11-22T10:00:00+00:00"), "creation_date": prop("2026-11-17T08:00:00+00:00")}});
+    Mock::given(method("POST"))
+        .and(path(p("Core-2007-09-DataManagement/loadObjects")))
+        .and(header("cookie", format!("JSESSIONID={SID}").as_str()))
+        .and(exact_envelope(json!({"header": {"state": state(), "policy": policy(LINK_POLICY)},
+            "body": {"uids": [FORM, "F0000000000010", "F0000000000011", "F0000000000012"]}})))
+        .respond_with(ok_json(json!({".QName": "http://teamcenter.com/Schemas/Soa/2006-03/Base.ServiceData",
+            "plain": [FORM, "F0000000000010", "F0000000000011"],
+            "modelObjects": {FORM: form_object("2026-11-21T10:00:00+00:00"),
+                "F0000000000010": other, "F0000000000011": plain},
+            "partialErrors": [{"uid": "F0000000000012", "clientIndex": 3, "errorValues": [
+                {"code": 515001, "level": 3, "message": "The object with UID F0000000000012 does not exist."}]}]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let links = c.links_on_part(REV).await.unwrap();
+    let got: Vec<(&str, &str, Option<&str>)> = links
+        .iter()
+        .map(|l| {
+            (
+                l.remote_id.as_str(),
+                l.link_id.as_str(),
+                l.part_remote_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (FORM, LINK, Some(REV)),
+            ("F0000000000010", "handmade-1", Some(REV))
+        ]
+    );
+    // Converted as the feed converts: creation and modification times, mapped fields.
+    assert_eq!(
+        links[1].created,
+        Some("2026-11-18T08:00:00Z".parse().unwrap())
+    );
+    assert_eq!(
+        links[0].modified,
+        "2026-11-21T10:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    );
+    assert_eq!(
+        links[1].fields.get("ptp_prompt").map(String::as_str),
+        Some("a stunt car")
+    );
+}
+
+#[tokio::test]
+async fn links_on_part_of_a_revision_without_records_loads_nothing() {
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p(
+            "Core-2007-09-DataManagement/expandGRMRelationsForPrimary",
+        )))
+        .and(exact_envelope(expand_envelope(REV)))
+        .respond_with(ok_json(
+            json!({"output": [{"inputObject": {"uid": REV, "type": "ItemRevision"},
+            "relationshipData": [{"relationName": "PromptToPart", "relationshipObjects": []}]}],
+            "ServiceData": {}}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    assert!(c.links_on_part(REV).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn links_on_part_names_the_revision_or_record_the_server_cannot_give() {
+    // The revision refused (a partial error for it): a record error naming it, nothing loaded.
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p("Core-2007-09-DataManagement/expandGRMRelationsForPrimary")))
+        .and(exact_envelope(expand_envelope("R0000000000404")))
+        .respond_with(ok_json(json!({"output": [], "ServiceData": {"partialErrors": [
+            {"uid": "R0000000000404", "clientIndex": 0, "errorValues": [
+                {"code": 515001, "level": 3, "message": "The object with UID R0000000000404 does not exist."}]}]}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    match &c.links_on_part("R0000000000404").await {
+        Err(
+            e @ ConnectorError::Record {
+                record, message, ..
+            },
+        ) => {
+            assert!(e.is_record_error());
+            assert_eq!(record, "R0000000000404");
+            assert!(
+                message.contains("does not exist. (code 515001)"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A record carrying a link id but no readable modification time: a record error naming
+    // its link id and UID.
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p(
+            "Core-2007-09-DataManagement/expandGRMRelationsForPrimary",
+        )))
+        .respond_with(ok_json(
+            json!({"output": [{"inputObject": {"uid": REV}, "relationshipData": [
+            {"relationshipObjects": [relation(FORM, "L1")]}]}]}),
+        ))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("Core-2007-09-DataManagement/loadObjects")))
+        .respond_with(ok_json(
+            json!({"modelObjects": {FORM: form_object("yesterday")}}),
+        ))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    match c.links_on_part(REV).await {
+        Err(ConnectorError::Record {
+            record, message, ..
+        }) => {
+            assert_eq!(record, LINK);
+            assert!(
+                message.contains(FORM) && message.contains("last_mod_date"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // An answer that is not the documented output: malformed, naming the operation.
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p(
+            "Core-2007-09-DataManagement/expandGRMRelationsForPrimary",
+        )))
+        .respond_with(ok_json(json!({"output": {"inputObject": REV}})))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let err = c.links_on_part(REV).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Malformed { what, .. } if what.ends_with("expandGRMRelationsForPrimary")),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn schema_reads_type_descriptions_in_both_layouts_and_logout_is_sent() {
     let s = server().await;

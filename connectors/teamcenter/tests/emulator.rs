@@ -409,6 +409,78 @@ async fn updates_are_batched_and_retire_can_delete_the_relation() {
     );
 }
 
+#[tokio::test]
+async fn links_on_part_finds_a_second_record_for_the_clip_under_another_link_id() {
+    let sim = sim(0).await;
+    let (_d, c) = client(&sim);
+    let parts = c
+        .parts_by_number(&["ST-3002".into(), "ST-3001".into()])
+        .await
+        .unwrap();
+    let part = parts.iter().find(|p| p.number == "ST-3002").unwrap();
+    let elsewhere = parts.iter().find(|p| p.number == "ST-3001").unwrap();
+    let link = new_link(part, 3);
+    let made = c
+        .create_link(&link.part, &link.link_id, &link.fields)
+        .await
+        .unwrap();
+    // A copy made by hand under another link id, dated before the original, and a document
+    // on the same revision that carries no link id.
+    let copy = sim
+        .copy_record_as(&made.remote_id, "handmade-1", true)
+        .unwrap();
+    let plain = sim.duplicate_record(&made.remote_id, false).unwrap();
+    assert!(sim.edit_form(&plain, "ptp_link_id", None));
+    sim.emulator.log.clear();
+
+    let mut found = c.links_on_part(&part.remote_id).await.unwrap();
+    found.sort_by_key(|l| l.created);
+    let got: Vec<(&str, &str, Option<&str>)> = found
+        .iter()
+        .map(|l| {
+            (
+                l.remote_id.as_str(),
+                l.link_id.as_str(),
+                l.part_remote_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (copy.as_str(), "handmade-1", Some(part.remote_id.as_str())),
+            (
+                made.remote_id.as_str(),
+                link.link_id.as_str(),
+                Some(part.remote_id.as_str())
+            )
+        ]
+    );
+    // Both name the same clip; the copy is the older by a minute.
+    for l in &found {
+        assert_eq!(
+            l.fields.get("ptp_asset_id").map(String::as_str),
+            Some("asset-3")
+        );
+    }
+    let (older, newer) = (found[0].created.unwrap(), found[1].created.unwrap());
+    assert_eq!(newer - older, chrono::Duration::seconds(60));
+    // One expand and one loadObjects.
+    assert_eq!(count(&sim, "/expandGRMRelationsForPrimary"), 1);
+    assert_eq!(count(&sim, "/loadObjects"), 1);
+    assert_eq!(sim.emulator.log.count(), 2);
+    // The copy is found by its own link id too, and another revision has none of them.
+    let by_id = c.find_links(&[LinkId("handmade-1".into())]).await.unwrap();
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0].remote_id, copy);
+    assert!(
+        c.links_on_part(&elsewhere.remote_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// A writer the test reads back.
 #[derive(Clone, Default)]
 struct Buf(Arc<Mutex<Vec<u8>>>);

@@ -266,6 +266,15 @@ impl PlmConnector for ThreedxClient {
         Ok(out)
     }
 
+    /// ws3dx.document `DocumentService.GetItemDocuments` (docs/wire/threedx.md "Documents of
+    /// a part"): `GET documents/parentId/{id}?parentRelName=…&parentDirection=from`, one read,
+    /// the same one `create_link` and `ensure_attached` make; every document under the
+    /// engineering item that carries a link id, converted as `changed_links` converts it, with
+    /// `part_remote_id` = the item (see `links::links_under`).
+    async fn links_on_part(&self, part_remote_id: &str) -> Result<Vec<RemoteLink>> {
+        self.links_under(part_remote_id).await
+    }
+
     /// Look under the item (`GET documents/parentId/{id}`), else `POST documents`; after an
     /// ambiguous failure look again before posting (see `links`).
     async fn create_link(

@@ -1,8 +1,9 @@
 //! Contract tests against wiremock: the exact requests of docs/wire/threedx.md — the CAS
 //! handshake, the batch-service and agent credentials, `SecurityContext` and `tenant` on every
 //! call, the CSRF header on writes, search paging, `bulkfetch`, document creation with its parent
-//! relation, both response shapes — and the recoveries: one re-login on an expired session, one
-//! token fetch on a refused CSRF token, a re-read on a stale `cestamp`; plus secret hygiene.
+//! relation, the documents under an item (`links_on_part`), both response shapes — and the
+//! recoveries: one re-login on an expired session, one token fetch on a refused CSRF token, a
+//! re-read on a stale `cestamp`; plus secret hygiene.
 //! Every server answers an unexpected request with 500 "unexpected request".
 
 use std::sync::{Arc, Mutex};
@@ -358,6 +359,130 @@ async fn document_creation_carries_the_parent_relation_and_looks_first() {
     assert_eq!(
         l.fields.get("prompt").map(String::as_str),
         Some("a red garage")
+    );
+}
+
+/// `GET documents/parentId/{PART_ID}` as the connector sends it for a read: the relation and
+/// direction, the tenant, `Accept`, `SecurityContext` and the session cookie, no CSRF token
+/// (not a write) and no paging parameters (`GetItemDocuments` takes none): answers `data`.
+async fn mount_documents_under(s: &MockServer, data: Vec<Value>) {
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/parentId/{PART_ID}")))
+        .and(query_param("parentRelName", "Reference Document"))
+        .and(query_param("parentDirection", "from"))
+        .and(query_param("tenant", "R1132100000001"))
+        .and(query_param_is_missing("$top"))
+        .and(query_param_is_missing("$skip"))
+        .and(header("accept", "application/json"))
+        .and(header("securitycontext", CTX))
+        .and(header("cookie", SESSION_1))
+        .and(|r: &wiremock::Request| !r.headers.contains_key("eno_csrf_token"))
+        .respond_with(ok(envelope(data)))
+        .expect(1)
+        .mount(s)
+        .await;
+}
+
+#[tokio::test]
+async fn links_on_part_reads_every_link_document_under_the_item() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    // A second record for the same clip under another link id, made by hand: created earlier,
+    // and listing another item as its first parent.
+    let mut other = doc("CE2", "a red garage", "active");
+    other["id"] = json!("DOC-OTHER");
+    other["dataelements"]["partreelLinkId"] = json!("handmade-1");
+    other["dataelements"]["originated"] = json!("2026-11-18T07:00:00Z");
+    other["relateddata"]["parents"] = json!([
+        {"id": "B1B2C3D4E5F60718293A4B5C6D7E8F91", "relationshipName": "Reference Document"},
+        {"id": PART_ID, "relationshipName": "Reference Document"}]);
+    // Somebody's assembly instructions on the same item: no link id (absent, or blank).
+    let mut plain = doc("CE3", "", "");
+    plain["id"] = json!("DOC-PLAIN");
+    if let Some(el) = plain["dataelements"].as_object_mut() {
+        el.remove("partreelLinkId");
+    }
+    let mut blank = doc("CE4", "", "");
+    blank["id"] = json!("DOC-BLANK");
+    blank["dataelements"]["partreelLinkId"] = json!("");
+    mount_documents_under(
+        &s,
+        vec![doc("CE1", "a red garage", "active"), other, plain, blank],
+    )
+    .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let links = c.links_on_part(PART_ID).await.expect("read");
+    let got: Vec<(&str, &str, Option<&str>, String)> = links
+        .iter()
+        .map(|l| {
+            (
+                l.remote_id.as_str(),
+                l.link_id.as_str(),
+                l.part_remote_id.as_deref(),
+                l.created.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                DOC_ID,
+                LINK,
+                Some(PART_ID),
+                "2026-11-19T08:00:00+00:00".to_string()
+            ),
+            (
+                "DOC-OTHER",
+                "handmade-1",
+                Some(PART_ID),
+                "2026-11-18T07:00:00+00:00".to_string()
+            ),
+        ]
+    );
+    // The same conversion as the link feed: the `dataelements` as fields, `modified` read.
+    assert_eq!(
+        links[1].fields.get("prompt").map(String::as_str),
+        Some("a red garage")
+    );
+    assert_eq!(
+        links[1].modified,
+        "2026-11-20T09:30:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("time")
+    );
+}
+
+#[tokio::test]
+async fn links_on_part_names_a_document_it_cannot_read() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    let mut broken = doc("CE2", "", "active");
+    broken["id"] = json!("DOC-BROKEN");
+    broken["dataelements"]["modified"] = json!("yesterday");
+    mount_documents_under(&s, vec![doc("CE1", "a red garage", "active"), broken]).await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let err = c.links_on_part(PART_ID).await.unwrap_err();
+    match &err {
+        ConnectorError::Record {
+            system,
+            record,
+            message,
+        } => {
+            assert_eq!(
+                (system.as_str(), record.as_str()),
+                ("threedx", "DOC-BROKEN")
+            );
+            assert!(
+                message.contains("dataelements.modified") && message.contains(PART_ID),
+                "{message}"
+            );
+        }
+        other => panic!("expected a record error, got {other:?}"),
+    }
+    assert!(
+        err.is_record_error(),
+        "the engine leaves the part for a later run"
     );
 }
 

@@ -1,7 +1,7 @@
 //! The connector against the 3DEXPERIENCE emulator (`partreel_sim::threedx`): paging to the end,
 //! session expiry and CSRF refusal mid-run (one re-login, one token fetch), a stale `cestamp`,
-//! an ambiguous create without a duplicate, every auth type, and the default mapping against the
-//! emulator's schema.
+//! an ambiguous create without a duplicate, a second link record found from the part's side,
+//! every auth type, and the default mapping against the emulator's schema.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -448,6 +448,69 @@ async fn ambiguous_create_finds_the_document_instead_of_duplicating() {
     assert_eq!(posts, 2, "warm-up and the cut-short POST; none after it");
     let found = c.find_links(std::slice::from_ref(&id)).await.expect("find");
     assert_eq!(found.len(), 1);
+    s.shutdown().await;
+}
+
+/// `links_on_part` against the emulator's `GetItemDocuments`: a link created on a part
+/// revision and a hand-made copy of it under another link id (`copy_document_as`, created a
+/// minute earlier) are both found from the part's side, with the part as theirs; the seeded
+/// assembly instructions on the same item (no link id) are left out, and another revision's
+/// links are not listed.
+#[tokio::test]
+async fn links_on_part_finds_a_copy_under_another_link_id() {
+    let s = sim(5).await;
+    let (_d, c) = client(&s, 50);
+    let a = part(&c, "PL-4001", "A").await;
+    let b = part(&c, "PL-4001", "B").await;
+    let link = c
+        .create_link(&a, &LinkId("ptp-own".into()), &fields("garage"))
+        .await
+        .expect("create");
+    c.create_link(&b, &LinkId("ptp-rev-b".into()), &fields("garage"))
+        .await
+        .expect("create on B");
+    let copy = s
+        .copy_document_as(&link.remote_id, "ptp-hand", true)
+        .expect("copy");
+    let under_a = s
+        .documents()
+        .into_iter()
+        .filter(|d| {
+            d["relateddata"]["parents"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["id"] == a.remote_id.as_str()))
+        })
+        .count();
+    assert_eq!(under_a, 3, "instructions, the link and its copy");
+    let mut found = c.links_on_part(&a.remote_id).await.expect("links on A");
+    found.sort_by_key(|x| x.created);
+    let got: Vec<(&str, &str, Option<&str>)> = found
+        .iter()
+        .map(|l| {
+            (
+                l.remote_id.as_str(),
+                l.link_id.as_str(),
+                l.part_remote_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (copy.as_str(), "ptp-hand", Some(a.remote_id.as_str())),
+            (
+                link.remote_id.as_str(),
+                "ptp-own",
+                Some(a.remote_id.as_str())
+            ),
+        ]
+    );
+    assert_eq!(
+        found[0].created.zip(link.created).map(|(x, y)| y - x),
+        Some(chrono::Duration::seconds(60)),
+        "the copy is a minute older"
+    );
+    assert_eq!(found[0].fields.get("prompt"), link.fields.get("prompt"));
     s.shutdown().await;
 }
 

@@ -297,6 +297,16 @@ impl PlmConnector for WindchillClient {
         self.documents_by_link_id(&ids).await
     }
 
+    /// `GET {base}/ProdMgmt/Parts('…')/DescribedBy?$expand=DescribedBy`, every page: the part's
+    /// describe links, each with its document (PTC Help Center,
+    /// example_sustainability_retrieve_enggmaterialpartdescribelinks.html,
+    /// example_mfgprocplan_retrieve_DD_associatedwithresource.html). Each document is read as
+    /// `changed_links` reads one, with `part_remote_id` = this part; documents without a link id
+    /// are left out, one that cannot be read is a record error naming it.
+    async fn links_on_part(&self, part_remote_id: &str) -> Result<Vec<RemoteLink>> {
+        self.links_described(part_remote_id).await
+    }
+
     /// Look (`find_links`), else `POST DocMgmt/Documents` (WCCG_RESTAccessExamplesCreateDocument)
     /// — after an ambiguous failure look again before posting, at most 3 rounds — then attach
     /// with `POST Parts('…')/DescribedBy` (wrs_ProdMgmt_domain_12_0_2_23.html).
@@ -331,8 +341,10 @@ impl PlmConnector for WindchillClient {
         Ok(doc)
     }
 
-    /// wrs_ProdMgmt_domain_12_0_2_23.html: `GET {base}/ProdMgmt/Parts('…')/DescribedBy?$select=ID`,
-    /// and attach when the document is not among them.
+    /// `GET {base}/ProdMgmt/Parts('…')/DescribedBy?$expand=DescribedBy` (the describe links,
+    /// each with its document; example_sustainability_retrieve_enggmaterialpartdescribelinks.html)
+    /// and attach when the document is not among the expanded documents — the links' own IDs
+    /// are never compared with the document's.
     async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()> {
         if self
             .described_by(&part.remote_id)
@@ -366,8 +378,26 @@ impl PlmConnector for WindchillClient {
         } else {
             resp.body
         };
-        let mut updated = self.entity_link(&body, "DocMgmt/Documents update", &link.link_id)?;
+        let what = "DocMgmt/Documents update";
+        let (_, updated) = self.entity_link(&body, what, Some(&link.link_id))?;
+        let mut updated = updated.ok_or_else(|| self.malformed(what, "no link id"))?;
         updated.part_remote_id = link.part_remote_id.clone();
+        // A write the server accepted but did not apply is loud, never taken as done.
+        let stale: Vec<&str> = fields
+            .iter()
+            .filter(|(k, v)| !same_value(updated.fields.get(*k).map_or("", String::as_str), v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !stale.is_empty() {
+            return Err(ConnectorError::Record {
+                system: self.p.system.clone(),
+                record: link.remote_id.clone(),
+                message: format!(
+                    "the update was accepted but does not read back (properties {})",
+                    stale.join(", ")
+                ),
+            });
+        }
         Ok(updated)
     }
 
@@ -401,4 +431,12 @@ fn url_with_select(mut url: Url, select: &[String]) -> Url {
         urlencoding::encode(&select.join(","))
     )));
     url
+}
+
+/// A value written as text and read back typed (`true`/`True`, `1`/`1.0`) is the same value.
+fn same_value(read: &str, written: &str) -> bool {
+    let (r, w) = (read.trim(), written.trim());
+    r == w
+        || r.eq_ignore_ascii_case(w) && matches!(w.to_ascii_lowercase().as_str(), "true" | "false")
+        || matches!((r.parse::<f64>(), w.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
 }

@@ -172,6 +172,12 @@ fn described_by_path() -> String {
     p(&format!("ProdMgmt/Parts('{PART_ID}')/DescribedBy"))
 }
 
+/// A describe link entity as WRS answers `Parts('…')/DescribedBy?$expand=DescribedBy`: the
+/// link's own ID, its document under `DescribedBy`.
+fn describe_link(n: u32, doc: Value) -> Value {
+    json!({"ID": format!("OR:wt.part.WTPartDescribeLink:{n}"), "DescribedBy": doc})
+}
+
 async fn mount_attach(s: &MockServer, nonce: &str, status: u16, expect: u64) {
     Mock::given(method("POST"))
         .and(path(described_by_path()))
@@ -507,8 +513,10 @@ async fn create_link_reuses_an_existing_document_and_takes_a_duplicate_link_as_d
         .await;
     Mock::given(method("GET"))
         .and(path(described_by_path()))
-        .and(query_param("$select", "ID"))
-        .respond_with(ok_json(json!({"value": [{"ID": DOC_ID}]})))
+        .and(query_param("$expand", "DescribedBy"))
+        .respond_with(ok_json(
+            json!({"value": [describe_link(1, doc_json(Some(LINK), "active"))]}),
+        ))
         .expect(1)
         .mount(&s)
         .await;
@@ -575,8 +583,10 @@ async fn ensure_attached_posts_nothing_when_the_link_exists() {
     let s = server().await;
     Mock::given(method("GET"))
         .and(path(described_by_path()))
-        .and(query_param("$select", "ID"))
-        .respond_with(ok_json(json!({"value": [{"ID": DOC_ID}]})))
+        .and(query_param("$expand", "DescribedBy"))
+        .respond_with(ok_json(
+            json!({"value": [describe_link(7, doc_json(Some(LINK), "active"))]}),
+        ))
         .expect(1)
         .mount(&s)
         .await;
@@ -584,6 +594,183 @@ async fn ensure_attached_posts_nothing_when_the_link_exists() {
     c.ensure_attached(&part_rev(), &remote_link())
         .await
         .unwrap();
+}
+
+/// The describe link's own ID is not the document's: a part described by another document
+/// only gets the attachment posted.
+#[tokio::test]
+async fn ensure_attached_tells_the_link_id_from_the_document_id() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    let mut other = doc_json(Some("ptp-other"), "active");
+    other["ID"] = json!("OR:wt.doc.WTDocument:999");
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$expand", "DescribedBy"))
+        .respond_with(ok_json(json!({"value": [describe_link(1, other)]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    mount_attach(&s, "nonce-1", 201, 1).await;
+    let (_d, c) = client(&s);
+    c.ensure_attached(&part_rev(), &remote_link())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_describe_link_without_its_document_is_malformed() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .respond_with(ok_json(
+            json!({"value": [{"ID": "OR:wt.part.WTPartDescribeLink:1"}]}),
+        ))
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let err = c
+        .ensure_attached(&part_rev(), &remote_link())
+        .await
+        .expect_err("no document");
+    assert!(err.to_string().contains("no expanded DescribedBy"), "{err}");
+}
+
+#[tokio::test]
+async fn links_on_part_reads_every_link_document_through_the_describe_links() {
+    let s = server().await;
+    let mut copy = doc_json(Some("handmade-1"), "active");
+    copy["ID"] = json!("OR:wt.doc.WTDocument:124");
+    let mut plain = doc_json(None, "");
+    plain["ID"] = json!("OR:wt.doc.WTDocument:125");
+    let next = format!(
+        "{}{}?$expand=DescribedBy&$skiptoken=2",
+        s.uri(),
+        described_by_path()
+    );
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$expand", "DescribedBy"))
+        .and(query_param("$skiptoken", "2"))
+        .respond_with(ok_json(json!({"value": [describe_link(3, plain)]})))
+        .with_priority(1)
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$expand", "DescribedBy"))
+        .respond_with(ok_json(json!({"value": [
+            describe_link(1, doc_json(Some(LINK), "active")),
+            describe_link(2, copy),
+        ], "@odata.nextLink": next})))
+        .with_priority(2)
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let links = c.links_on_part(PART_ID).await.expect("read");
+    let got: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| (l.remote_id.as_str(), l.link_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(DOC_ID, LINK), ("OR:wt.doc.WTDocument:124", "handmade-1")]
+    );
+    assert!(
+        links
+            .iter()
+            .all(|l| l.part_remote_id.as_deref() == Some(PART_ID)),
+        "{links:?}"
+    );
+    // Read as the link feed reads documents: times, `CreatedOn` and the selected fields.
+    assert_eq!(
+        links[0].created,
+        Some("2026-11-19T08:00:00Z".parse().unwrap())
+    );
+    assert_eq!(
+        links[0].modified,
+        "2026-11-20T09:30:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    );
+    assert_eq!(links[0].fields["Prompt"], "a red car on a wet track");
+    assert_eq!(links[0].fields["PartreelLinkId"], LINK);
+    // Exactly the documented request: the navigation, `$expand=DescribedBy` and nothing else
+    // (no `$select`, no nested options), then the server's continuation as given.
+    let sent: Vec<(String, String, Option<String>)> = s
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.url.path().to_string(),
+                r.url.query().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            (
+                "GET".to_string(),
+                described_by_path(),
+                Some("$expand=DescribedBy".to_string())
+            ),
+            (
+                "GET".to_string(),
+                described_by_path(),
+                Some("$expand=DescribedBy&$skiptoken=2".to_string())
+            ),
+        ]
+    );
+}
+
+/// A link document on the part that cannot be read is an error naming it, never skipped (a
+/// second record left unseen could not be settled).
+#[tokio::test]
+async fn links_on_part_names_a_document_it_cannot_read() {
+    let s = server().await;
+    let mut bad = doc_json(Some("handmade-1"), "active");
+    bad["ID"] = json!("OR:wt.doc.WTDocument:126");
+    bad["LastModified"] = json!("yesterday");
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$expand", "DescribedBy"))
+        .respond_with(ok_json(json!({"value": [
+            describe_link(1, doc_json(Some(LINK), "active")),
+            describe_link(2, bad),
+        ]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let err = c.links_on_part(PART_ID).await.expect_err("unreadable");
+    assert!(err.is_record_error(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("OR:wt.doc.WTDocument:126") && text.contains("LastModified"),
+        "{text}"
+    );
+}
+
+/// A part no document describes has no links; the request still expands the documents.
+#[tokio::test]
+async fn links_on_part_of_an_undescribed_part_is_empty() {
+    let s = server().await;
+    Mock::given(method("GET"))
+        .and(path(described_by_path()))
+        .and(query_param("$expand", "DescribedBy"))
+        .and(query_param_is_missing("$select"))
+        .respond_with(ok_json(json!({"value": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    assert!(c.links_on_part(PART_ID).await.expect("read").is_empty());
 }
 
 fn doc_path() -> String {
@@ -651,6 +838,66 @@ async fn update_link_patches_only_the_given_fields_and_rereads_after_204() {
     let (_d, c) = client(&s);
     let updated = c.update_link(&remote_link(), &retired()).await.unwrap();
     assert_eq!(updated.fields["PartreelStatus"], "retired");
+}
+
+#[tokio::test]
+async fn an_update_accepted_but_not_applied_is_a_record_error() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(doc_path()))
+        .respond_with(ok_json(doc_json(Some(LINK), "active")))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let err = c.update_link(&remote_link(), &retired()).await.unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("does not read back (properties PartreelStatus)"),
+        "{err}"
+    );
+}
+
+/// A created document whose answer and re-read both lack the link id is a record error: it
+/// could never be found again, and each run would create another.
+#[tokio::test]
+async fn a_created_document_without_its_link_id_is_read_back_then_refused() {
+    for (reread, ok) in [(Some(LINK), true), (None, false)] {
+        let s = server().await;
+        mount_nonce(&s, "nonce-1", 1).await;
+        mount_find(&s, vec![]).await;
+        Mock::given(method("POST"))
+            .and(path(p("DocMgmt/Documents")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(doc_json(None, "active")))
+            .expect(1)
+            .mount(&s)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(doc_path()))
+            .and(query_param("$select", LINK_SELECT))
+            .respond_with(ok_json(doc_json(reread, "active")))
+            .expect(1)
+            .mount(&s)
+            .await;
+        mount_attach(&s, "nonce-1", 201, u64::from(ok)).await;
+        let (_d, c) = client(&s);
+        let result = c
+            .create_link(&part_rev(), &LinkId(LINK.into()), &link_fields())
+            .await;
+        if ok {
+            assert_eq!(result.expect("read back").remote_id, DOC_ID);
+        } else {
+            let err = result.expect_err("no link id");
+            assert!(err.is_record_error(), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("does not read back its PartreelLinkId"),
+                "{err}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -73,6 +73,16 @@ pub enum EngineError {
     LeaseLost(String),
 }
 
+impl EngineError {
+    /// Names the system and stream of a change-feed error (other errors name theirs already).
+    pub fn in_feed(self, system: &str, stream: &str) -> Self {
+        match self {
+            EngineError::Feed(m) => EngineError::Feed(format!("{system} {stream}: {m}")),
+            other => other,
+        }
+    }
+}
+
 /// How a run behaves (from the `[sync]` table of the configuration and the command line).
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -506,7 +516,13 @@ impl SyncEngine {
             revision: p.revision.clone(),
             remote_id: p.remote_id.clone(),
             name: p.name.clone(),
-            lifecycle_state: p.lifecycle_state.clone(),
+            // The mapped value (one vocabulary across PLMs: 3DEXPERIENCE's `IN_WORK` reads as
+            // Windchill's and Teamcenter's `In Work`), else the PLM's own.
+            lifecycle_state: values
+                .get(canonical::LIFECYCLE_STATE)
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .or_else(|| p.lifecycle_state.clone()),
             sku: values
                 .get(canonical::SKU)
                 .cloned()
@@ -544,7 +560,8 @@ impl SyncEngine {
                 async move { Ok(store.set_cursor(&system, streams::PARTS, at).await?) }
             },
         )
-        .await?;
+        .await
+        .map_err(|e| e.in_feed(&system, streams::PARTS))?;
         if let Some(end) = end {
             store.set_cursor(&system, streams::PARTS, end).await?;
         }
@@ -643,7 +660,7 @@ impl SyncEngine {
             |page: Page<RemoteLink>| async move {
                 self.quarantine_rejected(store, run, self.plm.system(), "link", &page.rejected)
                     .await?;
-                let mut unknown = 0;
+                let mut strangers = Vec::new();
                 let mut duplicated = Vec::new();
                 for l in &page.items {
                     let values = match self.maps.plm.to_canonical(Entity::Link, &l.fields) {
@@ -666,13 +683,14 @@ impl SyncEngine {
                         .observe_link(&l.link_id, &values, l.modified, &l.remote_id)
                         .await?
                     {
-                        Observed::Unknown => unknown += 1,
+                        Observed::Unknown => strangers.push((l, values)),
                         Observed::Known => {}
                         Observed::OtherRecord(_) => duplicated.push(l.link_id.clone()),
                     }
                 }
-                run.report.lock().await.unknown_link_records += unknown;
+                run.report.lock().await.unknown_link_records += strangers.len() as u64;
                 duplicates::settle(self, store, run, duplicated).await?;
+                duplicates::settle_strangers(self, store, run, &strangers).await?;
                 self.page_done(self.plm.system(), streams::LINKS, page.items.len());
                 Ok(())
             },
@@ -681,7 +699,8 @@ impl SyncEngine {
                 async move { Ok(store.set_cursor(&system, streams::LINKS, at).await?) }
             },
         )
-        .await?;
+        .await
+        .map_err(|e| e.in_feed(&system, streams::LINKS))?;
         if let Some(end) = end {
             store.set_cursor(&system, streams::LINKS, end).await?;
         }
@@ -777,7 +796,8 @@ impl SyncEngine {
                 }
             },
         )
-        .await?;
+        .await
+        .map_err(|e| e.in_feed(&system, streams::ASSETS))?;
         if let Some(end) = end {
             let end = cursor.map_or(end, |c| c.max(end));
             store.set_cursor(&system, streams::ASSETS, end).await?;

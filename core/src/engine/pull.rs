@@ -8,6 +8,13 @@
 //!
 //! Cursors only move after the page's records are stored, and they hold back an overlap window
 //! behind the server's clock so late commits and clock skew lose nothing.
+//!
+//! Both rest on the server answering oldest first and paging without repeats, which no vendor
+//! source guarantees for every deployment. So each page is checked before it is stored: a
+//! record older than one already read in this feed (the server did not sort, or ignored the
+//! lower bound's order), or a page reached through the server's continuation that repeats a
+//! record of the page before (paging that does not advance), stops the feed with an error
+//! naming the record — the cursor stays where it was, and the next run reads again from there.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,6 +23,31 @@ use chrono::{DateTime, Utc};
 
 use crate::connector::{ChangeQuery, Page};
 use crate::error::ConnectorError;
+use crate::model::{PartRevision, RemoteLink, VideoExperiment};
+
+/// How the paging guards tell a feed's records apart.
+pub trait FeedRecord {
+    /// The record's id in its system.
+    fn feed_key(&self) -> &str;
+}
+
+impl FeedRecord for PartRevision {
+    fn feed_key(&self) -> &str {
+        &self.remote_id
+    }
+}
+
+impl FeedRecord for RemoteLink {
+    fn feed_key(&self) -> &str {
+        &self.remote_id
+    }
+}
+
+impl FeedRecord for VideoExperiment {
+    fn feed_key(&self) -> &str {
+        &self.asset_id
+    }
+}
 
 /// Where a feed stands.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +99,7 @@ pub async fn read_feed<T, F, Fut, H, HFut, C, CFut>(
     mut commit: C,
 ) -> Result<(Option<DateTime<Utc>>, u64), super::EngineError>
 where
+    T: FeedRecord,
     F: FnMut(ChangeQuery) -> Fut,
     Fut: Future<Output = Result<Page<T>, ConnectorError>>,
     H: FnMut(Page<T>) -> HFut,
@@ -82,7 +115,12 @@ where
     // Continuations followed since the last keyset restart: a server that cycles through them
     // would never end the feed.
     let mut followed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // The newest modification time read so far, and by which record.
+    let mut floor: Option<(DateTime<Utc>, String)> = None;
+    // The records of the page before (id, time), to catch a continuation that repeats them.
+    let mut previous: std::collections::HashSet<(String, DateTime<Utc>)> = Default::default();
     loop {
+        let by_continuation = continuation.is_some();
         let page = fetch(ChangeQuery {
             since: lower,
             continuation: continuation.clone(),
@@ -92,6 +130,30 @@ where
         if first_server_time.is_none() {
             first_server_time = page.server_time;
         }
+        for item in &page.items {
+            let (key, at) = (item.feed_key(), modified(item));
+            if let Some((newest, by)) = &floor
+                && at < *newest
+            {
+                return Err(super::EngineError::Feed(format!(
+                    "the server answered out of modified order: record {key} (modified {at}) came \
+                     after record {by} (modified {newest}); the feed is not sorted oldest first, so \
+                     the cursor stays where it was and nothing past it is skipped"
+                )));
+            }
+            if by_continuation && previous.contains(&(key.to_string(), at)) {
+                return Err(super::EngineError::Feed(format!(
+                    "the server's continuation repeated record {key} (modified {at}) of the page \
+                     before; its paging does not advance, so the cursor stays where it was"
+                )));
+            }
+            floor = Some((at, key.to_string()));
+        }
+        previous = page
+            .items
+            .iter()
+            .map(|i| (i.feed_key().to_string(), modified(i)))
+            .collect();
         let page_last = page.items.iter().map(modified).max();
         let next = page.continuation.clone();
         count += page.items.len() as u64;

@@ -52,6 +52,12 @@ fn modified(r: &Rec) -> DateTime<Utc> {
     r.t
 }
 
+impl FeedRecord for Rec {
+    fn feed_key(&self) -> &str {
+        &self.id
+    }
+}
+
 /// An in-memory change feed. Its clock starts at `t(1000)` and ticks a second per page.
 struct Feed {
     records: RefCell<Vec<Rec>>,
@@ -329,8 +335,15 @@ async fn a_repeated_continuation_stops_the_feed() {
             },
         )
         .await;
+        // An empty page repeated: the continuation itself repeats; a page with records: its
+        // records repeat first.
+        let expected = if items.is_empty() {
+            "continuation same twice"
+        } else {
+            "repeated record x"
+        };
         match result {
-            Err(EngineError::Feed(m)) => assert!(m.contains("continuation same twice"), "{m}"),
+            Err(EngineError::Feed(m)) => assert!(m.contains(expected), "{m}"),
             other => panic!("expected a feed error, got {other:?}"),
         }
         assert_eq!(calls.get(), 2, "stopped at the first repeat");
@@ -370,4 +383,108 @@ async fn the_cursor_does_not_move_past_a_page_that_failed_to_store() {
     assert!(result.is_err(), "the store failure is returned");
     // Only the first page (r-00..r-09, last at t(10)) was committed.
     assert_eq!(*commits.borrow(), vec![t(10) - overlap()]);
+}
+
+/// Reads `pages` (each a list of (id, time)) as a server would answer them, following
+/// continuations; returns the result and the cursors committed.
+async fn read_pages(
+    pages: Vec<Vec<(&'static str, i64)>>,
+) -> (
+    Result<(Option<DateTime<Utc>>, u64), EngineError>,
+    Vec<DateTime<Utc>>,
+    usize,
+) {
+    let served = Cell::new(0usize);
+    let stored = Cell::new(0usize);
+    let commits = RefCell::new(Vec::new());
+    let n = pages.len();
+    let result = read_feed(
+        FeedCursor {
+            start: Some(t(0)),
+            overlap: Duration::from_secs(0),
+        },
+        10,
+        modified,
+        |_q| {
+            let i = served.get();
+            served.set(i + 1);
+            let items = pages
+                .get(i)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, at)| Rec {
+                    id: id.to_string(),
+                    t: t(at),
+                })
+                .collect();
+            ready(Ok::<_, ConnectorError>(Page {
+                items,
+                rejected: Vec::new(),
+                continuation: (i + 1 < n).then(|| format!("page-{}", i + 1)),
+                server_time: Some(t(1000)),
+            }))
+        },
+        |page: Page<Rec>| {
+            stored.set(stored.get() + page.items.len());
+            ready(Ok::<_, EngineError>(()))
+        },
+        |at| {
+            commits.borrow_mut().push(at);
+            ready(Ok::<_, EngineError>(()))
+        },
+    )
+    .await;
+    let c = commits.borrow().clone();
+    (result, c, stored.get())
+}
+
+#[tokio::test]
+async fn a_page_out_of_modified_order_stops_the_feed_before_it_is_stored() {
+    let (result, commits, stored) = read_pages(vec![vec![("a", 5), ("b", 9), ("c", 7)]]).await;
+    match result {
+        Err(EngineError::Feed(m)) => {
+            assert!(m.contains("out of modified order"), "{m}");
+            assert!(m.contains("record c") && m.contains("record b"), "{m}");
+        }
+        other => panic!("expected a feed error, got {other:?}"),
+    }
+    assert!(commits.is_empty(), "the cursor did not move: {commits:?}");
+    assert_eq!(stored, 0, "nothing of the page was taken as read");
+}
+
+#[tokio::test]
+async fn a_later_page_older_than_the_one_before_stops_the_feed_at_the_last_good_page() {
+    // The second page (a keyset restart from t(5)) goes back in time.
+    let (result, commits, stored) =
+        read_pages(vec![vec![("a", 5), ("b", 5)], vec![("c", 3)]]).await;
+    assert!(
+        matches!(&result, Err(EngineError::Feed(m)) if m.contains("out of modified order")),
+        "{result:?}"
+    );
+    assert_eq!(stored, 2);
+    assert!(commits.iter().all(|c| *c <= t(5)), "{commits:?}");
+}
+
+#[tokio::test]
+async fn a_continuation_repeating_the_page_before_stops_the_feed() {
+    // Every record at the lower bound's time: the server's continuation is followed.
+    let (result, _, stored) =
+        read_pages(vec![vec![("a", 0), ("b", 0)], vec![("b", 0), ("c", 0)]]).await;
+    match result {
+        Err(EngineError::Feed(m)) => assert!(m.contains("repeated record b"), "{m}"),
+        other => panic!("expected a feed error, got {other:?}"),
+    }
+    assert_eq!(stored, 2, "the repeating page is not stored");
+}
+
+#[tokio::test]
+async fn equal_times_and_a_keyset_restart_pass_the_guards() {
+    let (result, _, stored) = read_pages(vec![
+        vec![("a", 5), ("b", 5), ("c", 6)],
+        vec![("c", 6), ("d", 8)],
+    ])
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(stored, 5);
 }

@@ -54,19 +54,24 @@ pub struct PlannedOp {
     pub fields: BTreeMap<String, String>,
 }
 
-/// Several PLM records carrying one link id (a duplicate made by hand, or by an older
+/// Several live PLM records for one link — carrying one link id, or hanging on one part
+/// revision for one clip under different link ids (a duplicate made by hand, or by an older
 /// partreel): the oldest is kept, the others retired.
 #[derive(Debug, Clone, Serialize)]
 pub struct Duplicate {
     /// PLM system.
     pub system: String,
-    /// The link id they all carry.
+    /// The link's id.
     pub link_id: String,
     /// The PLM id of the record kept (the oldest).
     pub kept: String,
     /// The PLM id of a record retired.
     pub retired: String,
-    /// `ok`, or why the retirement failed (it is tried again by the next run that sees it).
+    /// The link id the retired record carries, when it is not `link_id` (a second record for
+    /// the same clip and part revision under another id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired_link_id: Option<String>,
+    /// `retired`, or why the record was not (it is tried again by the next run that sees it).
     pub outcome: String,
 }
 
@@ -227,9 +232,14 @@ impl SyncReport {
         if !self.duplicates.is_empty() {
             let _ = writeln!(out, "  duplicate links    {}", self.duplicates.len());
             for d in &self.duplicates {
+                let carried = d
+                    .retired_link_id
+                    .as_deref()
+                    .map(|id| format!(" carrying {id}"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "    {} {}: kept {}, retired {} ({})",
+                    "    {} {}: kept {}, retired {}{carried} ({})",
                     d.system, d.link_id, d.kept, d.retired, d.outcome
                 );
             }

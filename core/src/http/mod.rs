@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod oauth;
 pub mod ratelimit;
+pub mod record;
 pub mod request;
 pub mod retry;
 pub mod secret;
@@ -303,7 +304,19 @@ impl HttpClient {
         }
     }
 
+    /// One attempt; with `--record-wire` on, the exchange is written down (redacted).
     async fn send_once(&self, r: &Request) -> Result<Response, TransportFailure> {
+        let result = self.attempt(r).await;
+        if record::active() {
+            match &result {
+                Ok(resp) => record::exchange(&self.system, r, Ok(resp)),
+                Err(t) => record::exchange(&self.system, r, Err(&t.message)),
+            }
+        }
+        result
+    }
+
+    async fn attempt(&self, r: &Request) -> Result<Response, TransportFailure> {
         let waited = self.limiter.until_ready().await;
         if !waited.is_zero() {
             self.stats

@@ -34,9 +34,23 @@ impl HttpClient {
             let mut r = req.clone();
             auth.apply(self, &mut r).await?;
             let (action, err) = match self.open(&r).await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) if resp.status().is_success() => {
+                    if super::record::active() {
+                        let head = Response {
+                            status: resp.status(),
+                            headers: resp.headers().clone(),
+                            body: bytes::Bytes::from_static(b"[streamed body, not recorded]"),
+                            server_time: None,
+                        };
+                        super::record::exchange(&self.system, &r, Ok(&head));
+                    }
+                    return Ok(resp);
+                }
                 Ok(resp) => {
                     let resp = read_error_response(resp).await;
+                    if super::record::active() {
+                        super::record::exchange(&self.system, &r, Ok(&resp));
+                    }
                     if !renewed && auth.renew_if_stale(self, &r, &resp).await? {
                         renewed = true;
                         continue;

@@ -91,6 +91,14 @@ pub struct AemSimConfig {
     pub originals_require_auth: bool,
     /// `expires_in` of issued IMS tokens.
     pub token_lifetime_secs: i64,
+    /// The Granite CSRF filter is on (the default, as on an AEM author): every authenticated
+    /// POST, PUT or DELETE needs a `CSRF-Token` from `/libs/granite/csrf/token.json`. Off
+    /// models an instance whose filter excludes the caller.
+    pub csrf_filter: bool,
+    /// Asset entities of the Assets HTTP API carry `jcr:lastModified` (the default). Adobe's
+    /// documentation does not promise it; off models an instance whose Siren JSON lacks it
+    /// (QueryBuilder hits keep `jcr:content/jcr:lastModified`).
+    pub siren_last_modified: bool,
 }
 
 impl Default for AemSimConfig {
@@ -106,6 +114,8 @@ impl Default for AemSimConfig {
             credentials: AemCredentials::default(),
             originals_require_auth: true,
             token_lifetime_secs: TOKEN_LIFETIME_SECS,
+            csrf_filter: true,
+            siren_last_modified: true,
         }
     }
 }
@@ -151,7 +161,7 @@ pub async fn start(cfg: AemSimConfig, clock: SimClock) -> std::io::Result<AemSim
     let hook_store = store.clone();
     let faults = FaultControl::new(
         cfg.rate_limit,
-        Arc::new(move || lock(&hook_store).tokens.clear()),
+        Arc::new(move || lock(&hook_store).drop_sessions()),
     );
     let emulator = Emulator {
         url: root.clone(),
@@ -166,6 +176,8 @@ pub async fn start(cfg: AemSimConfig, clock: SimClock) -> std::io::Result<AemSim
         clock: clock.clone(),
         token_lifetime_secs: cfg.token_lifetime_secs,
         originals_require_auth: cfg.originals_require_auth,
+        csrf_filter: cfg.csrf_filter,
+        siren_last_modified: cfg.siren_last_modified,
     };
     let fw = Framework {
         system: System::Aem,
@@ -265,12 +277,18 @@ impl AemSim {
     /// The IMS access tokens it issued that are still held (so tests can check none reaches a
     /// log; `expire_sessions` forgets them, so read them before).
     pub fn issued_tokens(&self) -> Vec<String> {
-        lock(&self.store).tokens.keys().cloned().collect()
+        let store = lock(&self.store);
+        store
+            .tokens
+            .keys()
+            .chain(store.csrf_tokens.keys())
+            .cloned()
+            .collect()
     }
 
     /// Revokes every IMS token (same as `emulator.faults.expire_sessions()`).
     pub fn expire_sessions(&self) {
-        lock(&self.store).tokens.clear();
+        lock(&self.store).drop_sessions();
     }
 
     /// Stops the server (waiting briefly for open connections).

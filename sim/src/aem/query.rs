@@ -1,5 +1,5 @@
 //! The QueryBuilder JSON servlet of the AEM emulator, for the predicates partreel's feed uses:
-//! `path`, `type=dam:Asset`, `daterange` on `jcr:content/jcr:lastModified`, `orderby` on the same
+//! `path` (and `path.self`), `type=dam:Asset`, `daterange` on `jcr:content/jcr:lastModified`, `orderby` on the same
 //! property ascending, `p.offset`, `p.limit`, `p.guessTotal`, `p.hits` (`full`, `selective` with
 //! `p.properties`, `simple`) — docs/wire/aem.md "Changed since" (Experience League "Query
 //! Builder API", "Query Builder Predicate Reference"). Anything else is refused with a 400
@@ -57,6 +57,7 @@ fn parse(params: &[(String, String)]) -> Result<(Query, Hits, bool), String> {
         let known = matches!(
             k.as_str(),
             "path"
+                | "path.self"
                 | "type"
                 | "daterange.property"
                 | "daterange.lowerBound"
@@ -79,6 +80,12 @@ fn parse(params: &[(String, String)]) -> Result<(Query, Hits, bool), String> {
         .unwrap_or("/content/dam")
         .trim_end_matches('/')
         .to_owned();
+    // PathPredicateEvaluator: `path.self=true` searches the subtree including the node itself.
+    let include_self = match get("path.self") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => return Err(format!("path.self {v:?}")),
+    };
     if let Some(t) = get("type")
         && t != "dam:Asset"
     {
@@ -143,6 +150,7 @@ fn parse(params: &[(String, String)]) -> Result<(Query, Hits, bool), String> {
     Ok((
         Query {
             path,
+            include_self,
             lower,
             offset,
             limit,

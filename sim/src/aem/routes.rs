@@ -22,6 +22,13 @@ use crate::framework::server::vendor_error;
 
 /// Path of the IMS token endpoint on the emulator's port.
 pub const TOKEN_PATH: &str = "/ims/token/v3";
+/// Path of the Granite CSRF token servlet.
+pub const CSRF_TOKEN_PATH: &str = "/libs/granite/csrf/token.json";
+/// Header a write carries the CSRF token in.
+const CSRF_HEADER: &str = "csrf-token";
+/// Life of a CSRF token [INF: Adobe's `granite.csrf.standalone` library fetches a new one every
+/// 5 minutes; the token's own expiry is not documented].
+const CSRF_LIFETIME_SECS: i64 = 600;
 /// Default and largest `limit` of a folder listing [INF: AEM documents neither].
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -36,6 +43,8 @@ pub(crate) struct AemState {
     pub(crate) clock: SimClock,
     pub(crate) token_lifetime_secs: i64,
     pub(crate) originals_require_auth: bool,
+    pub(crate) csrf_filter: bool,
+    pub(crate) siren_last_modified: bool,
 }
 
 type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -49,6 +58,7 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
 pub(crate) fn router(st: AemState) -> Router {
     Router::new()
         .route(TOKEN_PATH, post(token))
+        .route(CSRF_TOKEN_PATH, get(csrf_token))
         .route("/api/assets/{*rest}", get(read).put(write))
         .route("/bin/querybuilder.json", get(query::handler))
         .route("/content/dam/{*rest}", get(original))
@@ -74,6 +84,38 @@ pub(crate) fn authorize(st: &AemState, headers: &HeaderMap) -> Result<(), Box<Re
     } else {
         Err(Box::new(error(StatusCode::UNAUTHORIZED, "Unauthorized")))
     }
+}
+
+/// The Granite CSRF filter (Experience League "CSRF protection", AEM as a Cloud Service
+/// developing guide): an authenticated POST, PUT or DELETE without a valid `CSRF-Token`
+/// header is refused with `403 Forbidden`; GETs and anonymous requests pass. Off when the
+/// emulator is set up without the filter.
+fn check_csrf(st: &AemState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    if !st.csrf_filter {
+        return Ok(());
+    }
+    let token = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if !token.is_empty() && lock(&st.store).csrf_valid(token, st.clock.now()) {
+        Ok(())
+    } else {
+        Err(Box::new(error(StatusCode::FORBIDDEN, "Forbidden")))
+    }
+}
+
+/// `GET /libs/granite/csrf/token.json` (authenticated) → `{"token":"…"}` — Experience League
+/// "CSRF protection" (the token a client sends back as `CSRF-Token`).
+async fn csrf_token(State(st): State<AemState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return *r;
+    }
+    let token = format!("eyJleHAiOjE3fQ.{}", hex::encode(rand::random::<[u8; 24]>()));
+    let expiry = st.clock.now() + chrono::TimeDelta::seconds(CSRF_LIFETIME_SECS);
+    lock(&st.store).csrf_tokens.insert(token.clone(), expiry);
+    axum::Json(json!({ "token": token })).into_response()
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -172,7 +214,13 @@ async fn read(
     };
     let store = lock(&st.store);
     if let Some(a) = store.get(&path) {
-        return axum::Json(render::asset_entity(&st.base, a, true)).into_response();
+        let mut entity = render::asset_entity(&st.base, a, true);
+        if !st.siren_last_modified
+            && let Some(props) = entity.get_mut("properties").and_then(Value::as_object_mut)
+        {
+            props.remove("jcr:lastModified");
+        }
+        return axum::Json(entity).into_response();
     }
     if !store.is_folder(&path) {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -203,15 +251,15 @@ async fn read(
     .into_response()
 }
 
-/// `PUT /api/assets/{path}` with `{"class":"asset","properties":{…}}` → 200 / 404 —
-/// docs/wire/aem.md "Write metadata".
+/// `PUT /api/assets/{path}` (+ `CSRF-Token` while the CSRF filter is on) with
+/// `{"class":"asset","properties":{…}}` → 200 / 404 / 403 — docs/wire/aem.md "Write metadata".
 async fn write(
     State(st): State<AemState>,
     Path(rest): Path<String>,
     headers: HeaderMap,
     body: Result<axum::Json<Value>, JsonRejection>,
 ) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
+    if let Err(r) = authorize(&st, &headers).and_then(|()| check_csrf(&st, &headers)) {
         return *r;
     }
     let path = format!("{DAM_PREFIX}/{}", rest.trim_matches('/'));

@@ -64,6 +64,8 @@ pub(crate) struct AemStore {
     pub(crate) tokens: HashMap<String, DateTime<Utc>>,
     /// IMS tokens issued so far.
     pub(crate) tokens_issued: u64,
+    /// Issued Granite CSRF tokens → expiry.
+    pub(crate) csrf_tokens: HashMap<String, DateTime<Utc>>,
     /// Size of each original file.
     pub(crate) file_bytes: usize,
 }
@@ -73,6 +75,8 @@ pub(crate) struct AemStore {
 pub(crate) struct Query {
     /// `path`: only assets below it.
     pub(crate) path: String,
+    /// `path.self=true`: the node at `path` itself too.
+    pub(crate) include_self: bool,
     /// `daterange.lowerBound`, and whether it is inclusive (`lowerOperation=>=`).
     pub(crate) lower: Option<(DateTime<Utc>, bool)>,
     /// `p.offset`.
@@ -201,7 +205,7 @@ impl AemStore {
             resume_after: None,
         };
         let (keys, more) = walk.run(&self.index, |(t, p)| {
-            p.starts_with(&prefix)
+            (p.starts_with(&prefix) || (q.include_self && *p == q.path))
                 && lower.is_none_or(|(l, incl)| if incl { *t >= l } else { *t > l })
         });
         let page = keys
@@ -214,5 +218,16 @@ impl AemStore {
     /// Issues nothing; says whether `token` is live at `now`.
     pub(crate) fn token_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
         self.tokens.get(token).is_some_and(|exp| *exp > now)
+    }
+
+    /// Says whether the CSRF `token` is live at `now`.
+    pub(crate) fn csrf_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
+        self.csrf_tokens.get(token).is_some_and(|exp| *exp > now)
+    }
+
+    /// Forgets every session credential (IMS and CSRF tokens).
+    pub(crate) fn drop_sessions(&mut self) {
+        self.tokens.clear();
+        self.csrf_tokens.clear();
     }
 }

@@ -184,10 +184,33 @@ async fn siren_reads_folder_paging_puts_and_originals() {
     let (status, a) = get(&s, &tok, &format!("{asset}.json")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(a["properties"]["metadata"]["acme:partRevision"], "C");
+    let body = json!({"class": "asset", "properties": {"acme:partName": "Sunset Doll", "acme:campaign": ""}});
+    // The Granite CSRF filter: an authenticated PUT without `CSRF-Token` is refused.
+    let bare = reqwest::Client::new()
+        .put(format!("{}{asset}", s.emulator.url))
+        .bearer_auth(&tok)
+        .json(&body)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(bare.status(), StatusCode::FORBIDDEN);
+    let (status, csrf) = get(&s, &tok, "/libs/granite/csrf/token.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf["token"].as_str().expect("token").to_owned();
+    let forged = reqwest::Client::new()
+        .put(format!("{}{asset}", s.emulator.url))
+        .bearer_auth(&tok)
+        .header("CSRF-Token", "made-up")
+        .json(&body)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let put = reqwest::Client::new()
         .put(format!("{}{asset}", s.emulator.url))
         .bearer_auth(&tok)
-        .json(&json!({"class": "asset", "properties": {"acme:partName": "Sunset Doll", "acme:campaign": ""}}))
+        .header("CSRF-Token", &csrf)
+        .json(&body)
         .send()
         .await
         .expect("put");

@@ -90,8 +90,10 @@ fn authorize(st: &ByState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     }
 }
 
-/// `POST {base}/v6/authentication/oauth2/token`, client credentials (form or HTTP Basic) —
-/// docs/wire/bynder.md Auth.
+/// `POST {base}/v6/authentication/oauth2/token`, client credentials as form fields or HTTP
+/// Basic — `bynder-oauth2-openapi.json` (Token endpoint: authorization "either in the body or
+/// by sending the Authorization header"; `scope` left out = every scope), docs/wire/bynder.md
+/// Auth. The granted `scope` is the one requested.
 async fn token(State(st): State<ByState>, headers: HeaderMap, form: FormFields) -> Response {
     let Ok(Form(fields)) = form else {
         return (
@@ -219,11 +221,14 @@ async fn list_media(State(st): State<ByState>, headers: HeaderMap, params: Param
         return *r;
     }
     let params = params.map(|q| q.0).unwrap_or_default();
-    let (q, total) = match parse_query(&params) {
+    let (mut q, total) = match parse_query(&params) {
         Ok(x) => x,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let mut store = lock(&st.store);
+    if store.ignore_order {
+        q.order = ("dateCreated".to_owned(), true);
+    }
     let file_bytes = store.file_bytes;
     let (page, count) = store.list(&q, total);
     let media: Vec<Value> = page

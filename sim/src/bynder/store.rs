@@ -182,6 +182,10 @@ pub(crate) struct BynderStore {
     pending: Vec<Pending>,
     /// How long a metadata write takes to become visible.
     pub(crate) write_delay: Duration,
+    /// Listings ignore `orderBy` and answer in Bynder's default order (newest created first),
+    /// as a server (or a proxy rewriting queries) that drops the parameter would: a variant
+    /// for the feed guards' tests.
+    pub(crate) ignore_order: bool,
     cursors: PageCursors,
     /// Size of every original file.
     pub(crate) file_bytes: usize,
@@ -501,17 +505,38 @@ impl Media {
             "videoPreviewURLs".into(),
             json!([format!("{base}/__sim/files/{}/preview.mp4", self.id)]),
         );
+        let thumb = format!("{base}/__sim/files/{}/thumb.jpg", self.id);
         m.insert(
             "thumbnails".into(),
-            json!({"webimage": format!("{base}/__sim/files/{}/thumb.jpg", self.id)}),
+            json!({"mini": thumb, "thul": thumb, "webimage": thumb}),
         );
+        // The rest of a media item's documented fields (Bynder's asset schema: `idHash`,
+        // `brandId`, `copyright`, `tags`, `userCreated`, `datePublished`, `orientation`,
+        // `width`, `height`, `watermarked`, `limited`, `propertyOptions`), so a client reading
+        // a real item meets them here too.
+        m.insert("idHash".into(), json!(&derived_id("hash", &self.id)[..16]));
+        m.insert("brandId".into(), json!(derived_id("brand", "acme")));
+        m.insert("copyright".into(), json!(""));
+        m.insert("tags".into(), json!([]));
+        m.insert("userCreated".into(), json!("marketing.ops@acme.example"));
+        m.insert("datePublished".into(), json!(iso(self.created)));
+        m.insert("orientation".into(), json!("landscape"));
+        m.insert("width".into(), json!(1920));
+        m.insert("height".into(), json!(1080));
+        m.insert("watermarked".into(), json!(0));
+        m.insert("limited".into(), json!(0));
+        let mut option_ids = Vec::new();
         for (k, v) in &self.props {
             let v = match v {
-                PropValue::Options(names) => json!(names),
+                PropValue::Options(names) => {
+                    option_ids.extend(names.iter().map(|n| derived_id(&format!("option\0{k}"), n)));
+                    json!(names)
+                }
                 PropValue::Text(t) => json!(t),
             };
             m.insert(format!("property_{k}"), v);
         }
+        m.insert("propertyOptions".into(), json!(option_ids));
         if versions {
             m.insert(
                 "mediaItems".into(),

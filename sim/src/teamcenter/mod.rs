@@ -362,6 +362,20 @@ impl TeamcenterSim {
     /// before the original's, so the copy is the one to keep. Returns the copy's uid, None
     /// for an unknown record.
     pub fn duplicate_record(&self, uid: &str, older: bool) -> Option<String> {
+        self.copy_record(uid, None, older)
+    }
+
+    /// Copies a clip record under a new uid whose link id property (`ptp_link_id`) is
+    /// `link_id`, related to every item revision the original is related to, modified now: a
+    /// second record for the same clip and part revision made by hand under another link id.
+    /// `created` is a minute before the original's when `older`, else now. Returns the copy's
+    /// uid, None for an unknown record.
+    pub fn copy_record_as(&self, uid: &str, link_id: &str, older: bool) -> Option<String> {
+        self.copy_record(uid, Some(link_id), older)
+    }
+
+    /// The copy behind [`Self::duplicate_record`] and [`Self::copy_record_as`].
+    fn copy_record(&self, uid: &str, link_id: Option<&str>, older: bool) -> Option<String> {
         let now = self.clock.now();
         let mut store = lock(&self.store);
         let original = store.records.get(uid)?.created;
@@ -370,7 +384,7 @@ impl TeamcenterSim {
         } else {
             now
         };
-        store.duplicate_record(uid, created, now)
+        store.duplicate_record(uid, link_id, created, now)
     }
 
     /// Gives these revisions or records one modification time (to build tie groups).

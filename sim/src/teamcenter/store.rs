@@ -156,14 +156,20 @@ impl TcStore {
 
     /// A copy of a record under a new uid, created at `created` and modified at `now`, related
     /// to the same item revisions (a record copied by hand, or the duplicates an older
-    /// partreel made); None for an unknown record.
+    /// partreel made); with `link_id`, the copy's link id property is that instead of the
+    /// original's (a second record for the same clip and part revision under another id). The
+    /// indices follow the copy's own properties. None for an unknown record.
     pub(crate) fn duplicate_record(
         &mut self,
         uid: &str,
+        link_id: Option<&str>,
         created: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<String> {
-        let props = self.records.get(uid)?.props.clone();
+        let mut props = self.records.get(uid)?.props.clone();
+        if let Some(l) = link_id {
+            props.insert(LINK_ID_PROP.to_owned(), l.to_owned());
+        }
         let copy = self.create_record(props, now);
         self.edit_record(&copy, |r| r.created = created);
         let primaries: Vec<String> = self

@@ -236,6 +236,22 @@ impl ThreedxSim {
     /// original's, so the copy is the one to keep. Returns the copy's id, None for an unknown
     /// document.
     pub fn duplicate_document(&self, id: &str, older: bool) -> Option<String> {
+        self.copy_document(id, None, older)
+    }
+
+    /// Copies a document like [`Self::duplicate_document`], but the copy carries `link_id` in
+    /// `partreelLinkId` (in its `dataelements`): a second record for the same clip and the same
+    /// engineering item(s) under another link id, as a person copying the document and
+    /// retyping its id would leave. `older` backdates the copy's `originated` a minute before
+    /// the original's, else it is now; `modified` is now either way. Returns the copy's id,
+    /// None for an unknown document.
+    pub fn copy_document_as(&self, id: &str, link_id: &str, older: bool) -> Option<String> {
+        self.copy_document(id, Some(link_id), older)
+    }
+
+    /// A copy of document `id` (see [`Self::duplicate_document`]), with `link_id` as its link
+    /// id when given.
+    fn copy_document(&self, id: &str, link_id: Option<&str>, older: bool) -> Option<String> {
         let now = self.clock.now();
         let mut store = lock(&self.store);
         let original = store.docs.get(id)?.originated;
@@ -244,7 +260,7 @@ impl ThreedxSim {
         } else {
             now
         };
-        store.duplicate_doc(id, created, now)
+        store.duplicate_doc(id, link_id, created, now)
     }
 
     /// Edits one attribute of a document like a user would (new `modified` and `cestamp`).

@@ -254,12 +254,30 @@ fn search_docs(ctx: &Ctx) -> Answer {
     ))
 }
 
-/// DocumentService `GetItemDocuments`: the documents under the item by `parentRelName`.
+/// DocumentService `GetItemDocuments` (ws3dx.document `core/service/DocumentService.cs`,
+/// docs/wire/threedx.md "Documents of a part"): the documents related to the item by
+/// `parentRelName`, with `parentDirection` `from` (the default: item → document) or `to`;
+/// the whole list in one answer (the service takes no `$top`/`$skip`), in id order. The
+/// emulator only ever relates items to documents, so `to` finds none; another direction is
+/// refused with `400`, and a missing `parentRelName` reads as `Reference Document` [INFERRED].
 fn documents_of(ctx: &Ctx, id: &str) -> Answer {
     let rel = ctx.param("parentRelName").unwrap_or("Reference Document");
+    let from = match ctx.param("parentDirection").unwrap_or("from") {
+        "from" => true,
+        "to" => false,
+        other => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid parentDirection {other}: from or to"),
+            ));
+        }
+    };
     let store = lock(&ctx.st.store);
     if !store.items.contains_key(id) {
         return Err(refuse(StatusCode::NOT_FOUND, "parent object not found"));
+    }
+    if !from {
+        return Ok(docs(vec![]));
     }
     let found = store
         .docs

@@ -10,9 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::framework::clock::iso;
 
+/// The custom attribute of the emulated document type that holds partreel's link id.
+pub const LINK_ID_ATTRIBUTE: &str = "partreelLinkId";
 /// Custom attributes of the emulated document type (where partreel keeps link fields).
 pub const DOCUMENT_ATTRIBUTES: &[&str] = &[
-    "partreelLinkId",
+    LINK_ID_ATTRIBUTE,
     "partreelStatus",
     "assetId",
     "assetSystem",
@@ -276,15 +278,24 @@ impl ThreedxStore {
     }
 
     /// A copy of a document under a new id and name, created (`originated`) at `created` and
-    /// modified at `now`, under the same parents (a document copied by hand, or the duplicates
-    /// an older partreel made); None for an unknown document.
+    /// modified at `now`, under the same parents with the same relation names (a document
+    /// copied by hand, or the duplicates an older partreel made); with `link_id`, the copy's
+    /// [`LINK_ID_ATTRIBUTE`] is that value instead of the original's (a copy whose link id was
+    /// retyped). None for an unknown document. The parent relations live on the document
+    /// itself, so `GET documents/parentId/{item}` lists the copy at once.
     pub fn duplicate_doc(
         &mut self,
         id: &str,
+        link_id: Option<&str>,
         created: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<String> {
-        let original = self.docs.get(id)?.clone();
+        let mut original = self.docs.get(id)?.clone();
+        if let Some(l) = link_id {
+            original
+                .attrs
+                .insert(LINK_ID_ATTRIBUTE.to_string(), l.to_string());
+        }
         let number = self.docs.len() + 1;
         let copy_id = self.token("doc").replace("doc-", "").to_uppercase();
         let copy = Doc {

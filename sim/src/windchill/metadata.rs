@@ -118,11 +118,18 @@ pub(crate) fn edmx(domain: Domain) -> String {
     let (namespace, body) = match domain {
         Domain::ProdMgmt => (
             "PTC.ProdMgmt",
+            // A part's `DescribedBy` yields describe-link entities; each link's own
+            // `DescribedBy` is the document, `Describes` the part (PTC Help Center,
+            // example_sustainability_retrieve_enggmaterialpartdescribelinks.html).
             entity_type(
                 "Part",
                 PART_PROPERTIES,
-                "<NavigationProperty Name=\"DescribedBy\" Type=\"Collection(PTC.DocMgmt.Document)\"/>",
-            ) + "<EntityContainer Name=\"Windchill\"><EntitySet Name=\"Parts\" EntityType=\"PTC.ProdMgmt.Part\"/></EntityContainer>",
+                "<NavigationProperty Name=\"DescribedBy\" Type=\"Collection(PTC.ProdMgmt.PartDescribeLink)\"/>",
+            ) + "<EntityType Name=\"PartDescribeLink\"><Key><PropertyRef Name=\"ID\"/></Key>\
+<Property Name=\"ID\" Type=\"Edm.String\" Nullable=\"false\"/>\
+<NavigationProperty Name=\"DescribedBy\" Type=\"PTC.DocMgmt.Document\"/>\
+<NavigationProperty Name=\"Describes\" Type=\"PTC.ProdMgmt.Part\"/></EntityType>"
+                + "<EntityContainer Name=\"Windchill\"><EntitySet Name=\"Parts\" EntityType=\"PTC.ProdMgmt.Part\"/></EntityContainer>",
         ),
         Domain::DocMgmt => (
             "PTC.DocMgmt",

@@ -410,22 +410,77 @@ fn update_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
     Ok(ok_json(StatusCode::OK, doc))
 }
 
-/// `GET {base}/ProdMgmt/Parts('{id}')/DescribedBy` — describe links (ProdMgmt v7).
+/// `GET {base}/ProdMgmt/Parts('{id}')/DescribedBy[?$expand=DescribedBy][&$select=ID]` — the
+/// part's describe links: `PartDescribeLink` entities (`OR:wt.part.WTPartDescribeLink:…`), not
+/// documents; with `$expand=DescribedBy` each carries its document under `DescribedBy`, with
+/// `$expand=Describes` its part (PTC Help Center,
+/// example_sustainability_retrieve_enggmaterialpartdescribelinks.html and the MfgProcMgmt
+/// example `…/DescribedBy?$expand=DescribedBy,Describes`; wrs_ProdMgmt_domain_12_0_2_23.html).
+/// Any other query option is refused with 400, as an unknown `$expand` name is.
 fn read_described_by(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
-    let store = lock(&ctx.st.store);
-    if store.part(id).is_none() {
-        return Err(not_found(&format!("Part '{id}'")));
+    // A describe link has one property of its own (`ID`): `$select` can only name it.
+    let (mut expand_doc, mut expand_part) = (false, false);
+    for (k, v) in &ctx.params {
+        match k.as_str() {
+            "$expand" => {
+                for name in v.split(',').map(str::trim) {
+                    match name {
+                        "DescribedBy" => expand_doc = true,
+                        "Describes" => expand_part = true,
+                        other => {
+                            return Err(bad_request(format!(
+                                "$expand: '{other}' is not a navigation property of PTC.ProdMgmt.PartDescribeLink"
+                            )));
+                        }
+                    }
+                }
+            }
+            "$select" => {
+                for name in v.split(',').map(str::trim) {
+                    if name != "ID" {
+                        return Err(bad_request(format!(
+                            "$select: unknown property '{name}' of PTC.ProdMgmt.PartDescribeLink"
+                        )));
+                    }
+                }
+            }
+            k if k.starts_with('$') => {
+                return Err(bad_request(format!("unsupported query option '{k}'")));
+            }
+            _ => {}
+        }
     }
-    let docs = store.described_by(id);
+    let store = lock(&ctx.st.store);
+    let Some(part) = store.part(id) else {
+        return Err(not_found(&format!("Part '{id}'")));
+    };
+    let part_json = expand_part.then(|| part.to_json(None));
+    let value: Vec<Value> = store
+        .describe_links(id)
+        .into_iter()
+        .map(|(link, doc)| {
+            let mut v = json!({ "ID": link });
+            if expand_doc {
+                v["DescribedBy"] = doc.to_json(None);
+            }
+            if let Some(p) = &part_json {
+                v["Describes"] = p.clone();
+            }
+            v
+        })
+        .collect();
     Ok(ok_json(
         StatusCode::OK,
-        json!({"@odata.context": format!("{}/DocMgmt/$metadata#Documents", ctx.st.base), "value": docs}),
+        json!({"@odata.context": format!("{}/ProdMgmt/$metadata#Parts('{id}')/DescribedBy", ctx.st.base), "value": value}),
     ))
 }
 
 /// `POST {base}/ProdMgmt/Parts('{id}')/DescribedBy` + `CSRF_NONCE`, body
 /// `{"DescribedBy@odata.bind":"Documents('{docId}')"}` — describe links (ProdMgmt v7,
-/// URL inferred, see docs/wire/windchill.md).
+/// wrs_ProdMgmt_domain_12_0_2_23.html and
+/// example_prodmgmt_createpartdescribelink_between_partanddocument.html). Answers 201 with the
+/// new link entity, its document under `DescribedBy` (the page says "the details of the link";
+/// the shape is inferred, see docs/wire/windchill.md).
 fn create_described_by(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
     check_nonce(ctx)?;
     let body = json_body(ctx)?;

@@ -365,7 +365,22 @@ impl WindchillStore {
         created: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<String> {
-        let fields = self.docs.get(id)?.fields.clone();
+        self.copy_document(id, None, created, now)
+    }
+
+    /// Copies a document (new ID and number), attached to every part the original describes;
+    /// with `link_id`, the copy's `PartreelLinkId` is that value.
+    pub(crate) fn copy_document(
+        &mut self,
+        id: &str,
+        link_id: Option<&str>,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let mut fields = self.docs.get(id)?.fields.clone();
+        if let Some(l) = link_id {
+            fields.insert("PartreelLinkId".into(), Value::String(l.to_owned()));
+        }
         let n = self.next_doc;
         self.next_doc += 1;
         let copy = Document {
@@ -532,14 +547,13 @@ impl WindchillStore {
         Ok(body)
     }
 
-    /// Documents describing a part.
-    pub(crate) fn described_by(&self, part_id: &str) -> Vec<Value> {
+    /// The part's describe links: (link id, document).
+    pub(crate) fn describe_links(&self, part_id: &str) -> Vec<(String, &Document)> {
         let from = (part_id.to_owned(), String::new());
         self.links
             .range(from..)
             .take_while(|((p, _), _)| p == part_id)
-            .filter_map(|((_, d), _)| self.docs.get(d))
-            .map(|d| d.to_json(None))
+            .filter_map(|((_, d), link)| self.docs.get(d).map(|doc| (link.clone(), doc)))
             .collect()
     }
 

@@ -277,14 +277,37 @@ async fn csrf_documents_and_links() {
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "DUPLICATE_LINK");
+    // The navigation yields describe-link entities: the request the old client sent
+    // (`$select=ID`) gets the link's own ID, never the document's…
     let v: Value = wc_get(&c, &s, &link_url)
+        .query(&[("$select", "ID")])
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(v["value"][0]["ID"], doc_id.as_str());
+    let link_id = v["value"][0]["ID"].as_str().unwrap_or_default().to_string();
+    assert!(link_id.starts_with("OR:wt.part.WTPartDescribeLink:"), "{v}");
+    assert_ne!(link_id, doc_id.as_str());
+    // … and `$expand=DescribedBy` brings the document itself under each link.
+    let v: Value = wc_get(&c, &s, &link_url)
+        .query(&[("$expand", "DescribedBy")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["value"][0]["ID"], link_id.as_str());
+    assert_eq!(v["value"][0]["DescribedBy"]["ID"], doc_id.as_str());
+    assert_eq!(v["value"][0]["DescribedBy"]["PartreelLinkId"], "ptp-abc");
+    let r = wc_get(&c, &s, &link_url)
+        .query(&[("$expand", "Documents")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "an unknown navigation is refused");
     assert_eq!(s.windchill_describe_links().len(), 1);
 
     let v: Value = wc_get(&c, &s, &docs)
@@ -337,6 +360,132 @@ async fn csrf_documents_and_links() {
     s.shutdown().await;
 }
 
+/// `windchill_copy_document_as`: a copy of an attached document under another link id is a
+/// second describe link on the same part, its own ID and link OID, `CreatedOn` a minute before
+/// the original's when `older` (else now), `LastModified` now; the original is untouched.
+#[tokio::test]
+async fn a_document_copied_under_another_link_id_describes_the_same_part() {
+    let s = sim(0, 0).await;
+    let c = client();
+    let n = nonce(&c, &s).await;
+    let r = wc_write(
+        &c,
+        &s,
+        Method::POST,
+        &format!("{}/DocMgmt/Documents", s.windchill.url),
+    )
+    .header("CSRF_NONCE", &n)
+    .json(&json!({"Name": "clip", "PartreelLinkId": "ptp-abc", "Prompt": "a red car"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let doc: Value = r.json().await.unwrap();
+    let doc_id = doc["ID"].as_str().unwrap().to_owned();
+    let part_id = s
+        .windchill_parts()
+        .into_iter()
+        .find(|p| p["Number"] == "TR-1001" && p["Revision"] == "B")
+        .unwrap()["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link_url = format!(
+        "{}/ProdMgmt/Parts('{part_id}')/DescribedBy",
+        s.windchill.url
+    );
+    let r = wc_write(&c, &s, Method::POST, &link_url)
+        .header("CSRF_NONCE", &n)
+        .json(&json!({"DescribedBy@odata.bind": format!("Documents('{doc_id}')")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    s.clock.advance(std::time::Duration::from_secs(3600));
+    let older = s
+        .windchill_copy_document_as(&doc_id, "ptp-hand", true)
+        .expect("copied");
+    let newer = s
+        .windchill_copy_document_as(&doc_id, "ptp-late", false)
+        .expect("copied");
+    assert!(
+        s.windchill_copy_document_as("OR:wt.doc.WTDocument:1", "x", true)
+            .is_none()
+    );
+
+    let v: Value = wc_get(&c, &s, &link_url)
+        .query(&[("$expand", "DescribedBy")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let links = v["value"].as_array().unwrap();
+    let mut got: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| {
+            (
+                l["DescribedBy"]["ID"].as_str().unwrap(),
+                l["DescribedBy"]["PartreelLinkId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    got.sort_unstable();
+    let mut want = vec![
+        (doc_id.as_str(), "ptp-abc"),
+        (older.as_str(), "ptp-hand"),
+        (newer.as_str(), "ptp-late"),
+    ];
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let link_oids: HashSet<&str> = links.iter().map(|l| l["ID"].as_str().unwrap()).collect();
+    assert_eq!(link_oids.len(), 3, "one describe link per document: {v}");
+    assert!(
+        link_oids
+            .iter()
+            .all(|l| l.starts_with("OR:wt.part.WTPartDescribeLink:"))
+    );
+
+    let by_id = |id: &str| {
+        links
+            .iter()
+            .map(|l| &l["DescribedBy"])
+            .find(|d| d["ID"] == id)
+            .unwrap()
+            .clone()
+    };
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let original = by_id(&doc_id);
+    assert_eq!(
+        original["LastModified"], doc["LastModified"],
+        "original untouched"
+    );
+    let (o, l) = (by_id(&older), by_id(&newer));
+    assert_eq!(
+        time(&o["CreatedOn"]),
+        time(&original["CreatedOn"]) - chrono::TimeDelta::seconds(60)
+    );
+    let now = s.clock.now();
+    for copy in [&o, &l] {
+        assert!(
+            (time(&copy["LastModified"]) - now).num_seconds().abs() <= 1,
+            "{copy}"
+        );
+        assert_eq!(copy["Prompt"], "a red car");
+    }
+    assert!(
+        (time(&l["CreatedOn"]) - now).num_seconds().abs() <= 1,
+        "{l}"
+    );
+    s.shutdown().await;
+}
+
 /// `$metadata` is EDMX with Part and Document; `Date` follows the sim clock.
 #[tokio::test]
 async fn metadata_and_date_header() {
@@ -349,6 +498,16 @@ async fn metadata_and_date_header() {
     assert_eq!(r.status(), 200);
     let xml = r.text().await.unwrap();
     assert!(xml.contains("<EntityType Name=\"Part\">") && xml.contains("Name=\"Sku\""));
+    // A part's DescribedBy yields describe links; each link's DescribedBy is the document.
+    assert!(xml.contains(
+        "<NavigationProperty Name=\"DescribedBy\" Type=\"Collection(PTC.ProdMgmt.PartDescribeLink)\"/>"
+    ));
+    assert!(
+        xml.contains("<EntityType Name=\"PartDescribeLink\">")
+            && xml.contains(
+                "<NavigationProperty Name=\"DescribedBy\" Type=\"PTC.DocMgmt.Document\"/>"
+            )
+    );
     let xml = wc_get(&c, &s, &format!("{}/DocMgmt/$metadata", s.windchill.url))
         .send()
         .await

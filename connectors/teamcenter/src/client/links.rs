@@ -2,7 +2,9 @@
 //! `createRelateAndSubmitObjects2` call, then relate records and item revisions in one
 //! `createRelations` call. Both are non-idempotent; after an ambiguous failure the client looks
 //! again (by link id, or by expanding the parts' relations) before writing again. A partial
-//! error fails its own element, with Teamcenter's message, and nothing else.
+//! error fails its own element, with Teamcenter's message, and nothing else. The expansion of
+//! parts' relations ([`TeamcenterClient::expand`]) is also the first half of reading the
+//! records on one part revision (`client/read.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -322,15 +324,28 @@ impl TeamcenterClient {
     }
 
     /// docs/wire/teamcenter.md, Read links (tcsoa `ExpandGRMRelationsPref2`):
-    /// `expandGRMRelationsForPrimary` → the (part UID, record UID) pairs related now.
+    /// `expandGRMRelationsForPrimary` → the (part UID, record UID) pairs related now. Parts the
+    /// server refuses (partial errors) simply have no pairs here.
     pub(super) async fn related(
         &self,
         parts: &[&PartRevision],
     ) -> Result<HashSet<(String, String)>> {
-        let mut uids: Vec<&str> = parts.iter().map(|p| p.remote_id.as_str()).collect();
+        let uids: Vec<&str> = parts.iter().map(|p| p.remote_id.as_str()).collect();
+        Ok(self.expand(&uids).await?.pairs.into_iter().collect())
+    }
+
+    /// docs/wire/teamcenter.md, Read links (tcsoa `Core/_2007_09/DataManagement.py`
+    /// `ExpandGRMRelationsPref2`, `ExpandGRMRelationsOutput2`, `ExpandGRMRelationship`; Mendix
+    /// `OPERATION_EXPAND_GRM_RELATIONS_PRIMARY`): one `expandGRMRelationsForPrimary` per
+    /// `batch_size` item revision UIDs (deduplicated), for the configured relation and record
+    /// types, without a policy. Returns the (part UID, record UID) pairs in the server's order
+    /// and the partial errors keyed by the part UID they name (by `clientIndex` into that call's
+    /// `primaryObjects`, else by `uid`).
+    pub(super) async fn expand(&self, part_uids: &[&str]) -> Result<Expanded> {
+        let mut uids: Vec<&str> = part_uids.to_vec();
         uids.sort_unstable();
         uids.dedup();
-        let mut out = HashSet::new();
+        let mut out = Expanded::default();
         for chunk in uids.chunks(self.cfg().batch_size) {
             let primaries: Vec<Value> = chunk
                 .iter()
@@ -341,13 +356,23 @@ impl TeamcenterClient {
                 "otherSideObjectTypes": [self.cfg().record_type]}]}});
             let answer = self.call(op::EXPAND_PRIMARY, body, None, true).await?;
             let r: wire::ExpandResponse = self.decode(op::EXPAND_PRIMARY, &answer.body)?;
+            let sd = self.service_data(op::EXPAND_PRIMARY, &answer.body)?;
+            let mut refused = errors_by_item(&sd, chunk.iter().copied());
+            for e in sd.errors() {
+                if let Some(uid) = e.uid.as_deref().filter(|u| chunk.contains(u)) {
+                    refused
+                        .entry(uid.to_string())
+                        .or_insert_with(|| e.message());
+                }
+            }
+            out.refused.extend(refused);
             for o in r.output {
                 for rel in o
                     .relationship_data
                     .iter()
                     .flat_map(|d| &d.relationship_objects)
                 {
-                    out.insert((
+                    out.pairs.push((
                         o.input_object.uid.clone(),
                         rel.other_side_object.uid.clone(),
                     ));
@@ -356,6 +381,15 @@ impl TeamcenterClient {
         }
         Ok(out)
     }
+}
+
+/// What `expandGRMRelationsForPrimary` answered for a set of item revisions.
+#[derive(Debug, Default)]
+pub(super) struct Expanded {
+    /// (part UID, record UID), in the order of the answer.
+    pub(super) pairs: Vec<(String, String)>,
+    /// Part UID → the server's message, for the parts it refused.
+    pub(super) refused: HashMap<String, String>,
 }
 
 /// The prompt among the fields (a field named `prompt` or ending in `prompt`), on one line.

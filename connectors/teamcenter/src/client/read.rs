@@ -1,6 +1,9 @@
 //! The read half of [`TeamcenterClient`]: change feeds (a business object query for UIDs, then
-//! `loadObjects`), paged by offset over the query's `(last_mod_date, uid)` order, and look-ups
-//! of records by link id (docs/wire/teamcenter.md, Part revisions and The clip record).
+//! `loadObjects`), paged by offset over the query's `(last_mod_date, uid)` order, look-ups of
+//! records by link id, and the records on one part revision (its GRM relations expanded, then
+//! `loadObjects`) (docs/wire/teamcenter.md, Part revisions and The clip record).
+
+use std::collections::HashSet;
 
 use partreel_core::connector::{ChangeQuery, Page, Rejected};
 use partreel_core::error::Result;
@@ -9,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::TeamcenterClient;
 use crate::convert;
-use crate::wire::ModelObject;
+use crate::wire::{ModelObject, op};
 
 impl TeamcenterClient {
     /// One page of a change feed over `bo_type` (docs/wire/teamcenter.md, Paging): the query
@@ -87,6 +90,59 @@ impl TeamcenterClient {
                             format!("{} record {uid}: {}", self.cfg().record_type, r.reason),
                         ));
                     }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// docs/wire/teamcenter.md, Records on a part revision: `expandGRMRelationsForPrimary` for
+    /// the one item revision (tcsoa `ExpandGRMRelationsPref2`, the relation and record types of
+    /// the configuration), then `loadObjects` of the related records with the record policy
+    /// (Mendix `OPERATION_LOAD_OBJECTS`, as every other read of records), each converted as the
+    /// feed converts it, with `part_remote_id` set. Records without a link id are left out; a
+    /// related record `loadObjects` does not return is logged and left out (as in the look-up
+    /// by link id); the part refused by the server (a partial error) or a record carrying a link
+    /// id that cannot be read is a record error naming it.
+    pub(crate) async fn records_on_part(&self, part: &str) -> Result<Vec<RemoteLink>> {
+        let expanded = self.expand(&[part]).await?;
+        if let Some(msg) = expanded.refused.get(part) {
+            return Err(self.record_error(
+                part,
+                format!("{} refused item revision {part}: {msg}", op::EXPAND_PRIMARY),
+            ));
+        }
+        let mut seen = HashSet::new();
+        let uids: Vec<String> = expanded
+            .pairs
+            .into_iter()
+            .filter(|(p, _)| p == part)
+            .map(|(_, record)| record)
+            .filter(|record| seen.insert(record.clone()))
+            .collect();
+        let objects = self.load(&uids, &self.link_policy).await?;
+        let mut out = Vec::with_capacity(uids.len());
+        for uid in &uids {
+            let Some(obj) = objects.get(uid) else {
+                tracing::warn!(system = %self.p.system, part, record = %uid,
+                    "record related to the part revision but not returned by loadObjects; left out");
+                continue;
+            };
+            match convert::link(obj, &self.p.link_props, &self.names) {
+                Ok(Some(mut l)) => {
+                    l.part_remote_id = Some(part.to_string());
+                    out.push(l);
+                }
+                Ok(None) => {}
+                Err(r) => {
+                    return Err(self.record_error(
+                        r.id.as_deref().unwrap_or(uid),
+                        format!(
+                            "{} record {uid} on item revision {part}: {}",
+                            self.cfg().record_type,
+                            r.reason
+                        ),
+                    ));
                 }
             }
         }

@@ -48,22 +48,45 @@ impl ThreedxClient {
         docs_data(self, &resp, PARENT_DOCS)
     }
 
-    /// The partreel document carrying `link_id` under the item, if any.
-    async fn find_under(&self, part_id: &str, link_id: &LinkId) -> Result<Option<RemoteLink>> {
+    /// docs/wire/threedx.md "Documents of a part" (ws3dx.document `DocumentService.
+    /// GetItemDocuments`): `GET {modeler}/documents/parentId/{id}?parentRelName=…
+    /// &parentDirection=from`, one answer (the service takes no `$top`/`$skip`) → every
+    /// document under the item that carries a link id, read as the link feed reads it
+    /// (`convert::link`, `created` from `dataelements.originated`) and with the item as its
+    /// part, whatever parent the document lists first. Documents without a link id (anyone's
+    /// other documents on the item) are left out. A document that cannot be read is a record
+    /// error naming it (the item's id when the document has none).
+    pub(super) async fn links_under(&self, part_id: &str) -> Result<Vec<RemoteLink>> {
+        let mut out = Vec::new();
         for rec in self.documents_of(part_id).await? {
             match convert::link(&rec, &self.p.link_id_attribute, &self.p.link_properties) {
-                Ok(Some(l)) if &l.link_id == link_id => return Ok(Some(l)),
-                Ok(_) => {}
+                Ok(Some(mut l)) => {
+                    l.part_remote_id = Some(part_id.to_string());
+                    out.push(l);
+                }
+                Ok(None) => {}
                 Err(r) => {
                     return Err(ConnectorError::Record {
                         system: self.p.system.clone(),
-                        record: r.id.unwrap_or_else(|| link_id.to_string()),
-                        message: r.reason,
+                        record: r.id.unwrap_or_else(|| part_id.to_string()),
+                        message: format!(
+                            "document under engineering item {part_id} ({PARENT_DOCS}): {}",
+                            r.reason
+                        ),
                     });
                 }
             }
         }
-        Ok(None)
+        Ok(out)
+    }
+
+    /// The partreel document carrying `link_id` under the item, if any (from [`Self::links_under`]).
+    async fn find_under(&self, part_id: &str, link_id: &LinkId) -> Result<Option<RemoteLink>> {
+        Ok(self
+            .links_under(part_id)
+            .await?
+            .into_iter()
+            .find(|l| &l.link_id == link_id))
     }
 
     pub(super) async fn create_document(

@@ -15,25 +15,30 @@ use crate::{convert, odata, wire};
 const NAME_PROMPT_CHARS: usize = 40;
 
 impl WindchillClient {
-    /// A single Document entity (a write's answer) → link; `fallback` when it omits the id.
+    /// A single Document entity (a write's answer) → link. An answer that omits the link id
+    /// reads as carrying `fallback` when one is given (an update never changes it), else as no
+    /// link (`None`, with the entity's ID).
     pub(super) fn entity_link(
         &self,
         body: &[u8],
         what: &str,
-        fallback: &LinkId,
-    ) -> Result<RemoteLink> {
+        fallback: Option<&LinkId>,
+    ) -> Result<(String, Option<RemoteLink>)> {
         let rec: Value =
             serde_json::from_slice(body).map_err(|e| self.malformed(what, e.to_string()))?;
         let Value::Object(mut map) = rec else {
             return Err(self.malformed(what, "not a JSON object"));
         };
         let prop = &self.p.link_id_property;
-        if map.get(prop).is_none_or(Value::is_null) {
-            map.insert(prop.clone(), Value::String(fallback.0.clone()));
+        if let Some(f) = fallback
+            && map.get(prop).is_none_or(Value::is_null)
+        {
+            map.insert(prop.clone(), Value::String(f.0.clone()));
         }
-        match convert::link(&Value::Object(map), prop, &self.p.link_select) {
-            Ok(Some(l)) => Ok(l),
-            Ok(None) => Err(self.malformed(what, format!("{prop}: blank"))),
+        let rec = Value::Object(map);
+        let id = wire::id_of(&rec).unwrap_or_default();
+        match convert::link(&rec, prop, &self.p.link_select) {
+            Ok(l) => Ok((id, l)),
             Err(r) => Err(self.malformed(what, r.reason)),
         }
     }
@@ -68,7 +73,35 @@ impl WindchillClient {
             .header("accept", "application/json")
             .json(&Value::Object(body))?;
         let resp = self.p.http.send(req, &self.p.session).await?;
-        self.entity_link(&resp.body, "DocMgmt/Documents create", link_id)
+        let (id, created) = self.entity_link(&resp.body, "DocMgmt/Documents create", None)?;
+        if let Some(l) = created.filter(|l| l.link_id == *link_id) {
+            return Ok(l);
+        }
+        // The answer does not show the link id: read the document back. A document that does
+        // not carry it would never be found again, and every later run would create another.
+        if id.is_empty() {
+            return Err(self.malformed("DocMgmt/Documents create", "no ID in the answer"));
+        }
+        let doc = odata::keyed("Documents", &id);
+        let read = super::url_with_select(self.url(&["DocMgmt", &doc], &[]), &self.p.link_select);
+        let body = self
+            .p
+            .http
+            .send(self.json_get(read), &self.p.session)
+            .await?
+            .body;
+        match self.entity_link(&body, "DocMgmt/Documents read", None)? {
+            (_, Some(l)) if l.link_id == *link_id => Ok(l),
+            _ => Err(ConnectorError::Record {
+                system: self.p.system.clone(),
+                record: id,
+                message: format!(
+                    "the created document does not read back its {} ({link_id}); check that the \
+                     attribute is defined on the document type and writable by this user",
+                    self.p.link_id_property
+                ),
+            }),
+        }
     }
 
     /// `<prefix>-<first 40 characters of the prompt, or the link id>`, on one line.
@@ -88,18 +121,74 @@ impl WindchillClient {
         format!("{}-{}", self.p.name_prefix, short.trim_end())
     }
 
-    /// IDs of the documents a part revision is described by (`GET Parts('…')/DescribedBy`).
-    pub(super) async fn described_by(&self, part_id: &str) -> Result<Vec<String>> {
+    /// The documents describing a part revision: `GET {base}/ProdMgmt/Parts('…')/DescribedBy
+    /// ?$expand=DescribedBy`, every page. The navigation yields describe-link entities
+    /// (`OR:wt.part.WTPartDescribeLink:…`), not documents; each link's document comes under its
+    /// own `DescribedBy` (PTC Help Center,
+    /// example_sustainability_retrieve_enggmaterialpartdescribelinks.html;
+    /// example_mfgprocplan_retrieve_DD_associatedwithresource.html expands the same navigation
+    /// of a manufacturing resource). No nested `$select` in the `$expand`: no PTC example shows
+    /// one, and the expanded document carries every property (`CreatedOn`, the IBAs). A link entity
+    /// without an expanded document is malformed: taking the link's ID for the document's would
+    /// attach the document again on every run.
+    pub(super) async fn described_documents(&self, part_id: &str) -> Result<Vec<Value>> {
         let part = odata::keyed("Parts", part_id);
         let url = self.url(
             &["ProdMgmt", &part, "DescribedBy"],
-            &[("$select", "ID".into())],
+            &[("$expand", "DescribedBy".into())],
         );
-        let recs = self.all(url, DESCRIBED_BY).await?;
-        Ok(recs.iter().filter_map(wire::id_of).collect())
+        let links = self.all(url, DESCRIBED_BY).await?;
+        links
+            .into_iter()
+            .map(|mut l| match l.get_mut("DescribedBy").map(Value::take) {
+                Some(doc @ Value::Object(_)) => Ok(doc),
+                _ => Err(self.malformed(
+                    DESCRIBED_BY,
+                    format!(
+                        "describe link {} has no expanded DescribedBy document",
+                        wire::id_of(&l).unwrap_or_default()
+                    ),
+                )),
+            })
+            .collect()
     }
 
-    /// wrs_ProdMgmt_domain_12_0_2_23.html (describe links, ProdMgmt v7): `POST
+    /// IDs of the documents a part revision is described by.
+    pub(super) async fn described_by(&self, part_id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .described_documents(part_id)
+            .await?
+            .iter()
+            .filter_map(wire::id_of)
+            .collect())
+    }
+
+    /// Every link document describing a part revision, read as the link feed reads documents,
+    /// with the part as its `part_remote_id`; documents without a link id are left out, one
+    /// that cannot be read is a record error naming it.
+    pub(super) async fn links_described(&self, part_id: &str) -> Result<Vec<RemoteLink>> {
+        let mut out = Vec::new();
+        for doc in self.described_documents(part_id).await? {
+            match convert::link(&doc, &self.p.link_id_property, &self.p.link_select) {
+                Ok(Some(mut l)) => {
+                    l.part_remote_id = Some(part_id.to_string());
+                    out.push(l);
+                }
+                Ok(None) => {}
+                Err(r) => {
+                    return Err(ConnectorError::Record {
+                        system: self.p.system.clone(),
+                        record: r.id.unwrap_or_else(|| part_id.to_string()),
+                        message: r.reason,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// wrs_ProdMgmt_domain_12_0_2_23.html (describe links, ProdMgmt v7) and
+    /// example_prodmgmt_createpartdescribelink_between_partanddocument.html: `POST
     /// {base}/ProdMgmt/Parts('…')/DescribedBy` (+ CSRF_NONCE). A refusal (400, e.g.
     /// DUPLICATE_LINK) or an ambiguous failure is settled by reading the part's links: core's
     /// error keeps the server message but not the OData code, and the listing is authoritative.
