@@ -1039,6 +1039,9 @@ async fn no_token_or_secret_in_logs_errors_or_debug() {
         .finish();
     let (err, debug) = {
         let _guard = tracing::subscriber::set_default(subscriber);
+        // Callsites first hit by a test thread without a subscriber cache "never";
+        // rebuild so this thread's subscriber sees every event.
+        tracing::callsite::rebuild_interest_cache();
         let (c, _d) = ims_client(&s);
         let err = c.get_asset(ASSET).await.expect_err("401 twice");
         (err, format!("{c:?}"))

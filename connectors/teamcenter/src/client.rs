@@ -207,7 +207,7 @@ impl TeamcenterClient {
         let operation = &self.cfg().query_operation;
         let body = json!({"inputs": [{"clientId": "partreel", "requestId": "partreel",
             "boTypeName": bo_type, "clauses": clauses,
-            "sortOptions": [{"fieldName": self.cfg().modified_property, "sortOrder": "ASC"}],
+            "sortOptions": [{"sortAttribute": self.cfg().modified_property, "sortOrder": "AscendingOrder"}],
             "maxNumToReturn": max}]});
         let answer = self.call(operation, body, None, true).await?;
         let r: wire::QueryResponse = self.decode(operation, &answer.body)?;

@@ -155,7 +155,7 @@ async fn changed_parts_sends_the_pinned_query_then_loads_with_the_policy_and_coo
             "boTypeName": "ItemRevision",
             "clauses": [{"propName": "last_mod_date", "propValue": "2026-11-01T00:00:00+00:00",
                 "mathOperator": ">=", "logicOperator": "AND"}],
-            "sortOptions": [{"fieldName": "last_mod_date", "sortOrder": "ASC"}],
+            "sortOptions": [{"sortAttribute": "last_mod_date", "sortOrder": "AscendingOrder"}],
             "maxNumToReturn": 3}]}})))
         .respond_with(ok_json(json!({".QName": "http://teamcenter.com/Schemas/Query/2007-09/SavedQuery.SavedQueriesResponse",
             "arrayOfResults": [{"objectUIDS": [REV, "R0000000000003", "R0000000000004"], "objectsRelMap": []}],

@@ -504,6 +504,9 @@ async fn the_password_reaches_no_log_line_error_or_debug_output() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites first hit by a test thread without a subscriber cache "never";
+    // rebuild so this thread's subscriber sees every event.
+    tracing::callsite::rebuild_interest_cache();
     let sim = sim(5).await;
     let (_d, c) = client(&sim);
     all_parts(&c, 2).await;

@@ -964,6 +964,9 @@ async fn no_password_cookie_or_csrf_token_in_logs_errors_or_debug() {
         .finish();
     let (err, debug) = {
         let _guard = tracing::subscriber::set_default(subscriber);
+        // Callsites first hit by a test thread without a subscriber cache "never";
+        // rebuild so this thread's subscriber sees every event.
+        tracing::callsite::rebuild_interest_cache();
         let (_d, c) = client_with(&s, cas(), 100);
         let err = c
             .create_link(

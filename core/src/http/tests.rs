@@ -1018,6 +1018,9 @@ async fn no_secret_or_token_reaches_the_logs() {
         .finish();
     {
         let _guard = tracing::subscriber::set_default(subscriber);
+        // Callsites first hit by a test thread without a subscriber cache "never";
+        // rebuild so this thread's subscriber sees every event.
+        tracing::callsite::rebuild_interest_cache();
         let http = client(&fast());
         let auth = credentials(&s, ClientAuthMethod::Basic);
         http.send(Request::get(url(&s.uri(), "/api?q=1")), &auth)

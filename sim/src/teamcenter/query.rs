@@ -64,10 +64,41 @@ fn run_query(store: &TcStore, input: &Value) -> Result<Vec<String>, String> {
         .get("maxNumToReturn")
         .and_then(Value::as_u64)
         .unwrap_or(0) as usize;
-    let desc = input
-        .pointer("/sortOptions/0/sortOrder")
-        .and_then(Value::as_str)
-        .is_some_and(|o| o.eq_ignore_ascii_case("DESC"));
+    // `sortOptions: [{"sortAttribute", "sortOrder": "AscendingOrder" | "DescendingOrder"}]`
+    // (Teamcenter.Soa.Query._2019_06.SavedQuery.executeBOQueriesWithSort, as the TC 2512 API
+    // browser lists it). Members of any other name are ignored, as SOA's JSON binding ignores
+    // unknown members: a query without a usable sort option comes back in the database's own
+    // order, unsorted (modelled as UID order).
+    let mut sort: Option<bool> = None;
+    for o in input
+        .get("sortOptions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let attr = o
+            .get("sortAttribute")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if attr.is_empty() {
+            continue;
+        }
+        if decl.prop(attr).is_none() {
+            return Err(format!("The property {attr} is not defined for type {ty}."));
+        }
+        if attr != "last_mod_date" {
+            return Err(format!(
+                "The emulator sorts by last_mod_date only, not {attr}."
+            ));
+        }
+        sort = match o.get("sortOrder").and_then(Value::as_str) {
+            Some("AscendingOrder") | None => Some(false),
+            Some("DescendingOrder") => Some(true),
+            Some(other) => return Err(format!("Invalid sortOrder {other}.")),
+        };
+        break;
+    }
+    let desc = sort == Some(true);
     let mut clauses = Vec::new();
     for c in input
         .get("clauses")
@@ -176,12 +207,18 @@ fn run_query(store: &TcStore, input: &Value) -> Result<Vec<String>, String> {
         };
         range
             .filter(|k| keep(&k.1))
-            .take(if max == 0 || desc { usize::MAX } else { max })
+            .take(if max == 0 || sort != Some(false) {
+                usize::MAX
+            } else {
+                max
+            })
             .cloned()
             .collect()
     };
     let mut uids: Vec<String> = keys.into_iter().map(|k| k.1).collect();
-    if desc {
+    if sort.is_none() {
+        uids.sort();
+    } else if desc {
         uids.reverse();
     }
     if max > 0 {

@@ -132,7 +132,7 @@ impl Session {
                 json!({"inputs": [{"clientId": "t", "requestId": "t", "boTypeName": "PromptToPartForm",
                     "clauses": [{"propName": "ptp_link_id", "propValue": id, "mathOperator": "=",
                         "logicOperator": "OR"}],
-                    "sortOptions": [{"fieldName": "last_mod_date", "sortOrder": "ASC"}],
+                    "sortOptions": [{"sortAttribute": "last_mod_date", "sortOrder": "AscendingOrder"}],
                     "maxNumToReturn": 0}]}),
             )
             .await;
@@ -254,7 +254,7 @@ async fn copy_record_as_makes_a_related_record_under_the_new_link_id() {
                 "clauses": [{"propName": "last_mod_date",
                     "propValue": before.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
                     "mathOperator": ">=", "logicOperator": "AND"}],
-                "sortOptions": [{"fieldName": "last_mod_date", "sortOrder": "ASC"}],
+                "sortOptions": [{"sortAttribute": "last_mod_date", "sortOrder": "AscendingOrder"}],
                 "maxNumToReturn": 0}]}),
         )
         .await;
@@ -269,4 +269,73 @@ async fn copy_record_as_makes_a_related_record_under_the_new_link_id() {
     copies.sort_unstable();
     assert_eq!(changed, copies);
     sim.shutdown().await;
+}
+
+/// `executeBOQueriesWithSort` sorts by the documented `sortOptions` shape only
+/// (`{"sortAttribute", "sortOrder": "AscendingOrder" | "DescendingOrder"}`); an option in any
+/// other shape is ignored, as SOA ignores unknown members, and the answer comes back unsorted —
+/// the shape partreel once sent (`fieldName`/`ASC`) gets exactly that.
+#[tokio::test]
+async fn a_query_sorts_only_by_the_documented_sort_option() {
+    let cfg = TeamcenterSimConfig {
+        parts: 20,
+        ..TeamcenterSimConfig::default()
+    };
+    let sim = start(cfg, SimClock::new()).await.unwrap();
+    let s = Session::open(&sim).await;
+    let by_modified: Vec<String> = sim.revisions().into_iter().map(|r| r.uid).collect();
+    let mut by_uid = by_modified.clone();
+    by_uid.sort();
+    assert!(by_modified.len() > 3);
+    assert_ne!(
+        by_modified, by_uid,
+        "the seed's UIDs are not in modification order"
+    );
+    let query = |sort: Value| {
+        json!({"inputs": [{"clientId": "t", "requestId": "t", "boTypeName": "ItemRevision",
+            "clauses": [], "sortOptions": sort, "maxNumToReturn": 0}]})
+    };
+    let op = "Query-2019-06-SavedQuery/executeBOQueriesWithSort";
+    let uids = |v: &Value| -> Vec<String> {
+        v["arrayOfResults"][0]["objectUIDS"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let asc = s
+        .call(
+            op,
+            query(json!([{"sortAttribute": "last_mod_date", "sortOrder": "AscendingOrder"}])),
+        )
+        .await;
+    assert_eq!(uids(&asc), by_modified);
+    let desc = s
+        .call(
+            op,
+            query(json!([{"sortAttribute": "last_mod_date", "sortOrder": "DescendingOrder"}])),
+        )
+        .await;
+    let mut reversed = by_modified.clone();
+    reversed.reverse();
+    assert_eq!(uids(&desc), reversed);
+    let old = s
+        .call(
+            op,
+            query(json!([{"fieldName": "last_mod_date", "sortOrder": "ASC"}])),
+        )
+        .await;
+    assert_eq!(
+        uids(&old),
+        by_uid,
+        "an undocumented sort option sorts nothing"
+    );
+    let bad = s
+        .call(
+            op,
+            query(json!([{"sortAttribute": "last_mod_date", "sortOrder": "ASC"}])),
+        )
+        .await;
+    assert!(bad.to_string().contains("Invalid sortOrder ASC"), "{bad}");
 }
