@@ -299,7 +299,7 @@ async fn create_links_sends_client_ids_and_maps_partial_errors_to_their_record()
         .and(body_partial_json(json!({"header": {"policy": policy(LINK_POLICY)}, "body": {"createInputs": [{
             "clientId": LINK, "createData": {"boName": "PromptToPartForm", "propertyNameValues": {
                 "object_name": ["VX-a stunt car"], "ptp_link_id": [LINK], "ptp_prompt": ["a stunt car"]},
-                "compoundCreateInput": {}}, "dataToBeRelated": {}, "workflowData": {}, "targetObject": null, "pasteProp": ""}]}})))
+                "compoundCreateInput": {}}, "dataToBeRelated": {}, "workflowData": {}, "targetObject": {"uid": "AAAAAAAAAAAAAA", "type": "unknownType", "className": "unknownClass"}, "pasteProp": ""}]}})))
         .respond_with(ok_json(json!({"output": [{"clientId": LINK, "objects": [{"uid": FORM, "type": "PromptToPartForm"}]}],
             "ServiceData": {"created": [FORM], "modelObjects": {FORM: form_object("2026-11-21T10:00:00+00:00")}}})))
         .expect(1)
@@ -309,7 +309,7 @@ async fn create_links_sends_client_ids_and_maps_partial_errors_to_their_record()
         .and(path(p("Core-2006-03-DataManagement/createRelations")))
         .and(body_partial_json(json!({"body": {"input": [{"clientId": LINK, "relationType": "PromptToPart",
             "primaryObject": {"uid": REV, "type": "ItemRevision"}, "secondaryObject": {"uid": FORM, "type": "PromptToPartForm"},
-            "userData": null}]}})))
+            "userData": {"uid": "AAAAAAAAAAAAAA", "type": "unknownType", "className": "unknownClass"}}]}})))
         .respond_with(ok_json(json!({"output": [], "ServiceData": {"partialErrors": [{"clientId": LINK, "clientIndex": 0,
             "errorValues": [{"code": 35011, "level": 3, "message": "Access denied on PromptToPart."}]}]}})))
         .expect(1)
@@ -391,9 +391,10 @@ async fn update_links_sends_one_set_properties_and_reads_the_answer() {
              "vecNameVal": [{"name": "ptp_prompt", "values": []}, {"name": "ptp_status", "values": ["retired"]}]},
             {"object": {"uid": "F2", "type": "PromptToPartForm"}, "timestamp": "0001-01-01T00:00:00",
              "vecNameVal": [{"name": "ptp_status", "values": ["active"]}]}], "options": []}})))
-        .respond_with(ok_json(json!({"ServiceData": {"updated": [FORM],
+        .respond_with(ok_json(json!({"data": {"updated": [FORM],
             "modelObjects": {FORM: form_object("2026-11-22T10:00:00+00:00")},
-            "partialErrors": [{"uid": "F2", "clientIndex": 1, "errorValues": [{"code": 515001, "level": 3, "message": "The object with UID F2 does not exist."}]}]}})))
+            "partialErrors": [{"uid": "F2", "clientIndex": 1, "errorValues": [{"code": 515001, "level": 3, "message": "The object with UID F2 does not exist."}]}]},
+            "objPropMap": {}})))
         .expect(1)
         .mount(&s)
         .await;
@@ -764,4 +765,37 @@ fn stale_bodies_are_recognised_and_cut_json_is_not() {
     assert!(is_stale(b"  <html><body>Session expired</body></html>"));
     assert!(!is_stale(b"{\"ServiceData\":{\"modelObjects\":{\""));
     assert!(!is_stale(b"{\"output\":[]}"));
+}
+
+/// A `setProperties` answer in neither documented place is malformed: read as "nothing
+/// refused", a refused write would pass for done.
+#[tokio::test]
+async fn a_set_properties_answer_without_its_service_data_is_malformed() {
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p("Core-2010-09-DataManagement/setProperties")))
+        .respond_with(ok_json(json!({"objPropMap": {}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let link = RemoteLink {
+        link_id: LinkId(LINK.into()),
+        remote_id: FORM.into(),
+        part_remote_id: Some(REV.into()),
+        modified: "2026-11-21T10:00:00Z".parse().unwrap(),
+        created: None,
+        fields: RemoteFields::new(),
+    };
+    let r = c
+        .update_links(&[LinkUpdate {
+            link,
+            fields: [("ptp_status".into(), "retired".into())].into(),
+        }])
+        .await;
+    assert!(
+        matches!(&r[0], Err(ConnectorError::Malformed { detail, .. }) if detail.contains("neither data nor ServiceData")),
+        "{r:?}"
+    );
 }

@@ -72,6 +72,15 @@ pub(crate) fn obj_ref(uid: &str, ty: &str) -> Value {
     json!({"uid": uid, "type": ty})
 }
 
+/// UID of SOA's null tag (plm-apis.md §1.1, tcsoa: the null reference is the tag
+/// "AAAAAAAAAAAAAA", not JSON `null`).
+pub const NULL_TAG_UID: &str = "AAAAAAAAAAAAAA";
+
+/// The null object reference, as SOA serializes it.
+pub(crate) fn null_ref() -> Value {
+    json!({"uid": NULL_TAG_UID, "type": "unknownType", "className": "unknownClass"})
+}
+
 /// An object reference in an answer.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ObjRef {
@@ -207,6 +216,19 @@ pub(crate) fn service_data(answer: &Value) -> Result<ServiceData, String> {
         None => answer,
     };
     ServiceData::deserialize(sd).map_err(|e| format!("ServiceData: {e}"))
+}
+
+/// The ServiceData of a `setProperties` answer: `{"data": ServiceData, "objPropMap": {…}}`
+/// (`Teamcenter.Soa.Core._2010_09.DataManagement.setProperties`, SetPropertyResponse, as the TC
+/// 2512 API browser lists it). An answer that carries the ServiceData the way other operations
+/// do is read too; one with neither is malformed, never read as "nothing refused".
+pub(crate) fn set_property_service_data(answer: &Value) -> Result<ServiceData, String> {
+    let sd = answer
+        .get("data")
+        .filter(|v| v.is_object())
+        .or_else(|| answer.get("ServiceData"))
+        .ok_or_else(|| "neither data nor ServiceData in the answer".to_string())?;
+    ServiceData::deserialize(sd).map_err(|e| format!("data: {e}"))
 }
 
 /// A whole-call exception (`.QName` under [`EXCEPTION_PREFIX`]).

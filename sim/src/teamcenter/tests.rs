@@ -163,7 +163,7 @@ async fn copy_record_as_makes_a_related_record_under_the_new_link_id() {
             json!({"createInputs": [{"clientId": "ptp-orig", "createData": {"boName": "PromptToPartForm",
                 "propertyNameValues": {"object_name": ["VX-a stunt car"], "ptp_link_id": ["ptp-orig"],
                     "ptp_prompt": ["a stunt car"]}, "compoundCreateInput": {}},
-                "dataToBeRelated": {}, "workflowData": {}, "targetObject": null, "pasteProp": ""}]}),
+                "dataToBeRelated": {}, "workflowData": {}, "targetObject": {"uid": "AAAAAAAAAAAAAA", "type": "unknownType", "className": "unknownClass"}, "pasteProp": ""}]}),
         )
         .await;
     let orig = created["output"][0]["objects"][0]["uid"]
@@ -175,7 +175,7 @@ async fn copy_record_as_makes_a_related_record_under_the_new_link_id() {
             "Core-2006-03-DataManagement/createRelations",
             json!({"input": [{"clientId": "ptp-orig", "relationType": "PromptToPart",
                 "primaryObject": {"uid": rev, "type": "ItemRevision"},
-                "secondaryObject": {"uid": orig, "type": "PromptToPartForm"}, "userData": null}]}),
+                "secondaryObject": {"uid": orig, "type": "PromptToPartForm"}, "userData": {"uid": "AAAAAAAAAAAAAA", "type": "unknownType", "className": "unknownClass"}}]}),
         )
         .await;
     assert!(related["output"][0]["relation"]["uid"].is_string());
@@ -338,4 +338,59 @@ async fn a_query_sorts_only_by_the_documented_sort_option() {
         )
         .await;
     assert!(bad.to_string().contains("Invalid sortOrder ASC"), "{bad}");
+}
+
+/// `setProperties` answers `{data, objPropMap}` (SetPropertyResponse): its partial errors are
+/// under `data`, and there is no `ServiceData` member for a client to read them from.
+#[tokio::test]
+async fn set_properties_answers_data_and_obj_prop_map() {
+    let sim = start(TeamcenterSimConfig::default(), SimClock::new())
+        .await
+        .unwrap();
+    let s = Session::open(&sim).await;
+    let answer = s
+        .call(
+            "Core-2010-09-DataManagement/setProperties",
+            json!({"info": [{"object": {"uid": "NOPE", "type": "PromptToPartForm"},
+                "timestamp": "0001-01-01T00:00:00",
+                "vecNameVal": [{"name": "ptp_status", "values": ["retired"]}]}], "options": []}),
+        )
+        .await;
+    assert!(answer.get("ServiceData").is_none(), "{answer}");
+    assert!(answer["objPropMap"].is_object(), "{answer}");
+    let errors = answer["data"]["partialErrors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{answer}");
+    assert!(errors[0].to_string().contains("NOPE"), "{answer}");
+}
+
+/// A null reference goes as SOA's null tag; JSON `null` where a reference belongs is refused
+/// (the request partreel once sent).
+#[tokio::test]
+async fn a_json_null_reference_is_refused_and_the_null_tag_taken() {
+    let sim = start(TeamcenterSimConfig::default(), SimClock::new())
+        .await
+        .unwrap();
+    let s = Session::open(&sim).await;
+    let create = |target: Value| {
+        json!({"createInputs": [{"clientId": "c1", "createData": {"boName": "PromptToPartForm",
+            "propertyNameValues": {"ptp_link_id": ["ptp-null"]}, "compoundCreateInput": {}},
+            "dataToBeRelated": {}, "workflowData": {}, "targetObject": target, "pasteProp": ""}]})
+    };
+    let op = "Core-2015-07-DataManagement/createRelateAndSubmitObjects2";
+    let refused = s.call(op, create(Value::Null)).await;
+    assert!(
+        refused.to_string().contains("send the null tag"),
+        "{refused}"
+    );
+    assert!(
+        refused["output"].as_array().unwrap().is_empty(),
+        "{refused}"
+    );
+    let taken = s
+        .call(
+            op,
+            create(json!({"uid": "AAAAAAAAAAAAAA", "type": "unknownType", "className": "unknownClass"})),
+        )
+        .await;
+    assert_eq!(taken["output"][0]["clientId"], "c1", "{taken}");
 }

@@ -17,6 +17,22 @@ const ERR_TYPE: i64 = 39014;
 const ERR_OBJECT: i64 = 515001;
 const ERR_RELATION: i64 = 35010;
 const ERR_INJECTED: i64 = 35011;
+const ERR_NULL_REF: i64 = 515024;
+
+/// SOA's null object reference: the null tag's UID ("AAAAAAAAAAAAAA"), never JSON `null` [the
+/// emulator refuses `null` for a reference member; the code and message are INFERRED].
+const NULL_TAG: &str = "AAAAAAAAAAAAAA";
+
+/// A reference member that is not an object: `null` where the null tag is expected.
+fn null_reference(input: &Value, member: &str) -> Option<String> {
+    match input.get(member) {
+        Some(Value::Object(o)) if o.get("uid").and_then(Value::as_str).is_some() => None,
+        None => None,
+        Some(_) => Some(format!(
+            "{member} is not an object reference; send the null tag {{\"uid\": \"{NULL_TAG}\"}} for none."
+        )),
+    }
+}
 
 fn array<'a>(body: &'a Value, key: &str) -> Vec<&'a Value> {
     body.get(key)
@@ -54,6 +70,10 @@ pub(crate) fn create_objects(ctx: &mut Ctx<'_>, body: &Value) -> Value {
             .unwrap_or_default();
         if let Some(msg) = TcStore::take_injected(&mut ctx.store.fail_create, client_id, i) {
             sd.error(Some(client_id), Some(i), None, ERR_INJECTED, &msg);
+            continue;
+        }
+        if let Some(msg) = null_reference(input, "targetObject") {
+            sd.error(Some(client_id), Some(i), None, ERR_NULL_REF, &msg);
             continue;
         }
         let data = input.get("createData").cloned().unwrap_or_default();
@@ -126,6 +146,10 @@ pub(crate) fn create_relations(ctx: &mut Ctx<'_>, body: &Value) -> Value {
                 ERR_TYPE,
                 &format!("The relation type {ty} does not exist."),
             );
+            continue;
+        }
+        if let Some(msg) = null_reference(input, "userData") {
+            sd.error(Some(client_id), Some(i), None, ERR_NULL_REF, &msg);
             continue;
         }
         let primary = uid_of(input.get("primaryObject"));
@@ -257,7 +281,10 @@ pub(crate) fn set_properties(ctx: &mut Ctx<'_>, body: &Value) -> Value {
         sd.updated.push(uid.clone());
         sd.object(ctx, &uid);
     }
-    json!({".QName": qname("Core/2010-09/DataManagement.SetPropertyResponse"), "ServiceData": sd.json()})
+    // SetPropertyResponse is `{data, objPropMap}` (Teamcenter.Soa.Core._2010_09.DataManagement,
+    // TC 2512 API browser): the ServiceData under `data`, not `ServiceData`.
+    json!({".QName": qname("Core/2010-09/DataManagement.SetPropertyResponse"),
+        "data": sd.json(), "objPropMap": {}})
 }
 
 /// `Core-2006-03-DataManagement/deleteRelations` (tcsoa): the ServiceData itself.

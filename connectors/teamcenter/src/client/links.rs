@@ -141,7 +141,7 @@ impl TeamcenterClient {
                 props.insert(self.cfg().link_id_property.clone(), json!([n.link_id.0]));
                 json!({"clientId": n.link_id.0, "createData": {"boName": self.cfg().record_type,
                     "propertyNameValues": props, "compoundCreateInput": {}},
-                    "dataToBeRelated": {}, "workflowData": {}, "targetObject": null, "pasteProp": ""})
+                    "dataToBeRelated": {}, "workflowData": {}, "targetObject": wire::null_ref(), "pasteProp": ""})
             })
             .collect();
         let answer = self
@@ -320,7 +320,7 @@ impl TeamcenterClient {
     pub(super) fn relationship(&self, client_id: Option<&str>, part: &str, record: &str) -> Value {
         json!({"clientId": client_id.unwrap_or_default(), "relationType": self.cfg().relation_type,
             "primaryObject": wire::obj_ref(part, &self.cfg().part_type),
-            "secondaryObject": wire::obj_ref(record, &self.cfg().record_type), "userData": null})
+            "secondaryObject": wire::obj_ref(record, &self.cfg().record_type), "userData": wire::null_ref()})
     }
 
     /// docs/wire/teamcenter.md, Read links (tcsoa `ExpandGRMRelationsPref2`):

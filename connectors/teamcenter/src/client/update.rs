@@ -79,7 +79,8 @@ impl TeamcenterClient {
 
     /// docs/wire/teamcenter.md, Update (tcsoa `basics.py`, Mendix `OPERATION_SETPROPERTIES`):
     /// `setProperties` with `info[]` (`vecNameVal`, null timestamp) and the record policy; the
-    /// answer's model objects are the records as written. Keyed by record UID.
+    /// answer is `{data: ServiceData, objPropMap}`, whose model objects are the records as
+    /// written and whose partial errors refuse their record. Keyed by record UID.
     async fn set_properties(
         &self,
         writes: &[&LinkUpdate],
@@ -106,7 +107,8 @@ impl TeamcenterClient {
         let answer = self
             .call(op::SET_PROPERTIES, body, Some(&self.link_policy), true)
             .await?;
-        let mut sd = self.service_data(op::SET_PROPERTIES, &answer.body)?;
+        let mut sd = wire::set_property_service_data(&answer.body)
+            .map_err(|e| self.malformed(op::SET_PROPERTIES, e))?;
         let uids: Vec<&str> = writes.iter().map(|u| u.link.remote_id.as_str()).collect();
         // setProperties inputs carry no clientId: errors name the index or the object's UID.
         let mut errors = errors_by_item(&sd, uids.iter().copied());
