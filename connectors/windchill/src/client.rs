@@ -42,6 +42,7 @@ pub(crate) struct ClientParts {
     pub container: String,
     pub link_id_property: String,
     pub page_size: u32,
+    pub rebase_next_link: bool,
     pub name_prefix: String,
     pub part_select: Vec<String>,
     pub link_select: Vec<String>,
@@ -118,7 +119,7 @@ impl WindchillClient {
             match page.next {
                 None => return Ok(out),
                 Some(next) => {
-                    let next = odata::next_link(&self.p.base, &next)
+                    let next = odata::next_link(&self.p.base, &next, self.p.rebase_next_link)
                         .map_err(|e| self.malformed(what, e))?;
                     if next == url {
                         return Err(self.malformed(what, "@odata.nextLink repeats the request"));
@@ -140,7 +141,8 @@ impl WindchillClient {
         select: &[String],
     ) -> Result<Url> {
         if let Some(next) = &q.continuation {
-            return odata::next_link(&self.p.base, next).map_err(|e| self.malformed(what, e));
+            return odata::next_link(&self.p.base, next, self.p.rebase_next_link)
+                .map_err(|e| self.malformed(what, e));
         }
         let mut query = Vec::new();
         let timed = q.since.is_some();

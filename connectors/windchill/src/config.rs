@@ -51,6 +51,12 @@ pub struct WindchillConfig {
     /// Prefix of created document names (`<prefix>-<start of the prompt>`).
     #[serde(default = "default_document_name_prefix")]
     pub document_name_prefix: String,
+    /// Behind a reverse proxy Windchill may build `@odata.nextLink` from its own host name
+    /// (`http://windchill-app:8080/Windchill/servlet/odata/…`). With `true`, a next link on
+    /// another origin whose path lies under `base_url`'s path is followed on `base_url`'s own
+    /// scheme, host and port (credentials never go to the other host); by default it is refused.
+    #[serde(default)]
+    pub rebase_next_link: bool,
     /// HTTP settings; the rate limit defaults to 20 requests/s with bursts of 20 when
     /// `http.rate_limit` is not given.
     #[serde(default)]
@@ -198,6 +204,7 @@ impl ValidatedWindchill {
             container: self.config.container.trim().to_string(),
             link_id_property: link_prop,
             page_size: self.config.page_size,
+            rebase_next_link: self.config.rebase_next_link,
             name_prefix: self.config.document_name_prefix,
             part_select,
             link_select,

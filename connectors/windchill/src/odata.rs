@@ -58,7 +58,7 @@ pub(crate) fn any_eq(property: &str, values: &[String]) -> String {
 /// Parses a continuation (`@odata.nextLink`, absolute or relative to `base`) and checks that it
 /// points at the configured service: same scheme, host and port, and under the base path —
 /// credentials are never sent anywhere else.
-pub(crate) fn next_link(base: &Url, link: &str) -> Result<Url, String> {
+pub(crate) fn next_link(base: &Url, link: &str, rebase: bool) -> Result<Url, String> {
     let url = match Url::parse(link) {
         Ok(u) => u,
         Err(url::ParseError::RelativeUrlWithoutBase) => {
@@ -74,12 +74,28 @@ pub(crate) fn next_link(base: &Url, link: &str) -> Result<Url, String> {
     let same_origin = url.scheme() == base.scheme()
         && url.host_str() == base.host_str()
         && url.port_or_known_default() == base.port_or_known_default();
-    if !same_origin || !url.path().starts_with(base.path()) {
+    if !url.path().starts_with(base.path()) {
         return Err(format!(
-            "@odata.nextLink points outside the configured service ({}://{})",
+            "@odata.nextLink points outside the configured service ({}://{}{})",
+            url.scheme(),
+            url.host_str().unwrap_or("?"),
+            url.path()
+        ));
+    }
+    if same_origin {
+        return Ok(url);
+    }
+    if !rebase {
+        return Err(format!(
+            "@odata.nextLink points to another host ({}://{}); behind a reverse proxy set \
+             rebase_next_link = true to follow it on the configured host",
             url.scheme(),
             url.host_str().unwrap_or("?")
         ));
     }
-    Ok(url)
+    // The same service seen from inside the proxy: follow it on the configured origin.
+    let mut rebased = base.clone();
+    rebased.set_path(url.path());
+    rebased.set_query(url.query());
+    Ok(rebased)
 }

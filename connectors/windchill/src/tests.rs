@@ -71,6 +71,7 @@ fn config(s: &MockServer, password: SecretRef) -> WindchillConfig {
         link_id_property: "PartreelLinkId".into(),
         page_size: 50,
         document_name_prefix: "VX".into(),
+        rebase_next_link: false,
         http: fast_http(),
     }
 }
@@ -1080,6 +1081,7 @@ fn validate_lists_every_problem_with_its_key() {
         link_id_property: "Partreel Link".into(),
         page_size: 0,
         document_name_prefix: String::new(),
+        rebase_next_link: false,
         http: fast_http(),
     };
     let errors = cfg.validate().unwrap_err();
@@ -1149,4 +1151,72 @@ fn entity_keys_keep_quotes_and_colons_and_encode_the_rest() {
         url.path(),
         "/Windchill/servlet/odata/ProdMgmt/Parts('OR:a%20b%23c%3Fd%2Fe''f%25')"
     );
+}
+
+/// A next link built from the host behind a reverse proxy: refused by default with a message
+/// naming the setting, followed on the configured host with `rebase_next_link`; a link outside
+/// the service's path is refused either way.
+#[test]
+fn a_next_link_from_behind_a_proxy_is_rebased_only_when_configured() {
+    let base = url::Url::parse("https://plm.example.com/Windchill/servlet/odata").expect("url");
+    let inner = "http://windchill-app:8080/Windchill/servlet/odata/DocMgmt/Documents?$skiptoken=50";
+    let err = crate::odata::next_link(&base, inner, false).expect_err("refused");
+    assert!(err.contains("rebase_next_link"), "{err}");
+    let followed = crate::odata::next_link(&base, inner, true).expect("rebased");
+    assert_eq!(
+        followed.as_str(),
+        "https://plm.example.com/Windchill/servlet/odata/DocMgmt/Documents?$skiptoken=50"
+    );
+    let outside = "http://windchill-app:8080/other/odata/DocMgmt/Documents?$skiptoken=50";
+    assert!(crate::odata::next_link(&base, outside, true).is_err());
+    let same = "https://plm.example.com/Windchill/servlet/odata/DocMgmt/Documents?$skiptoken=9";
+    assert_eq!(
+        crate::odata::next_link(&base, same, false)
+            .expect("same origin")
+            .as_str(),
+        same
+    );
+}
+
+#[tokio::test]
+async fn a_feed_follows_a_proxied_next_link_on_the_configured_host_when_told() {
+    for rebase in [false, true] {
+        let s = server().await;
+        let inner = format!(
+            "http://windchill-app:8080{}?$skiptoken=1",
+            p("DocMgmt/Documents")
+        );
+        Mock::given(method("GET"))
+            .and(path(p("DocMgmt/Documents")))
+            .and(query_param("$skiptoken", "1"))
+            .respond_with(ok_json(json!({"value": []})))
+            .with_priority(1)
+            .expect(u64::from(rebase))
+            .mount(&s)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(p("DocMgmt/Documents")))
+            .respond_with(ok_json(
+                json!({"value": [doc_json(Some(LINK), "active")], "@odata.nextLink": inner}),
+            ))
+            .with_priority(2)
+            .mount(&s)
+            .await;
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("pw"), PASSWORD).expect("pw");
+        let mut cfg = config(&s, SecretRef::File("pw".into()));
+        cfg.rebase_next_link = rebase;
+        let c = cfg
+            .validate()
+            .expect("valid")
+            .build(ctx(&dir))
+            .expect("client");
+        let result = c.find_links(&[LinkId(LINK.into())]).await;
+        if rebase {
+            assert_eq!(result.expect("followed").len(), 1);
+        } else {
+            let err = result.expect_err("refused");
+            assert!(err.to_string().contains("rebase_next_link"), "{err}");
+        }
+    }
 }
