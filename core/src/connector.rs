@@ -55,6 +55,40 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Gathers a [`PlmConnector::links_on_part`] answer from records read as the link feed reads
+/// them, each paired with the id that names it when it cannot be read: every link gets
+/// `part_remote_id`, records without a link id are left out, and the first record that cannot
+/// be read ends the read as a record error (its own id, else the paired one; the message from
+/// `message(paired id, reason)`).
+pub fn links_on_part_from<I>(
+    system: &str,
+    part_remote_id: &str,
+    records: I,
+    message: impl Fn(&str, &str) -> String,
+) -> Result<Vec<RemoteLink>>
+where
+    I: IntoIterator<Item = (String, std::result::Result<Option<RemoteLink>, Rejected>)>,
+{
+    let mut out = Vec::new();
+    for (fallback, record) in records {
+        match record {
+            Ok(Some(mut l)) => {
+                l.part_remote_id = Some(part_remote_id.to_string());
+                out.push(l);
+            }
+            Ok(None) => {}
+            Err(r) => {
+                return Err(crate::error::ConnectorError::Record {
+                    system: system.to_string(),
+                    message: message(&fallback, &r.reason),
+                    record: r.id.unwrap_or(fallback),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One page of a change feed.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

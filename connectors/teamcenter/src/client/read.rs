@@ -121,31 +121,19 @@ impl TeamcenterClient {
             .filter(|record| seen.insert(record.clone()))
             .collect();
         let objects = self.load(&uids, &self.link_policy).await?;
-        let mut out = Vec::with_capacity(uids.len());
-        for uid in &uids {
+        let records = uids.iter().filter_map(|uid| {
             let Some(obj) = objects.get(uid) else {
                 tracing::warn!(system = %self.p.system, part, record = %uid,
                     "record related to the part revision but not returned by loadObjects; left out");
-                continue;
+                return None;
             };
-            match convert::link(obj, &self.p.link_props, &self.names) {
-                Ok(Some(mut l)) => {
-                    l.part_remote_id = Some(part.to_string());
-                    out.push(l);
-                }
-                Ok(None) => {}
-                Err(r) => {
-                    return Err(self.record_error(
-                        r.id.as_deref().unwrap_or(uid),
-                        format!(
-                            "{} record {uid} on item revision {part}: {}",
-                            self.cfg().record_type,
-                            r.reason
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(out)
+            Some((uid.clone(), convert::link(obj, &self.p.link_props, &self.names)))
+        });
+        partreel_core::connector::links_on_part_from(&self.p.system, part, records, |uid, r| {
+            format!(
+                "{} record {uid} on item revision {part}: {r}",
+                self.cfg().record_type
+            )
+        })
     }
 }

@@ -57,27 +57,14 @@ impl ThreedxClient {
     /// other documents on the item) are left out. A document that cannot be read is a record
     /// error naming it (the item's id when the document has none).
     pub(super) async fn links_under(&self, part_id: &str) -> Result<Vec<RemoteLink>> {
-        let mut out = Vec::new();
-        for rec in self.documents_of(part_id).await? {
-            match convert::link(&rec, &self.p.link_id_attribute, &self.p.link_properties) {
-                Ok(Some(mut l)) => {
-                    l.part_remote_id = Some(part_id.to_string());
-                    out.push(l);
-                }
-                Ok(None) => {}
-                Err(r) => {
-                    return Err(ConnectorError::Record {
-                        system: self.p.system.clone(),
-                        record: r.id.unwrap_or_else(|| part_id.to_string()),
-                        message: format!(
-                            "document under engineering item {part_id} ({PARENT_DOCS}): {}",
-                            r.reason
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(out)
+        let docs = self.documents_of(part_id).await?;
+        let records = docs.iter().map(|rec| {
+            let read = convert::link(rec, &self.p.link_id_attribute, &self.p.link_properties);
+            (part_id.to_string(), read)
+        });
+        partreel_core::connector::links_on_part_from(&self.p.system, part_id, records, |_, r| {
+            format!("document under engineering item {part_id} ({PARENT_DOCS}): {r}")
+        })
     }
 
     /// The partreel document carrying `link_id` under the item, if any (from [`Self::links_under`]).

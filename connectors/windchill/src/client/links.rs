@@ -167,24 +167,14 @@ impl WindchillClient {
     /// with the part as its `part_remote_id`; documents without a link id are left out, one
     /// that cannot be read is a record error naming it.
     pub(super) async fn links_described(&self, part_id: &str) -> Result<Vec<RemoteLink>> {
-        let mut out = Vec::new();
-        for doc in self.described_documents(part_id).await? {
-            match convert::link(&doc, &self.p.link_id_property, &self.p.link_select) {
-                Ok(Some(mut l)) => {
-                    l.part_remote_id = Some(part_id.to_string());
-                    out.push(l);
-                }
-                Ok(None) => {}
-                Err(r) => {
-                    return Err(ConnectorError::Record {
-                        system: self.p.system.clone(),
-                        record: r.id.unwrap_or_else(|| part_id.to_string()),
-                        message: r.reason,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        let docs = self.described_documents(part_id).await?;
+        let records = docs.iter().map(|doc| {
+            let read = convert::link(doc, &self.p.link_id_property, &self.p.link_select);
+            (part_id.to_string(), read)
+        });
+        partreel_core::connector::links_on_part_from(&self.p.system, part_id, records, |_, r| {
+            r.to_string()
+        })
     }
 
     /// wrs_ProdMgmt_domain_12_0_2_23.html (describe links, ProdMgmt v7) and
