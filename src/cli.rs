@@ -61,6 +61,26 @@ pub enum Command {
     Runs(RunsArgs),
     /// Prompt-to-part links the state holds, by part revision or by clip.
     Links(LinksArgs),
+    /// Read-only preflight against the live systems before a first sync: sign-in, read and
+    /// write access, mapped properties and their types, the change feeds' order and filter,
+    /// clock skew, rate limits. One line per check; exit 0 only when none fails.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Configuration file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Check only this job's two systems (default: every system a job uses).
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Print the checks as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every request and response to files in DIR, redacted (as `sync --record-wire`).
+    #[arg(long, value_name = "DIR")]
+    pub record_wire: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

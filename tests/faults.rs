@@ -1072,19 +1072,5 @@ async fn recorded_wire_holds_every_exchange_and_no_secret() {
     let issued = env.sim.issued_credentials();
     assert!(issued.len() >= 5, "credentials issued: {}", issued.len());
     forbidden.extend(issued);
-    // A whole value, not a piece of a longer word (the sim's Windchill password is the start of
-    // its public Bynder client id).
-    let word =
-        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    for f in &forbidden {
-        for (at, _) in all.match_indices(f.as_str()) {
-            let before = all[..at].chars().next_back();
-            let after = all[at + f.len()..].chars().next();
-            if f.ends_with(' ') || !(word(before) || word(after)) {
-                let from = all[..at].rfind("== ").unwrap_or(0);
-                let to = all[at..].find('\n').map_or(all.len(), |i| at + i);
-                panic!("the recording leaks {f:?}:\n{}", &all[from..to]);
-            }
-        }
-    }
+    crate::util::assert_no_secret(&all, &forbidden);
 }

@@ -7,6 +7,7 @@ mod aem;
 mod cli;
 mod concurrent;
 mod daemon;
+mod doctor;
 mod duplicates;
 mod faults;
 mod postgres;

@@ -466,3 +466,22 @@ pub fn database_url() -> Option<String> {
     }
     url
 }
+
+/// Panics, showing the line, when any of `forbidden` appears in `all` as a whole value — not as
+/// a piece of a longer word (the sim's Windchill password is the start of its public Bynder
+/// client id). A value ending in a space (`"Bearer "`) matches anywhere.
+pub fn assert_no_secret(all: &str, forbidden: &[String]) {
+    let word =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    for f in forbidden.iter().filter(|f| !f.is_empty()) {
+        for (at, _) in all.match_indices(f.as_str()) {
+            let before = all[..at].chars().next_back();
+            let after = all[at + f.len()..].chars().next();
+            if f.ends_with(' ') || !(word(before) || word(after)) {
+                let from = all[..at].rfind("== ").unwrap_or(0);
+                let to = all[at..].find('\n').map_or(all.len(), |i| at + i);
+                panic!("the recording leaks {f:?}:\n{}", &all[from..to]);
+            }
+        }
+    }
+}

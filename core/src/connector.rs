@@ -143,6 +143,42 @@ pub struct ConnectorStats {
     pub rate_limit_wait_ms: u64,
 }
 
+/// A connector's client-side rate limit and what the server said about its own budget
+/// (`partreel doctor`'s rate-limit check).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RateLimitReport {
+    /// Requests partreel allows itself per `per_secs`.
+    pub requests: u32,
+    /// The period of `requests`, in seconds.
+    pub per_secs: u32,
+    /// The rate-limit headers the server sent (`RateLimit-*`, `X-RateLimit-*`, `Retry-After`),
+    /// latest value of each, names lower-cased.
+    pub server_headers: Vec<(String, String)>,
+    /// Answers with status 429 so far.
+    pub throttled: u64,
+}
+
+/// Whether the account may write where partreel writes, as far as the system tells without
+/// writing (`partreel doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "access", content = "reason", rename_all = "lowercase")]
+pub enum WriteAccess {
+    /// The system says so (the reason names how it was told).
+    Allowed(String),
+    /// The system says no (the reason names what is missing).
+    Denied(String),
+    /// The vendor offers no read-only way to tell (the reason says what will).
+    Unknown(String),
+}
+
+/// What [`PlmConnector::write_access`] and [`DamConnector::write_access`] answer by default.
+pub fn write_access_unknown(system_kind: &str) -> WriteAccess {
+    WriteAccess::Unknown(format!(
+        "{system_kind} offers no read-only way to ask whether an account may write; the first \
+         sync's first write will tell (`partreel sync --dry-run` writes nothing)"
+    ))
+}
+
 /// A link record to create (see [`PlmConnector::create_links`]).
 #[derive(Debug, Clone)]
 pub struct NewLink {
@@ -235,6 +271,14 @@ pub trait PlmConnector: Send + Sync {
     /// Request counters so far.
     fn stats(&self) -> ConnectorStats;
 
+    /// The client-side rate limit and the server's rate-limit headers seen so far.
+    fn rate_limits(&self) -> RateLimitReport;
+
+    /// Whether the account may create and update link records, told without writing.
+    async fn write_access(&self) -> Result<WriteAccess> {
+        Ok(write_access_unknown("this PLM"))
+    }
+
     /// Ends the connector's session on shutdown (Teamcenter's logout); failures are logged by
     /// the connector, never returned. The default does nothing (stateless authentication).
     async fn close(&self) {}
@@ -284,4 +328,12 @@ pub trait DamConnector: Send + Sync {
 
     /// Request counters so far.
     fn stats(&self) -> ConnectorStats;
+
+    /// The client-side rate limit and the server's rate-limit headers seen so far.
+    fn rate_limits(&self) -> RateLimitReport;
+
+    /// Whether the account may write asset metadata, told without writing.
+    async fn write_access(&self) -> Result<WriteAccess> {
+        Ok(write_access_unknown("this DAM"))
+    }
 }

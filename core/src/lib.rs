@@ -9,10 +9,12 @@
 //! - [`state`]: the state store trait and its SQLite implementation.
 //! - [`provenance`]: the watermark-preserved flag computed from the clip file's C2PA manifest.
 //! - [`engine`]: the sync engine — pull, resolve, plan, apply, commit.
+//! - [`doctor`]: read-only preflight checks of a configured system (`partreel doctor`).
 //! - [`telemetry`]: the metrics partreel records.
 #![deny(missing_docs)]
 
 pub mod connector;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod http;

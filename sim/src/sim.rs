@@ -431,6 +431,12 @@ impl Sim {
         lock(&self.by).write_delay = delay;
     }
 
+    /// Deletes the metaproperty named `name` from the portal (as an admin would), so a mapping
+    /// that names it no longer matches the live schema. False when there was none.
+    pub fn bynder_remove_metaproperty(&self, name: &str) -> bool {
+        lock(&self.by).remove_metaproperty(name)
+    }
+
     /// Media listings ignore `orderBy` (answered newest created first, Bynder's default) while
     /// `on` — a server that does not sort the change feed as asked.
     pub fn bynder_ignore_order(&self, on: bool) {

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`run`] dispatches.
 
 mod demo;
+mod doctor;
 mod links;
 mod mappings;
 mod progress;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quarantine(cmd) => quarantine::run(cmd).await,
         Command::Runs(args) => runs::run(args).await,
         Command::Links(args) => links::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     }
 }
 

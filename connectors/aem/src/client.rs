@@ -401,4 +401,14 @@ impl DamConnector for AemClient {
     fn stats(&self) -> ConnectorStats {
         self.http.stats()
     }
+
+    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+        self.http.rate_limits()
+    }
+
+    async fn write_access(&self) -> Result<partreel_core::connector::WriteAccess> {
+        Ok(partreel_core::connector::write_access_unknown(
+            "AEM Assets' HTTP API",
+        ))
+    }
 }

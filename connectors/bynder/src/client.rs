@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use partreel_core::ConnectorError;
 use partreel_core::connector::{
-    ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema,
+    ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema, WriteAccess,
 };
 use partreel_core::error::Result;
 use partreel_core::http::NoAuth;
@@ -410,4 +410,36 @@ impl DamConnector for BynderClient {
     fn stats(&self) -> ConnectorStats {
         self.http.stats()
     }
+
+    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+        self.http.rate_limits()
+    }
+
+    /// From the OAuth token's granted `scope`: writing metaproperties on media needs
+    /// `asset:write` (Bynder OAuth 2.0 scopes; docs/wire/bynder.md "Auth"). A permanent token
+    /// carries the scopes chosen when it was made, which the API does not tell.
+    async fn write_access(&self) -> Result<WriteAccess> {
+        let BynderAuth::OAuth2(grant) = &self.auth else {
+            return Ok(WriteAccess::Unknown(
+                "a permanent token's scopes are not readable through the API; check in Bynder \
+                 (Settings › Advanced settings › Portal settings › Permanent tokens) that it has \
+                 asset:write"
+                    .into(),
+            ));
+        };
+        let granted = grant.granted_scopes(&self.http).await?;
+        Ok(if granted.iter().any(|s| s == WRITE_SCOPE) {
+            WriteAccess::Allowed(format!("the token was granted {WRITE_SCOPE}"))
+        } else {
+            WriteAccess::Denied(format!(
+                "the token was granted \"{}\" without {WRITE_SCOPE}, which writing metaproperties \
+                 needs: add {WRITE_SCOPE} to the OAuth app in Bynder (Settings › Advanced \
+                 settings › Portal settings › OAuth apps) and to auth.scopes",
+                granted.join(" ")
+            ))
+        })
+    }
 }
+
+/// The OAuth scope metaproperty writes need.
+const WRITE_SCOPE: &str = "asset:write";

@@ -386,6 +386,16 @@ impl PlmConnector for TeamcenterClient {
         self.p.http.stats()
     }
 
+    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+        self.p.http.rate_limits()
+    }
+
+    async fn write_access(&self) -> Result<partreel_core::connector::WriteAccess> {
+        Ok(partreel_core::connector::write_access_unknown(
+            "Teamcenter's SOA services",
+        ))
+    }
+
     /// docs/wire/teamcenter.md, Session: logs out on shutdown; a failure is only logged (the
     /// server times the session out anyway).
     async fn close(&self) {

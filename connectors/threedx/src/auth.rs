@@ -101,6 +101,11 @@ impl std::fmt::Debug for ThreedxSession {
 }
 
 impl ThreedxSession {
+    /// The `SecurityContext` every request carries (`ctx::ROLE.ORGANIZATION.COLLABSPACE`).
+    pub(crate) fn security_context(&self) -> &str {
+        &self.security_context
+    }
+
     pub(crate) fn new(
         creds: Credentials,
         passport: Option<Url>,

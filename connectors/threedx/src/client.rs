@@ -12,7 +12,9 @@ mod scan;
 
 use async_trait::async_trait;
 use partreel_core::PlmConnector;
-use partreel_core::connector::{ChangeQuery, ConnectorStats, Page, PropertyInfo, RemoteSchema};
+use partreel_core::connector::{
+    ChangeQuery, ConnectorStats, Page, PropertyInfo, RemoteSchema, WriteAccess,
+};
 use partreel_core::error::{ConnectorError, Result};
 use partreel_core::http::{HttpClient, Request, Response};
 use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
@@ -57,6 +59,34 @@ impl std::fmt::Debug for ThreedxClient {
             .field("session", &self.p.session)
             .field("parent_rel_name", &self.p.parent_rel_name)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a `SecurityContext`'s role allows partreel to do.
+pub(crate) fn role_access(context: &str) -> WriteAccess {
+    let role = context
+        .trim()
+        .strip_prefix("ctx::")
+        .unwrap_or(context)
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    match role {
+        "VPLMCreator" | "VPLMProjectLeader" | "VPLMProjectAdministrator" | "VPLMAdmin" => {
+            WriteAccess::Allowed(format!(
+                "the security context's role {role} may create and modify documents in its \
+                 collaborative space"
+            ))
+        }
+        "VPLMViewer" => WriteAccess::Denied(format!(
+            "the security context's role {role} (Reader) may not create documents: set \
+             security_context to a context with the Author (VPLMCreator) or Leader \
+             (VPLMProjectLeader) role in the same collaborative space"
+        )),
+        other => WriteAccess::Unknown(format!(
+            "the role {other:?} of the security context is not one partreel knows; the first \
+             sync's first document creation will tell (Author, Leader and Owner may create)"
+        )),
     }
 }
 
@@ -341,6 +371,19 @@ impl PlmConnector for ThreedxClient {
 
     fn stats(&self) -> ConnectorStats {
         self.p.http.stats()
+    }
+
+    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+        self.p.http.rate_limits()
+    }
+
+    /// From the role of the configured `SecurityContext` (`ctx::ROLE.ORGANIZATION.SPACE`):
+    /// Reader may not create documents; Author, Leader and Owner may (3DEXPERIENCE roles in a
+    /// collaborative space, docs/wire/threedx.md "Auth"). The role is the one the server
+    /// checks every request against; whether this user holds it there, the first sign-in
+    /// (the read checks before this one) already told.
+    async fn write_access(&self) -> Result<WriteAccess> {
+        Ok(role_access(self.p.session.security_context()))
     }
 }
 

@@ -998,3 +998,27 @@ async fn no_password_cookie_or_csrf_token_in_logs_errors_or_debug() {
         assert!(!all.contains(secret), "{secret} leaked:\n{all}");
     }
 }
+
+/// `doctor`'s write check reads the role of the security context: Reader may not write,
+/// Author and Leader may, an unknown role is not guessed at.
+#[test]
+fn write_access_follows_the_security_context_role() {
+    use partreel_core::connector::WriteAccess;
+    let access = crate::client::role_access;
+    assert!(matches!(
+        access("ctx::VPLMProjectLeader.Company Name.Common Space"),
+        WriteAccess::Allowed(_)
+    ));
+    assert!(matches!(
+        access("ctx::VPLMCreator.Company Name.Common Space"),
+        WriteAccess::Allowed(_)
+    ));
+    match access("ctx::VPLMViewer.Company Name.Common Space") {
+        WriteAccess::Denied(why) => assert!(why.contains("VPLMCreator"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        access("ctx::Custom.Org.Space"),
+        WriteAccess::Unknown(_)
+    ));
+}

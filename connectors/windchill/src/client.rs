@@ -425,6 +425,16 @@ impl PlmConnector for WindchillClient {
     fn stats(&self) -> ConnectorStats {
         self.p.http.stats()
     }
+
+    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+        self.p.http.rate_limits()
+    }
+
+    async fn write_access(&self) -> Result<partreel_core::connector::WriteAccess> {
+        Ok(partreel_core::connector::write_access_unknown(
+            "Windchill REST Services",
+        ))
+    }
 }
 
 fn url_with_select(mut url: Url, select: &[String]) -> Url {

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::connector::ConnectorStats;
+use crate::connector::{ConnectorStats, RateLimitReport};
 use crate::error::ConnectorError;
 
 pub use auth::{Auth, NoAuth};
@@ -91,6 +91,20 @@ struct Stats {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limit_wait_ms: AtomicU64,
+    /// Answers with status 429.
+    throttled: AtomicU64,
+    /// The latest value of each rate-limit header the server sent (name lower-cased).
+    rate_limit_headers: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+/// Whether a response header is one servers use to announce a rate budget: `RateLimit-*`
+/// (the IETF draft), `X-RateLimit-*` / `X-Rate-Limit-*` (common practice) and `Retry-After`.
+fn is_rate_limit_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "retry-after"
+        || n.starts_with("ratelimit")
+        || n.starts_with("x-ratelimit")
+        || n.starts_with("x-rate-limit")
 }
 
 /// A rate-limited, retrying HTTP client bound to one remote system. Cheap to clone.
@@ -99,6 +113,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     system: Arc<str>,
     limiter: Arc<ratelimit::Limiter>,
+    rate_limit: RateLimitConfig,
     retry: RetryConfig,
     max_body_bytes: usize,
     stats: Arc<Stats>,
@@ -141,13 +156,17 @@ impl HttpClient {
             .map_err(|e| {
                 ConnectorError::Config(format!("{system}: cannot build HTTP client: {e}"))
             })?;
-        let limiter =
-            ratelimit::Limiter::new(config.rate_limit.as_ref().unwrap_or(default_rate_limit))
-                .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
+        let rate_limit = config
+            .rate_limit
+            .clone()
+            .unwrap_or_else(|| default_rate_limit.clone());
+        let limiter = ratelimit::Limiter::new(&rate_limit)
+            .map_err(|e| ConnectorError::Config(format!("{system}: {e}")))?;
         Ok(HttpClient {
             client,
             system: Arc::from(system),
             limiter: Arc::new(limiter),
+            rate_limit,
             retry: config.retry.clone(),
             max_body_bytes: config.max_body_bytes,
             stats: Arc::new(Stats::default()),
@@ -165,6 +184,24 @@ impl HttpClient {
             requests: self.stats.requests.load(Ordering::Relaxed),
             retries: self.stats.retries.load(Ordering::Relaxed),
             rate_limit_wait_ms: self.stats.rate_limit_wait_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The configured client-side limit and what the server said about its own so far.
+    pub fn rate_limits(&self) -> RateLimitReport {
+        let headers = match self.stats.rate_limit_headers.lock() {
+            Ok(h) => h.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        RateLimitReport {
+            requests: self.rate_limit.requests,
+            per_secs: self.rate_limit.per_secs,
+            server_headers: headers,
+            throttled: self.stats.throttled.load(Ordering::Relaxed),
         }
     }
 
@@ -288,6 +325,29 @@ impl HttpClient {
         }
     }
 
+    /// Remembers the rate-limit headers of an answer and counts 429s (for `doctor`).
+    fn note_rate_limit(&self, status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) {
+        if status.as_u16() == 429 {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        let seen: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(name, _)| is_rate_limit_header(name.as_str()))
+            .filter_map(|(name, v)| Some((name.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        if seen.is_empty() {
+            return;
+        }
+        let mut map = match self.stats.rate_limit_headers.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for (name, v) in seen {
+            // A value is a number or a short list: a long one is not a rate-limit header.
+            map.insert(name, v.chars().take(120).collect());
+        }
+    }
+
     fn http_error(
         &self,
         r: &Request,
@@ -345,6 +405,7 @@ impl HttpClient {
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        self.note_rate_limit(status, &headers);
         let mut body = Vec::new();
         loop {
             match resp.chunk().await {

@@ -34,6 +34,8 @@ pub enum ClientAuthMethod {
 struct CachedToken {
     token: SecretString,
     renew_at: Instant,
+    /// The scopes the token answer granted (`scope`, RFC 6749 §5.1), when it listed them.
+    granted: Option<Vec<String>>,
 }
 
 /// OAuth 2.0 client credentials grant, with the token cached and renewed ahead of expiry.
@@ -72,6 +74,18 @@ impl ClientCredentials {
             method,
             cached: Mutex::new(None),
         }
+    }
+
+    /// The scopes the current token was granted, fetching a token when none is cached: the
+    /// token answer's `scope` when it lists one (RFC 6749 §5.1: it may be left out when it is
+    /// the requested set, then the requested scopes are returned).
+    pub async fn granted_scopes(&self, http: &HttpClient) -> Result<Vec<String>, ConnectorError> {
+        self.token(http, false).await?;
+        let cached = self.cached.lock().await;
+        Ok(cached
+            .as_ref()
+            .and_then(|c| c.granted.clone())
+            .unwrap_or_else(|| self.scopes.clone()))
     }
 
     async fn token(&self, http: &HttpClient, force: bool) -> Result<SecretString, ConnectorError> {
@@ -133,9 +147,13 @@ impl ClientCredentials {
         let lifetime = resp.expires_in().unwrap_or(DEFAULT_LIFETIME);
         let renew_in = lifetime.checked_sub(REFRESH_MARGIN).unwrap_or(lifetime / 2);
         tracing::debug!(system = %http.system(), lifetime_secs = lifetime.as_secs(), "oauth2 token obtained");
+        let granted = resp
+            .scopes()
+            .map(|scopes| scopes.iter().map(|s| s.to_string()).collect());
         Ok(CachedToken {
             token: SecretString::from(resp.access_token().secret().to_string()),
             renew_at: started + renew_in,
+            granted,
         })
     }
 }

@@ -310,6 +310,12 @@ impl Mapping {
         transform::to_remote(self, entity, values)
     }
 
+    /// True when partreel writes this field's remote property (link fields always; asset
+    /// fields it derives or the PLM owns), judged by the field's own declared owner.
+    pub fn writes(&self, f: &FieldMapping) -> bool {
+        validate::is_written(f, f.owner)
+    }
+
     /// Checks every field against the remote schema: the property must exist on its entity
     /// (errors list up to 5 close names) and must be writable when partreel writes it.
     pub fn validate_against(&self, schema: &RemoteSchema) -> Vec<MappingError> {

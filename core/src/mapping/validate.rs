@@ -65,7 +65,7 @@ fn error_at(mapping: &Mapping, f: &FieldMapping, index: usize, message: String) 
 }
 
 /// True when partreel writes this field to its remote property.
-fn is_written(f: &FieldMapping, owner: Option<Owner>) -> bool {
+pub(super) fn is_written(f: &FieldMapping, owner: Option<Owner>) -> bool {
     match f.entity {
         Entity::Part => false,
         Entity::Link => true,

@@ -250,6 +250,16 @@ impl BynderStore {
         self.metaprops.insert(mp.name.clone(), mp);
     }
 
+    /// Deletes a metaproperty definition (an admin removing it in the portal): it leaves the
+    /// metaproperties list. False when there was none.
+    pub(crate) fn remove_metaproperty(&mut self, name: &str) -> bool {
+        let Some(mp) = self.metaprops.remove(name) else {
+            return false;
+        };
+        self.meta_by_id.remove(&mp.id);
+        true
+    }
+
     pub(crate) fn metaproperty_mut(&mut self, name: &str) -> Option<&mut Metaproperty> {
         self.metaprops.get_mut(name)
     }
