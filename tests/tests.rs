@@ -17,4 +17,5 @@ mod sync;
 mod teamcenter;
 mod threedx;
 mod threedx_bynder;
+mod variants;
 mod viewer;

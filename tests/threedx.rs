@@ -261,3 +261,44 @@ async fn threedx_session_expiry_and_csrf_refusal_mid_run() {
     assert!(env.tdx.logins() <= logins + 1, "a new process logs in once");
     assert!(env.tdx.csrf_issued() <= csrf + 2);
 }
+
+/// A 3DSpace that accepts a CSRF token for a limited time: with `csrf_max_age_secs` below that
+/// lifetime, the connector fetches a fresh token before the old one ages out, so no write is
+/// ever refused (no `403` in the emulator's log) and every link is created once.
+#[tokio::test]
+async fn threedx_csrf_token_is_renewed_before_it_ages_out() {
+    let env = start(40, 20).await;
+    env.tdx.set_csrf_lifetime(Some(Duration::from_millis(2000)));
+    let text = std::fs::read_to_string(&env.config).expect("config");
+    let text = text.replacen(
+        "security_context = ",
+        "csrf_max_age_secs = 1\nsecurity_context = ",
+        1,
+    );
+    std::fs::write(&env.config, text).expect("config");
+    env.tdx.emulator.log.clear();
+    let started = std::time::Instant::now();
+    let report = env.sync().await;
+    assert_eq!(report["links_created"], 40, "{report}");
+    assert!(
+        started.elapsed() > Duration::from_millis(2000),
+        "the run outlives one token ({:?}): the test would prove nothing",
+        started.elapsed()
+    );
+    let refused: Vec<String> = env
+        .tdx
+        .emulator
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.status == 403)
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert!(refused.is_empty(), "writes refused: {refused:?}");
+    assert!(
+        env.tdx.csrf_issued() >= 2,
+        "the token was renewed ({} issued)",
+        env.tdx.csrf_issued()
+    );
+    assert_unique(&env.link_ids());
+}

@@ -437,6 +437,12 @@ impl Sim {
         lock(&self.by).remove_metaproperty(name)
     }
 
+    /// `dateModified` selects media modified strictly after the time given while `on` (the
+    /// default is at or after): the two readings of Bynder's "modified after this date".
+    pub fn bynder_date_filter_exclusive(&self, on: bool) {
+        lock(&self.by).date_filter_exclusive = on;
+    }
+
     /// Media listings ignore `orderBy` (answered newest created first, Bynder's default) while
     /// `on` — a server that does not sort the change feed as asked.
     pub fn bynder_ignore_order(&self, on: bool) {
@@ -444,6 +450,12 @@ impl Sim {
     }
 
     // ---- Windchill mutations ----
+
+    /// Document PATCHes answer `204 No Content` even when the client prefers
+    /// `return=representation` while `on`: the variant where the preference is not applied.
+    pub fn windchill_ignore_return_preference(&self, on: bool) {
+        lock(&self.wc).ignore_return_preference = on;
+    }
 
     /// Makes a new revision of the part number's latest revision (a new Part entity, In Work,
     /// which becomes `Latest`); returns its revision letter.

@@ -66,6 +66,8 @@ impl Credentials {
 struct Csrf {
     header: HeaderName,
     value: SecretString,
+    /// When it was fetched (it is renewed ahead of a write once older than the maximum age).
+    obtained: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -86,6 +88,7 @@ pub struct ThreedxSession {
     space: Url,
     security_context: String,
     tenant: Option<String>,
+    csrf_max_age: std::time::Duration,
     state: Mutex<State>,
     logins: AtomicU64,
     csrf_fetches: AtomicU64,
@@ -112,6 +115,7 @@ impl ThreedxSession {
         space: Url,
         security_context: String,
         tenant: Option<String>,
+        csrf_max_age: std::time::Duration,
     ) -> Self {
         let live = matches!(creds, Credentials::Agent { .. });
         ThreedxSession {
@@ -120,6 +124,7 @@ impl ThreedxSession {
             space,
             security_context,
             tenant,
+            csrf_max_age,
             state: Mutex::new(State {
                 live,
                 ..State::default()
@@ -228,6 +233,7 @@ impl ThreedxSession {
         Ok(Csrf {
             header,
             value: SecretString::from(answer.csrf.value),
+            obtained: std::time::Instant::now(),
         })
     }
 
@@ -368,7 +374,14 @@ impl Auth for ThreedxSession {
         if !st.live {
             self.relogin(http, &mut st).await?;
         }
-        if is_write(&req.method) && st.csrf.is_none() {
+        let aged = st
+            .csrf
+            .as_ref()
+            .is_none_or(|c| c.obtained.elapsed() >= self.csrf_max_age);
+        if is_write(&req.method) && aged {
+            if st.csrf.is_some() {
+                tracing::debug!(system = %http.system(), "CSRF token older than csrf_max_age_secs; fetching a new one");
+            }
             self.renew_csrf(http, &mut st).await?;
         }
         self.decorate(req, &st);

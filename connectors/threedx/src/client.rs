@@ -266,13 +266,14 @@ impl PlmConnector for ThreedxClient {
         Ok(out)
     }
 
-    /// DocumentService search (`searchStr` = `link_search`), every page, the oldest
-    /// `page_size` partreel documents chosen.
+    /// DocumentService search (`searchStr` = `link_search` [AND `modified_predicate`]), every
+    /// page, the oldest `page_size` partreel documents chosen.
     async fn changed_links(&self, q: &ChangeQuery) -> Result<Page<RemoteLink>> {
         let after = self.after(q, read::DOC_SEARCH)?;
         let mut sel = Selection::new(self.feed_page_size(q), q.since, after);
+        let search = self.link_feed_search(q.since);
         let server_time = self
-            .scan_documents(&self.p.link_search, |key, link| sel.offer(key, link))
+            .scan_documents(&search, |key, link| sel.offer(key, link))
             .await?;
         let (items, next) = sel.finish();
         let mut page = Page::empty();

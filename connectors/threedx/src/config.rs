@@ -20,6 +20,12 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const DEFAULT_SEARCH_STRING: &str = "*";
 /// Default search string that finds partreel's documents (their description names partreel).
 pub const DEFAULT_LINK_SEARCH: &str = "partreel";
+/// Default age of a CSRF token before it is renewed ahead of a write: 55 minutes, as ws3dx
+/// (`EnoviaBaseService.CSRF_CACHE_INTERVAL`).
+pub const DEFAULT_CSRF_MAX_AGE_SECS: u64 = 55 * 60;
+/// Default "modified since" search predicate: the 3D search index's attribute syntax
+/// (`[ds6w:modified]`, the 6W vocabulary's modification date) with an inclusive bound.
+pub const DEFAULT_MODIFIED_PREDICATE: &str = "[ds6w:modified]>=\"{since}\"";
 /// Default document attribute holding the link id.
 pub const DEFAULT_LINK_ID_ATTRIBUTE: &str = "partreelLinkId";
 /// Default document attribute holding the link status.
@@ -90,9 +96,11 @@ pub struct ThreedxConfig {
     /// `$searchStr` that finds every part to sync.
     #[serde(default = "default_search_string")]
     pub search_string: String,
-    /// Search predicate for "modified since", with `{since}` where the RFC 3339 time goes (e.g.
-    /// `modified>={since}`). Left out: the connector scans every part on each pull.
-    #[serde(default)]
+    /// Search predicate for "modified since", with `{since}` where the UTC time goes
+    /// (`2026-11-20T09:30:00Z`), AND-ed to `search_string` and `link_search`. Default: the 3D
+    /// search index's own syntax, `[ds6w:modified]>="{since}"`. Empty: no predicate, the
+    /// connector scans every result on each pull.
+    #[serde(default = "default_modified_predicate")]
     pub modified_predicate: Option<String>,
     /// `searchStr` that finds partreel's link documents.
     #[serde(default = "default_link_search")]
@@ -109,6 +117,10 @@ pub struct ThreedxConfig {
     /// `$top` of each search request, 1 to 1000.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// Age after which the `ENO_CSRF_TOKEN` is fetched again before the next write, in seconds
+    /// (ws3dx uses a token for 55 minutes); a token refused earlier is renewed at once.
+    #[serde(default = "default_csrf_max_age_secs")]
+    pub csrf_max_age_secs: u64,
     /// HTTP settings; the rate limit defaults to 20 requests/s with bursts of 20.
     #[serde(default)]
     pub http: HttpConfig,
@@ -119,6 +131,12 @@ fn default_parent_rel_name() -> String {
 }
 fn default_search_string() -> String {
     DEFAULT_SEARCH_STRING.into()
+}
+fn default_csrf_max_age_secs() -> u64 {
+    DEFAULT_CSRF_MAX_AGE_SECS
+}
+fn default_modified_predicate() -> Option<String> {
+    Some(DEFAULT_MODIFIED_PREDICATE.into())
 }
 fn default_link_search() -> String {
     DEFAULT_LINK_SEARCH.into()
@@ -200,9 +218,13 @@ impl ThreedxConfig {
             blank(&mut errors, key, v);
         }
         if let Some(p) = &self.modified_predicate
+            && !p.trim().is_empty()
             && !p.contains("{since}")
         {
-            errors.push("modified_predicate: must contain {since}, e.g. modified>={since}".into());
+            errors.push(format!(
+                "modified_predicate: must contain {{since}}, e.g. {DEFAULT_MODIFIED_PREDICATE} \
+                 (or \"\" for none)"
+            ));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
             errors.push(format!("page_size: must be between 1 and {MAX_PAGE_SIZE}"));
@@ -296,6 +318,7 @@ impl ValidatedThreedx {
             self.space.clone(),
             c.security_context.trim().to_string(),
             c.tenant.clone(),
+            std::time::Duration::from_secs(c.csrf_max_age_secs),
         );
         Ok(ThreedxClient::new(ClientParts {
             system,
@@ -305,7 +328,7 @@ impl ValidatedThreedx {
             tenant: c.tenant,
             parent_rel_name: c.parent_rel_name,
             search_string: c.search_string,
-            modified_predicate: c.modified_predicate,
+            modified_predicate: c.modified_predicate.filter(|p| !p.trim().is_empty()),
             link_search: c.link_search,
             link_id_attribute: c.link_id_attribute,
             link_status_attribute: c.link_status_attribute,

@@ -28,4 +28,7 @@ mod tests;
 
 pub use auth::ThreedxSession;
 pub use client::ThreedxClient;
-pub use config::{AuthConfig, BuildContext, RetireMode, ThreedxConfig, ValidatedThreedx};
+pub use config::{
+    AuthConfig, BuildContext, DEFAULT_CSRF_MAX_AGE_SECS, DEFAULT_MODIFIED_PREDICATE, RetireMode,
+    ThreedxConfig, ValidatedThreedx,
+};

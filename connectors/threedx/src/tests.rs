@@ -80,6 +80,7 @@ fn config(s: &MockServer, auth: AuthConfig, page_size: u32) -> ThreedxConfig {
         link_status_attribute: "partreelStatus".into(),
         retire: Default::default(),
         page_size,
+        csrf_max_age_secs: crate::config::DEFAULT_CSRF_MAX_AGE_SECS,
         http: fast_http(),
     }
 }
@@ -1021,4 +1022,64 @@ fn write_access_follows_the_security_context_role() {
         access("ctx::Custom.Org.Space"),
         WriteAccess::Unknown(_)
     ));
+}
+
+/// A configuration that names no predicate asks both searches for "modified since" in the 3D
+/// search index's syntax, `[ds6w:modified]>="…Z"`, AND-ed to the configured search strings;
+/// an empty predicate turns it off (every result scanned).
+#[tokio::test]
+async fn the_default_modified_predicate_is_the_search_index_syntax() {
+    let cfg: ThreedxConfig = toml::from_str(
+        "space_url = \"https://h/3dspace\"\nsecurity_context = \"c\"\nauth = { type = \"agent\", username = \"a\", password = { env = \"P\" } }",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.modified_predicate.as_deref(),
+        Some(crate::config::DEFAULT_MODIFIED_PREDICATE)
+    );
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    let since = chrono::DateTime::parse_from_rfc3339("2026-11-20T09:30:00Z")
+        .unwrap()
+        .to_utc();
+    Mock::given(method("GET"))
+        .and(path(format!("{ITEM}/search")))
+        .and(query_param(
+            "$searchStr",
+            "[ds6w:modified]>=\"2026-11-20T09:30:00Z\"",
+        ))
+        .respond_with(ok(json!({"totalItems": 0, "member": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/search")))
+        .and(query_param(
+            "searchStr",
+            "partreel AND [ds6w:modified]>=\"2026-11-20T09:30:00Z\"",
+        ))
+        .respond_with(ok(json!({"success": true, "statusCode": 200, "data": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let mut with = config(&s, cas(), 10);
+    with.modified_predicate = Some(crate::config::DEFAULT_MODIFIED_PREDICATE.into());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), PASSWORD).unwrap();
+    let c = with
+        .validate()
+        .unwrap()
+        .build(BuildContext {
+            system: "threedx".into(),
+            config_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap();
+    let q = ChangeQuery {
+        since: Some(since),
+        continuation: None,
+        page_size: 10,
+    };
+    assert!(c.changed_parts(&q).await.unwrap().items.is_empty());
+    assert!(c.changed_links(&q).await.unwrap().items.is_empty());
 }

@@ -55,12 +55,13 @@ fn config(s: &ThreedxSim, auth: AuthConfig, page_size: u32) -> ThreedxConfig {
         tenant: None,
         parent_rel_name: "Reference Document".into(),
         search_string: "*".into(),
-        modified_predicate: None,
+        modified_predicate: Some(partreel_threedx::DEFAULT_MODIFIED_PREDICATE.into()),
         link_search: "partreel".into(),
         link_id_attribute: "partreelLinkId".into(),
         link_status_attribute: "partreelStatus".into(),
         retire: Default::default(),
         page_size,
+        csrf_max_age_secs: partreel_threedx::DEFAULT_CSRF_MAX_AGE_SECS,
         http: fast_http(),
     }
 }

@@ -263,10 +263,16 @@ impl PlmConnector for WindchillClient {
     }
 
     /// WCCG_RESTAPIsSupportedQueryOptions.html + WCCG_RESTAPIsDateTimeOffset.html: `GET
-    /// {base}/DocMgmt/Documents?$filter=LastModified ge … and <link id IBA> ne null&…`, paged
-    /// like parts; documents without a link id are not partreel's and are skipped.
+    /// {base}/DocMgmt/Documents?$filter=LastModified ge … and startswith(<link id IBA>,'ptp-')
+    /// &…`, paged like parts. The page lists no `null` literal, so partreel's documents are
+    /// selected by the prefix every link id has (`startswith` is listed); documents without a
+    /// link id are not partreel's.
     async fn changed_links(&self, q: &ChangeQuery) -> Result<Page<RemoteLink>> {
-        let has_id = format!("{} ne null", self.p.link_id_property);
+        let has_id = format!(
+            "startswith({},{})",
+            self.p.link_id_property,
+            odata::literal(LinkId::PREFIX)
+        );
         let filter = match q.since {
             Some(t) => format!("LastModified ge {} and {has_id}", odata::time(t)),
             None => has_id,
@@ -359,7 +365,9 @@ impl PlmConnector for WindchillClient {
     }
 
     /// WCCG_RESTAccessExamplesUpdateaDocument.html: `PATCH {base}/DocMgmt/Documents('…')`
-    /// (+ CSRF_NONCE) with the changed properties → 200 entity, or 204 and a re-read.
+    /// (+ CSRF_NONCE) with the changed properties and `Prefer: return=representation`
+    /// (WCCG_RESTAPIsODataPreferHeader.html) → 200 with the entity; a server that does not
+    /// apply the preference answers 204 (PATCH's default), and the entity is read back.
     async fn update_link(&self, link: &RemoteLink, fields: &RemoteFields) -> Result<RemoteLink> {
         if fields.is_empty() {
             return Ok(link.clone());
@@ -368,6 +376,7 @@ impl PlmConnector for WindchillClient {
         let url = self.url(&["DocMgmt", &doc], &[]);
         let req = Request::new(Method::PATCH, url.clone())
             .header("accept", "application/json")
+            .header("prefer", "return=representation")
             .json(fields)?;
         let resp = self.p.http.send(req, &self.p.session).await?;
         let body = if resp.status.as_u16() == 204 || resp.body.is_empty() {

@@ -226,6 +226,9 @@ impl HttpClient {
         loop {
             attempt += 1;
             let mut r = req.clone();
+            // The rate limit first, then the credentials: a token or CSRF token is checked for
+            // age when the request is about to leave, not before a wait in the queue.
+            self.wait_for_rate_limit().await;
             auth.apply(self, &mut r).await?;
             let outcome = self.send_once(&r).await;
             let (action, err) = match outcome {
@@ -376,7 +379,8 @@ impl HttpClient {
         result
     }
 
-    async fn attempt(&self, r: &Request) -> Result<Response, TransportFailure> {
+    /// Waits for the system's rate limit, counting the wait.
+    async fn wait_for_rate_limit(&self) {
         let waited = self.limiter.until_ready().await;
         if !waited.is_zero() {
             self.stats
@@ -384,6 +388,10 @@ impl HttpClient {
                 .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
             crate::telemetry::rate_limit_wait(&self.system, waited);
         }
+    }
+
+    /// One request on the wire (the rate limit was waited for by the caller).
+    async fn attempt(&self, r: &Request) -> Result<Response, TransportFailure> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let mut builder = self

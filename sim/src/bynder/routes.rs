@@ -229,6 +229,10 @@ async fn list_media(State(st): State<ByState>, headers: HeaderMap, params: Param
     if store.ignore_order {
         q.order = ("dateCreated".to_owned(), true);
     }
+    if store.date_filter_exclusive {
+        // Stored times are whole seconds: "after t" is "at or after t + 1 s".
+        q.since = q.since.map(|t| t + chrono::TimeDelta::seconds(1));
+    }
     let file_bytes = store.file_bytes;
     let (page, count) = store.list(&q, total);
     let media: Vec<Value> = page

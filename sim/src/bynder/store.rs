@@ -186,6 +186,9 @@ pub(crate) struct BynderStore {
     /// as a server (or a proxy rewriting queries) that drops the parameter would: a variant
     /// for the feed guards' tests.
     pub(crate) ignore_order: bool,
+    /// `dateModified` selects media modified strictly after the time given (Bynder's reference
+    /// says "modified after this date"; whether the bound itself is included is not stated).
+    pub(crate) date_filter_exclusive: bool,
     cursors: PageCursors,
     /// Size of every original file.
     pub(crate) file_bytes: usize,

@@ -296,6 +296,12 @@ impl ThreedxSim {
         lock(&self.store).invalidate_csrf();
     }
 
+    /// How long a CSRF token is accepted from its issue (real time); None: for the session's
+    /// life. A write with an aged-out token is refused with `403` like an unknown one.
+    pub fn set_csrf_lifetime(&self, lifetime: Option<Duration>) {
+        lock(&self.store).csrf_lifetime = lifetime;
+    }
+
     /// What an expired session gets from now on.
     pub fn set_expiry(&self, e: ExpiryResponse) {
         *lock(&self.expiry) = e;

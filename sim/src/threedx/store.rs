@@ -115,6 +115,14 @@ pub struct ThreedxStore {
     pub(crate) logins: u64,
     /// CSRF tokens issued.
     pub(crate) csrf_issued: u64,
+    /// When each CSRF token was issued (real time), with a lifetime set.
+    pub(crate) csrf_at: HashMap<String, std::time::Instant>,
+    /// The session each CSRF token was issued to.
+    pub(crate) csrf_keys: HashMap<String, String>,
+    /// How long a CSRF token is accepted (None: for the session's life). Real time, like the
+    /// rate limiter: the lifetime 3DSpace gives its tokens is not published [INFERRED]; ws3dx
+    /// renews them after 55 minutes.
+    pub(crate) csrf_lifetime: Option<std::time::Duration>,
     /// Edits to make to a document right after its next `GET documents/{id}` is answered:
     /// (attribute, value) by document id (see `ThreedxSim::edit_document_after_next_read`).
     pub(crate) edits_after_read: HashMap<String, Vec<(String, String)>>,
@@ -186,26 +194,58 @@ impl ThreedxStore {
     /// Closes every 3DSpace session (and its CSRF token); passport tickets stay.
     pub fn expire_sessions(&mut self) {
         self.sessions.clear();
-        self.csrf.clear();
+        self.invalidate_csrf();
     }
 
     /// Forgets every CSRF token (the next write of each session is refused).
     pub fn invalidate_csrf(&mut self) {
         self.csrf.clear();
+        self.csrf_at.clear();
+        self.csrf_keys.clear();
     }
 
-    /// The session's CSRF token, issuing one when it has none.
+    /// The session's CSRF token, issuing one when it has none. With a lifetime set, every
+    /// fetch issues a fresh token; earlier ones stay accepted until they age out.
     pub(crate) fn csrf_for(&mut self, key: &str) -> String {
-        if let Some(t) = self.csrf.get(key) {
+        if self.csrf_lifetime.is_none()
+            && let Some(t) = self.csrf.get(key)
+        {
             return t.clone();
         }
         let t = self.token("csrf");
         self.csrf_issued += 1;
         self.csrf.insert(key.to_string(), t.clone());
+        self.csrf_at.insert(t.clone(), std::time::Instant::now());
+        self.csrf_keys.insert(t.clone(), key.to_string());
         t
     }
 
-    /// Items matching a `$searchStr` (terms joined by ` AND `: `*`, `modified>=<time>`, or a
+    /// Whether `sent` is a CSRF token this session may write with: its current one, or with a
+    /// lifetime set any of its tokens younger than that.
+    pub(crate) fn accepts_csrf(&mut self, key: &str, sent: Option<&str>) -> bool {
+        let Some(sent) = sent else {
+            return false;
+        };
+        let Some(life) = self.csrf_lifetime else {
+            return self.csrf.get(key).map(String::as_str) == Some(sent);
+        };
+        self.csrf_at.retain(|_, at| at.elapsed() < life);
+        let current = self.csrf.get(key).map(String::as_str) == Some(sent);
+        let live = self.csrf_at.contains_key(sent);
+        if current && !live {
+            self.csrf.remove(key);
+        }
+        live && (current || self.csrf_owner(sent, key))
+    }
+
+    /// True when `token` was issued to session `key` (its tokens are kept with their issue
+    /// time; a session's earlier tokens are its own).
+    fn csrf_owner(&self, token: &str, key: &str) -> bool {
+        self.csrf_keys.get(token).map(String::as_str) == Some(key)
+    }
+
+    /// Items matching a `$searchStr` (terms joined by ` AND `: `*`, `[ds6w:modified]>="<time>"`
+    /// (any other text, e.g. a bare `modified>=…`, is a word like any other), or a
     /// word found in name, title or part number), in id order.
     pub(crate) fn search_items(&self, search: &str) -> Result<Vec<&Item>, Refusal> {
         let terms = parse_terms(search)?;
@@ -390,10 +430,29 @@ fn parse_terms(search: &str) -> Result<Vec<Term>, Refusal> {
     {
         if t == "*" {
             out.push(Term::All);
-        } else if let Some(v) = t.strip_prefix("modified>=") {
-            let at = DateTime::parse_from_rfc3339(v.trim())
-                .map_err(|_| (400, format!("invalid date in search predicate: {v}")))?;
-            out.push(Term::Since(at.with_timezone(&Utc)));
+        } else if let Some(rest) = t.strip_prefix("[ds6w:modified]") {
+            // The 3D search index's attribute predicate: `[ds6w:modified]>="…Z"` (or `>`).
+            let (inclusive, v) = match rest.strip_prefix(">=") {
+                Some(v) => (true, v),
+                None => match rest.strip_prefix('>') {
+                    Some(v) => (false, v),
+                    None => {
+                        return Err((
+                            400,
+                            format!("unsupported predicate on [ds6w:modified]: {t}"),
+                        ));
+                    }
+                },
+            };
+            let v = v.trim().trim_matches('"');
+            let at = DateTime::parse_from_rfc3339(v)
+                .map_err(|_| (400, format!("invalid date in search predicate: {v}")))?
+                .with_timezone(&Utc);
+            out.push(if inclusive {
+                Term::Since(at)
+            } else {
+                Term::Since(at + chrono::TimeDelta::seconds(1))
+            });
         } else {
             out.push(Term::Word(t.trim_end_matches('*').to_lowercase()));
         }

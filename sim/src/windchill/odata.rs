@@ -1,10 +1,12 @@
 //! The slice of OData v4 query options the Windchill emulator understands
 //! (WCCG_RESTAPIsSupportedQueryOptions.html, WCCG_RESTAPIsDateTimeOffset.html,
-//! WCCG_RESTAPIsODataPreferHeader.html): a small `$filter` parser — comparisons
-//! (`eq ne gt ge lt le`) of a property with a string, DateTimeOffset, boolean or `null` literal,
-//! joined by `and`/`or`, with optional parentheses — plus `$select`, `$orderby=LastModified`,
-//! `$top`, `$skiptoken` and `Prefer: odata.maxpagesize`. Anything else is refused with a 400
-//! that names the part it does not support.
+//! WCCG_RESTAPIsODataPreferHeader.html): a small `$filter` parser for the subset PTC lists —
+//! comparisons (`eq ne gt ge lt le`) of a property with a string, DateTimeOffset or boolean
+//! literal, the methods `startswith`, `endswith` and `contains` (not on `ID`), joined by
+//! `and`/`or`, negated by `not`, with optional parentheses — plus `$select`,
+//! `$orderby=LastModified`, `$top`, `$skiptoken` and `Prefer: odata.maxpagesize`. Anything else
+//! — the `null` literal among it, which the page does not list — is refused with a 400 that
+//! names the part it does not support.
 
 use chrono::{DateTime, NaiveTime, Utc};
 
@@ -43,8 +45,6 @@ pub(crate) enum Lit {
     Time(DateTime<Utc>),
     /// `true` / `false`.
     Bool(bool),
-    /// `null`.
-    Null,
 }
 
 /// Comparison operator.
@@ -67,12 +67,48 @@ pub(crate) enum Expr {
     And(Vec<Expr>),
     /// `prop op literal`.
     Cmp { prop: String, op: Op, lit: Lit },
+    /// `not expr`.
+    Not(Box<Expr>),
+    /// `startswith(prop,'text')`, `endswith(…)`, `contains(…)`.
+    Method {
+        method: Method,
+        prop: String,
+        text: String,
+    },
+}
+
+/// A string method PTC lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    StartsWith,
+    EndsWith,
+    Contains,
+}
+
+impl Method {
+    fn named(name: &str) -> Option<Method> {
+        match name {
+            "startswith" => Some(Method::StartsWith),
+            "endswith" => Some(Method::EndsWith),
+            "contains" => Some(Method::Contains),
+            _ => None,
+        }
+    }
+
+    fn holds(self, value: &str, text: &str) -> bool {
+        match self {
+            Method::StartsWith => value.starts_with(text),
+            Method::EndsWith => value.ends_with(text),
+            Method::Contains => value.contains(text),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Open,
     Close,
+    Comma,
     Str(String),
     Word(String),
 }
@@ -93,6 +129,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 chars.next();
                 out.push(Tok::Close);
             }
+            ',' => {
+                chars.next();
+                out.push(Tok::Comma);
+            }
             '\'' => {
                 chars.next();
                 let mut lit = String::new();
@@ -112,7 +152,7 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || c == '(' || c == ')' || c == '\'' {
+                    if c.is_whitespace() || matches!(c, '(' | ')' | '\'' | ',') {
                         break;
                     }
                     word.push(c);
@@ -177,10 +217,10 @@ impl Parser<'_> {
                     _ => Err("missing ')'".into()),
                 }
             }
-            Some(Tok::Word(w)) if w == "not" => Err("unsupported operator 'not'".into()),
+            Some(Tok::Word(w)) if w == "not" => Ok(Expr::Not(Box::new(self.primary()?))),
             Some(Tok::Word(prop)) => {
                 if matches!(self.toks.get(self.pos), Some(Tok::Open)) {
-                    return Err(format!("unsupported function '{prop}()'"));
+                    return self.method(&prop);
                 }
                 let Some(ty) = prop_type(self.props, &prop) else {
                     return Err(format!("unknown property '{prop}'"));
@@ -203,7 +243,6 @@ impl Parser<'_> {
                 };
                 let lit = match self.next() {
                     Some(Tok::Str(s)) => Lit::Str(s),
-                    Some(Tok::Word(w)) if w == "null" => Lit::Null,
                     Some(Tok::Word(w)) if w == "true" => Lit::Bool(true),
                     Some(Tok::Word(w)) if w == "false" => Lit::Bool(false),
                     Some(Tok::Word(w)) if w.starts_with(|c: char| c.is_ascii_digit()) => {
@@ -215,8 +254,6 @@ impl Parser<'_> {
                     other => return Err(format!("unsupported literal {other:?} after '{prop}'")),
                 };
                 let fits = match (&lit, ty) {
-                    (Lit::Null, EdmType::Enum) => false,
-                    (Lit::Null, _) => matches!(op, Op::Eq | Op::Ne),
                     (Lit::Str(_), EdmType::String) => true,
                     (Lit::Time(_), EdmType::DateTimeOffset) => true,
                     (Lit::Bool(_), EdmType::Boolean) => matches!(op, Op::Eq | Op::Ne),
@@ -230,6 +267,40 @@ impl Parser<'_> {
                 Ok(Expr::Cmp { prop, op, lit })
             }
             other => Err(format!("expected a property, found {other:?}")),
+        }
+    }
+
+    /// `name(prop,'text')` after `name`: one of the string methods, on a string property other
+    /// than `ID` (the page: "not supported for the ID property").
+    fn method(&mut self, name: &str) -> Result<Expr, String> {
+        let Some(method) = Method::named(name) else {
+            return Err(format!("unsupported function '{name}()'"));
+        };
+        let (open, prop, comma, text, close) = (
+            self.next(),
+            self.next(),
+            self.next(),
+            self.next(),
+            self.next(),
+        );
+        match (open, prop, comma, text, close) {
+            (
+                Some(Tok::Open),
+                Some(Tok::Word(prop)),
+                Some(Tok::Comma),
+                Some(Tok::Str(text)),
+                Some(Tok::Close),
+            ) => {
+                if prop == "ID" {
+                    return Err(format!("{name}() is not supported for the ID property"));
+                }
+                match prop_type(self.props, &prop) {
+                    Some(EdmType::String) => Ok(Expr::Method { method, prop, text }),
+                    Some(ty) => Err(format!("{name}() on '{prop}' ({ty:?}): a string is needed")),
+                    None => Err(format!("unknown property '{prop}'")),
+                }
+            }
+            _ => Err(format!("{name}() takes (property,'text')")),
         }
     }
 }
@@ -270,9 +341,12 @@ impl Expr {
         match self {
             Expr::Or(items) => items.iter().any(|x| x.eval(e, allow_time)),
             Expr::And(items) => items.iter().all(|x| x.eval(e, allow_time)),
+            Expr::Not(x) => !x.eval(e, allow_time),
+            Expr::Method { method, prop, text } => match e.val(prop) {
+                Val::Str(v) => method.holds(v, text),
+                _ => false,
+            },
             Expr::Cmp { prop, op, lit } => match (e.val(prop), lit) {
-                (Val::Null, Lit::Null) => *op == Op::Eq,
-                (_, Lit::Null) => *op == Op::Ne,
                 (Val::Null, _) => *op == Op::Ne,
                 (Val::Str(a), Lit::Str(b)) => cmp_holds(a, *op, b.as_str()),
                 (Val::Bool(a), Lit::Bool(b)) => cmp_holds(a, *op, *b),
@@ -300,7 +374,7 @@ impl Expr {
                 Some(out)
             }
             Expr::And(items) => items.iter().find_map(|x| x.index_lookups(indexed)),
-            Expr::Cmp { .. } => None,
+            Expr::Cmp { .. } | Expr::Not(_) | Expr::Method { .. } => None,
         }
     }
 
@@ -312,7 +386,7 @@ impl Expr {
                 op: Op::Ge | Op::Gt,
                 lit: Lit::Time(t),
             } if p == prop => Some(if allow_time { *t } else { day(*t) }),
-            Expr::Cmp { .. } => None,
+            Expr::Cmp { .. } | Expr::Not(_) | Expr::Method { .. } => None,
             Expr::And(items) => items
                 .iter()
                 .filter_map(|x| x.lower_bound(prop, allow_time))
@@ -451,7 +525,7 @@ mod tests {
             ])
         );
         let e = parse_filter(
-            "LastModified ge 2026-11-01T10:00:00Z and PartreelLinkId ne null",
+            "LastModified ge 2026-11-01T10:00:00Z and startswith(PartreelLinkId, 'ptp-')",
             DOCUMENT_PROPERTIES,
         )
         .unwrap();
@@ -467,16 +541,36 @@ mod tests {
     #[test]
     fn refuses_what_it_does_not_support() {
         for (f, needle) in [
-            ("startswith(Number,'TR')", "startswith"),
+            ("startswith(ID,'OR:')", "ID property"),
+            ("substringof('TR',Number)", "substringof"),
+            ("Number ne null", "null"),
             ("Number eq 5", "5"),
             ("Bogus eq 'x'", "Bogus"),
             ("Number in ('a')", "in"),
-            ("not Latest eq true", "not"),
             ("Number eq 'x' xor", "xor"),
             ("LastModified ge '2026-01-01'", "LastModified"),
         ] {
             let err = parse_filter(f, PART_PROPERTIES).unwrap_err();
             assert!(err.contains(needle), "{f}: {err}");
         }
+    }
+
+    struct Rec(&'static str);
+
+    impl Entity for Rec {
+        fn val(&self, _prop: &str) -> Val<'_> {
+            Val::Str(self.0)
+        }
+    }
+
+    #[test]
+    fn string_methods_and_not_evaluate_as_odata_defines_them() {
+        let f = |s: &str| parse_filter(s, PART_PROPERTIES).unwrap();
+        let rec = Rec("TR-1001");
+        assert!(f("startswith(Number, 'TR')").eval(&rec, true));
+        assert!(f("endswith(Number,'01')").eval(&rec, true));
+        assert!(f("contains(Number,'-10')").eval(&rec, true));
+        assert!(!f("not contains(Number,'-10')").eval(&rec, true));
+        assert!(f("not (Number eq 'X' or Number eq 'Y')").eval(&rec, true));
     }
 }

@@ -395,7 +395,10 @@ fn create_document(ctx: &Ctx<'_>) -> Result<Response, WcError> {
 }
 
 /// `PATCH {base}/DocMgmt/Documents('{id}')` + `CSRF_NONCE` —
-/// WCCG_RESTAccessExamplesUpdateaDocument.html (answers 200 with the entity).
+/// WCCG_RESTAccessExamplesUpdateaDocument.html. Answers `204 No Content`, PATCH's default, or
+/// with `Prefer: return=representation` 200 with the entity and `Preference-Applied`
+/// (WCCG_RESTAPIsODataPreferHeader.html); `return=minimal` is 204. With
+/// `ignore_return_preference` (a server that does not apply it) always 204.
 fn update_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
     check_nonce(ctx)?;
     let body = json_body(ctx)?;
@@ -407,7 +410,22 @@ fn update_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
         });
     }
     let doc = store.patch_document(id, &body, now)?;
-    Ok(ok_json(StatusCode::OK, doc))
+    let wants_entity = ctx
+        .headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("return=representation"));
+    if wants_entity && !store.ignore_return_preference {
+        let mut resp = ok_json(StatusCode::OK, doc);
+        resp.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("return=representation"),
+        );
+        return Ok(resp);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET {base}/ProdMgmt/Parts('{id}')/DescribedBy[?$expand=DescribedBy][&$select=ID]` — the

@@ -203,6 +203,9 @@ pub(crate) struct WindchillStore {
     /// Document id → (property, value) set just before its next PATCH is applied: a person's
     /// edit landing between a client's read and its write.
     pub(crate) edit_before_patch: HashMap<String, (String, Value)>,
+    /// PATCH answers 204 even when asked for `return=representation` (a server that does not
+    /// apply the preference).
+    pub(crate) ignore_return_preference: bool,
 }
 
 /// First object ids; each class counts on its own.

@@ -170,8 +170,25 @@ async fn filters_and_select() {
     .unwrap();
     assert_eq!(v["value"][0], json!({"Number": "DL-2040", "Revision": "C"}));
 
+    // startswith is in PTC's supported subset (its examples: `startswith(Number, '00')`).
+    let v: Value = get(&[("$filter", "startswith(Number, 'DL')")])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let numbers: Vec<&str> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["Number"].as_str())
+        .collect();
+    assert!(!numbers.is_empty());
+    assert!(numbers.iter().all(|n| n.starts_with("DL")), "{numbers:?}");
+
     for (q, needle) in [
-        (("$filter", "startswith(Number,'TR')"), "startswith"),
+        (("$filter", "startswith(ID,'OR:')"), "ID property"),
+        (("$filter", "Number ne null"), "null"),
         (("$filter", "Colour eq 'red'"), "Colour"),
         (("$select", "Number,Colour"), "Colour"),
         (("$orderby", "Name asc"), "Name"),
@@ -232,13 +249,46 @@ async fn csrf_documents_and_links() {
     assert_eq!(r.status(), 400);
 
     let one = format!("{docs}('{doc_id}')");
+    // PATCH answers 204 by default (WCCG_RESTAPIsODataPreferHeader.html) …
     let r = wc_write(&c, &s, Method::PATCH, &one)
         .header("CSRF_NONCE", &n)
         .json(&json!({"PartreelStatus": "retired"}))
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.bytes().await.unwrap().is_empty());
+    // … and 200 with the entity when the client prefers return=representation.
+    let r = wc_write(&c, &s, Method::PATCH, &one)
+        .header("CSRF_NONCE", &n)
+        .header("Prefer", "return=representation")
+        .json(&json!({"Description": "described"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("preference-applied")
+            .and_then(|v| v.to_str().ok()),
+        Some("return=representation")
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["PartreelStatus"], "retired");
+    s.windchill_ignore_return_preference(true);
+    let r = wc_write(&c, &s, Method::PATCH, &one)
+        .header("CSRF_NONCE", &n)
+        .header("Prefer", "return=representation")
+        .json(&json!({"Description": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        204,
+        "the variant that does not apply the preference"
+    );
+    s.windchill_ignore_return_preference(false);
     let v: Value = wc_get(&c, &s, &one)
         .send()
         .await
@@ -323,7 +373,7 @@ async fn csrf_documents_and_links() {
         .unwrap();
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
     let since = format!(
-        "LastModified ge {} and PartreelLinkId ne null",
+        "LastModified ge {} and startswith(PartreelLinkId,'ptp-')",
         doc["LastModified"].as_str().unwrap()
     );
     let v: Value = wc_get(&c, &s, &docs)
@@ -339,6 +389,17 @@ async fn csrf_documents_and_links() {
         .await
         .unwrap();
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
+
+    // The `null` literal is not in PTC's supported $filter subset: refused with 400, naming it
+    // (partreel's links feed sent `PartreelLinkId ne null` before; it selects by prefix now).
+    let r = wc_get(&c, &s, &docs)
+        .query(&[("$filter", "PartreelLinkId ne null")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("null"), "{body}");
 
     // Expired sessions lose their nonce: the old one is refused, a fresh one works.
     s.windchill.faults.expire_sessions();
@@ -356,7 +417,7 @@ async fn csrf_documents_and_links() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 204);
     s.shutdown().await;
 }
 

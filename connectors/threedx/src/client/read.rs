@@ -28,7 +28,17 @@ const DETAILS_MASK: &str = "dsmveng:EngItemMask.Details";
 impl ThreedxClient {
     /// `$searchStr` of the part feed: `search_string`, AND-ed with the configured predicate.
     pub(super) fn part_search(&self, since: Option<DateTime<Utc>>) -> String {
-        let base = self.p.search_string.trim();
+        self.since_search(&self.p.search_string, since)
+    }
+
+    /// `searchStr` of the link feed: `link_search`, AND-ed with the configured predicate.
+    pub(super) fn link_feed_search(&self, since: Option<DateTime<Utc>>) -> String {
+        self.since_search(&self.p.link_search, since)
+    }
+
+    /// `base`, AND-ed with the modified-since predicate when there is a bound and a predicate.
+    fn since_search(&self, base: &str, since: Option<DateTime<Utc>>) -> String {
+        let base = base.trim();
         match (&self.p.modified_predicate, since) {
             (Some(pred), Some(t)) => {
                 let pred = pred.replace("{since}", &wire::format_time(t));
