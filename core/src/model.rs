@@ -248,10 +248,6 @@ impl WatermarkStatus {
 pub struct LinkId(pub String);
 
 impl LinkId {
-    /// How every link id starts: a PLM query can select partreel's records by it
-    /// (`startswith(…, 'ptp-')`) where a query language has no "is set" test.
-    pub const PREFIX: &'static str = "ptp-";
-
     /// Hash of DAM system + asset id + PLM system + part number + revision, so every run and
     /// every machine computes the same id for the same link.
     pub fn new(dam: &str, asset_id: &str, plm: &str, number: &str, revision: &str) -> Self {
@@ -261,7 +257,7 @@ impl LinkId {
             h.update([0u8]);
         }
         let digest = h.finalize();
-        LinkId(format!("{}{}", Self::PREFIX, hex::encode(&digest[..12])))
+        LinkId(format!("ptp-{}", hex::encode(&digest[..12])))
     }
 
     /// The id as text.

@@ -1083,3 +1083,50 @@ async fn the_default_modified_predicate_is_the_search_index_syntax() {
     assert!(c.changed_parts(&q).await.unwrap().items.is_empty());
     assert!(c.changed_links(&q).await.unwrap().items.is_empty());
 }
+
+/// `retire = "detach"`: the retiring PUT names the relation whose parents it manages
+/// (`dataelements.parentRelName` / `parentDirection`, as `DocumentData` carries them) beside
+/// the empty `relateddata.parents`, so a 3DSpace detaches from that relation only.
+#[tokio::test]
+async fn a_detaching_update_names_the_relation_it_manages() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .respond_with(ok(envelope(vec![doc("CE1", "old", "active")])))
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .and(header("eno_csrf_token", CSRF_1))
+        .and(body_partial_json(json!({"data": [{"id": DOC_ID,
+            "dataelements": {"partreelStatus": "retired",
+                "parentRelName": "Reference Document", "parentDirection": "from"},
+            "relateddata": {"parents": []}}]})))
+        .respond_with(ok(envelope(vec![doc("CE2", "old", "retired")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let mut cfg = config(&s, cas(), 100);
+    cfg.retire = crate::config::RetireMode::Detach;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), PASSWORD).unwrap();
+    let c = cfg
+        .validate()
+        .unwrap()
+        .build(BuildContext {
+            system: "threedx".into(),
+            config_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap();
+    let retired = c
+        .update_link(&remote(), &fields(&[("partreelStatus", "retired")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        retired.fields.get("partreelStatus").map(String::as_str),
+        Some("retired")
+    );
+}

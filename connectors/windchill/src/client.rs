@@ -263,16 +263,13 @@ impl PlmConnector for WindchillClient {
     }
 
     /// WCCG_RESTAPIsSupportedQueryOptions.html + WCCG_RESTAPIsDateTimeOffset.html: `GET
-    /// {base}/DocMgmt/Documents?$filter=LastModified ge … and startswith(<link id IBA>,'ptp-')
-    /// &…`, paged like parts. The page lists no `null` literal, so partreel's documents are
-    /// selected by the prefix every link id has (`startswith` is listed); documents without a
-    /// link id are not partreel's.
+    /// {base}/DocMgmt/Documents?$filter=LastModified ge … and <link id IBA> gt ''&…`, paged
+    /// like parts. The page lists no `null` literal; a string comparison with `gt` is in the
+    /// subset, and a comparison with an unset property is false (OData v4), so `gt ''` selects
+    /// exactly the documents that carry a link id — whatever its value, so a copy whose id was
+    /// retyped by hand is seen too.
     async fn changed_links(&self, q: &ChangeQuery) -> Result<Page<RemoteLink>> {
-        let has_id = format!(
-            "startswith({},{})",
-            self.p.link_id_property,
-            odata::literal(LinkId::PREFIX)
-        );
+        let has_id = format!("{} gt {}", self.p.link_id_property, odata::literal(""));
         let filter = match q.since {
             Some(t) => format!("LastModified ge {} and {has_id}", odata::time(t)),
             None => has_id,

@@ -418,7 +418,7 @@ async fn changed_links_filters_on_the_link_id_and_skips_documents_without_one() 
         .and(path(p("DocMgmt/Documents")))
         .and(query_param(
             "$filter",
-            "LastModified ge 2026-11-01T00:00:00Z and startswith(PartreelLinkId,'ptp-')",
+            "LastModified ge 2026-11-01T00:00:00Z and PartreelLinkId gt ''",
         ))
         .and(query_param("ptc.search.allowFilterOnTime", "true"))
         .and(query_param("$orderby", "LastModified asc"))

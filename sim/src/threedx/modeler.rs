@@ -301,8 +301,11 @@ fn read_doc(ctx: &Ctx, id: &str) -> Answer {
     Ok(docs(vec![d]))
 }
 
-/// DocumentService update: `data[0]` with optional `cestamp`, `dataelements` and
-/// `relateddata.parents` (the parents to keep).
+/// DocumentService update (ws3dx `DocumentService.Update`, `DocumentData`): `data[0]` with
+/// optional `cestamp`, `dataelements` and `relateddata.parents` — the parents to keep of the
+/// relation `dataelements.parentRelName` names (required with `parents`: `400` without it;
+/// parents under other relations are untouched) [INFERRED from `DocumentData`'s
+/// `parentId`/`parentRelName`/`parentDirection`].
 fn update_doc(ctx: &Ctx, id: &str) -> Answer {
     let now = ctx.st.clock.now();
     let entries = entries(ctx)?;

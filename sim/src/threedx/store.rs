@@ -388,9 +388,19 @@ impl ThreedxStore {
             }
         }
         if let Some(ps) = parents {
-            next.parents.retain(|(i, _)| {
-                ps.iter()
-                    .any(|v| v.get("id").and_then(Value::as_str) == Some(i))
+            // Parents are managed per relation: the update names the one it manages
+            // (`parentRelName`, DocumentData) and keeps, of that relation, the listed parents.
+            let Some(rel) = el.get("parentRelName").and_then(Value::as_str) else {
+                return Err((
+                    400,
+                    "parentRelName is required to manage relateddata.parents".into(),
+                ));
+            };
+            next.parents.retain(|(i, r)| {
+                r != rel
+                    || ps
+                        .iter()
+                        .any(|v| v.get("id").and_then(Value::as_str) == Some(i))
             });
         }
         next.modified = now;

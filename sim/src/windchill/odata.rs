@@ -525,7 +525,7 @@ mod tests {
             ])
         );
         let e = parse_filter(
-            "LastModified ge 2026-11-01T10:00:00Z and startswith(PartreelLinkId, 'ptp-')",
+            "LastModified ge 2026-11-01T10:00:00Z and PartreelLinkId gt ''",
             DOCUMENT_PROPERTIES,
         )
         .unwrap();

@@ -373,7 +373,7 @@ async fn csrf_documents_and_links() {
         .unwrap();
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
     let since = format!(
-        "LastModified ge {} and startswith(PartreelLinkId,'ptp-')",
+        "LastModified ge {} and PartreelLinkId gt ''",
         doc["LastModified"].as_str().unwrap()
     );
     let v: Value = wc_get(&c, &s, &docs)
@@ -391,7 +391,7 @@ async fn csrf_documents_and_links() {
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
 
     // The `null` literal is not in PTC's supported $filter subset: refused with 400, naming it
-    // (partreel's links feed sent `PartreelLinkId ne null` before; it selects by prefix now).
+    // (partreel's links feed sent `PartreelLinkId ne null` before; it sends `gt ''` now).
     let r = wc_get(&c, &s, &docs)
         .query(&[("$filter", "PartreelLinkId ne null")])
         .send()

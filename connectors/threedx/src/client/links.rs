@@ -188,7 +188,9 @@ impl ThreedxClient {
     }
 
     /// `Update`: `PUT {modeler}/documents/{docId}` (+ CSRF) body
-    /// `{"data":[{"id","cestamp","dataelements":{…}[,"relateddata":{"parents":[]}]}]}`.
+    /// `{"data":[{"id","cestamp","dataelements":{…}[,"relateddata":{"parents":[]}]}]}`; a
+    /// detaching update also names the relation in `dataelements` (`parentRelName`,
+    /// `parentDirection`).
     async fn put_document(
         &self,
         id: &str,
@@ -201,6 +203,16 @@ impl ThreedxClient {
             m.insert("cestamp".into(), Value::String(c.to_string()));
         }
         if detach && let Some(m) = rec.as_object_mut() {
+            // The relation whose parents the update manages travels in `DocumentData`
+            // (`parentRelName`, `parentDirection`): an empty list then detaches from that
+            // relation only.
+            if let Some(el) = m.get_mut("dataelements").and_then(Value::as_object_mut) {
+                el.insert(
+                    "parentRelName".into(),
+                    Value::String(self.p.parent_rel_name.clone()),
+                );
+                el.insert("parentDirection".into(), Value::String("from".into()));
+            }
             m.insert("relateddata".into(), json!({"parents": []}));
         }
         let url = self.modeler(&["documents", id], &[]);
