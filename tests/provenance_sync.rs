@@ -39,7 +39,7 @@ async fn stripped_reupload_flips_links_non_compliant_and_writes_back() {
     let id = asset_id(&env, "chase-sequence-v3");
     let doc = document(&env, &id);
     assert_eq!(doc["PartreelStatus"], "active", "{doc}");
-    assert_eq!(doc["WatermarkPreserved"], "true", "{doc}");
+    assert_eq!(doc["WatermarkPreserved"], true, "{doc}");
     let asset = env.sim.bynder_asset(&id).expect("asset");
     assert_eq!(asset["property_WatermarkPreserved"], "Yes", "{asset}");
 
@@ -48,7 +48,7 @@ async fn stripped_reupload_flips_links_non_compliant_and_writes_back() {
     assert!(second["links_updated"].as_u64() >= Some(1), "{second}");
     let doc = document(&env, &id);
     assert_eq!(doc["PartreelStatus"], "non_compliant", "{doc}");
-    assert_eq!(doc["WatermarkPreserved"], "false", "{doc}");
+    assert_eq!(doc["WatermarkPreserved"], false, "{doc}");
     assert_eq!(doc["ProvenanceState"], "missing", "{doc}");
     let reason = doc["ProvenanceReason"].as_str().unwrap_or_default();
     assert!(reason.contains("no provenance"), "{reason}");
@@ -168,7 +168,7 @@ async fn cut_short_and_not_media_files_get_a_clear_status_and_the_run_goes_on() 
     );
     let doc = document(&env, &cut);
     assert_eq!(doc["PartreelStatus"], "non_compliant", "{doc}");
-    assert_eq!(doc["WatermarkPreserved"], "false", "{doc}");
+    assert_eq!(doc["WatermarkPreserved"], false, "{doc}");
     let reason = doc["ProvenanceReason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("not checked") && reason.contains("download truncated"),
@@ -215,5 +215,5 @@ async fn cut_short_and_not_media_files_get_a_clear_status_and_the_run_goes_on() 
     assert_eq!(fourth["links_updated"], 1, "{fourth}");
     let doc = document(&env, &cut);
     assert_eq!(doc["PartreelStatus"], "active", "{doc}");
-    assert_eq!(doc["WatermarkPreserved"], "true", "{doc}");
+    assert_eq!(doc["WatermarkPreserved"], true, "{doc}");
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::auth::WindchillSession;
-use crate::{convert, metadata, odata, wire};
+use crate::{convert, metadata, odata, typed, wire};
 
 mod links;
 
@@ -46,6 +46,8 @@ pub(crate) struct ClientParts {
     pub name_prefix: String,
     pub part_select: Vec<String>,
     pub link_select: Vec<String>,
+    /// Document property → OData type, read from `DocMgmt/$metadata` before the first write.
+    pub doc_types: tokio::sync::OnceCell<std::collections::HashMap<String, String>>,
 }
 
 /// A connected Windchill system. Build it with `WindchillConfig::validate` then
@@ -371,10 +373,12 @@ impl PlmConnector for WindchillClient {
         }
         let doc = odata::keyed("Documents", &link.remote_id);
         let url = self.url(&["DocMgmt", &doc], &[]);
+        let types = self.document_types().await?;
+        let body = self.typed_body(types, fields, &link.link_id)?;
         let req = Request::new(Method::PATCH, url.clone())
             .header("accept", "application/json")
             .header("prefer", "return=representation")
-            .json(fields)?;
+            .json(&body)?;
         let resp = self.p.http.send(req, &self.p.session).await?;
         let body = if resp.status.as_u16() == 204 || resp.body.is_empty() {
             let read = url_with_select(url, &self.p.link_select);
@@ -393,7 +397,10 @@ impl PlmConnector for WindchillClient {
         // A write the server accepted but did not apply is loud, never taken as done.
         let stale: Vec<&str> = fields
             .iter()
-            .filter(|(k, v)| !same_value(updated.fields.get(*k).map_or("", String::as_str), v))
+            .filter(|(k, v)| {
+                let kind = types.get(*k).map_or("", String::as_str);
+                !typed::same(kind, updated.fields.get(*k).map_or("", String::as_str), v)
+            })
             .map(|(k, _)| k.as_str())
             .collect();
         if !stale.is_empty() {
@@ -443,18 +450,50 @@ impl PlmConnector for WindchillClient {
     }
 }
 
+impl WindchillClient {
+    /// The OData type of every document property, from `GET {base}/DocMgmt/$metadata`
+    /// (WindchillCustomizationUsingWRS.html), read once per run before the first write.
+    async fn document_types(&self) -> Result<&std::collections::HashMap<String, String>> {
+        self.p
+            .doc_types
+            .get_or_try_init(|| async {
+                let url = self.url(&["DocMgmt", "$metadata"], &[]);
+                let path = url.path().to_string();
+                let req = Request::get(url).header("accept", "application/xml");
+                let resp = self.p.http.send(req, &self.p.session).await?;
+                let props = metadata::properties(&resp.body, "Document")
+                    .map_err(|e| self.malformed(&path, e))?;
+                Ok(props.into_iter().map(|p| (p.name, p.kind)).collect())
+            })
+            .await
+    }
+
+    /// A create or update body: each field as its declared type; a value the type cannot take
+    /// is a record error naming the property (nothing is sent).
+    fn typed_body(
+        &self,
+        types: &std::collections::HashMap<String, String>,
+        fields: &RemoteFields,
+        link_id: &LinkId,
+    ) -> Result<serde_json::Map<String, Value>> {
+        let mut body = serde_json::Map::new();
+        for (k, v) in fields {
+            let kind = types.get(k).map_or("", String::as_str);
+            let value = typed::value(kind, v).map_err(|e| ConnectorError::Record {
+                system: self.p.system.clone(),
+                record: link_id.to_string(),
+                message: format!("property {k}: {e} (its type in DocMgmt/$metadata)"),
+            })?;
+            body.insert(k.clone(), value);
+        }
+        Ok(body)
+    }
+}
+
 fn url_with_select(mut url: Url, select: &[String]) -> Url {
     url.set_query(Some(&format!(
         "$select={}",
         urlencoding::encode(&select.join(","))
     )));
     url
-}
-
-/// A value written as text and read back typed (`true`/`True`, `1`/`1.0`) is the same value.
-fn same_value(read: &str, written: &str) -> bool {
-    let (r, w) = (read.trim(), written.trim());
-    r == w
-        || r.eq_ignore_ascii_case(w) && matches!(w.to_ascii_lowercase().as_str(), "true" | "false")
-        || matches!((r.parse::<f64>(), w.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
 }

@@ -208,6 +208,7 @@ impl ValidatedWindchill {
             name_prefix: self.config.document_name_prefix,
             part_select,
             link_select,
+            doc_types: Default::default(),
         }))
     }
 }

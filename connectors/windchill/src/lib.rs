@@ -13,6 +13,7 @@
 //! - `odata`: URL, key and `$filter` literal building.
 //! - `wire`, `convert`: the JSON shapes and their conversion to partreel's model.
 //! - `metadata`: EDMX `$metadata` → [`partreel_core::connector::RemoteSchema`].
+//! - `typed`: values written as the types `$metadata` declares, and compared back by type.
 #![deny(missing_docs)]
 
 mod auth;
@@ -21,6 +22,7 @@ mod config;
 mod convert;
 mod metadata;
 mod odata;
+mod typed;
 mod wire;
 
 #[cfg(test)]

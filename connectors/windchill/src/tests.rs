@@ -28,6 +28,13 @@ const SINCE: &str = "2026-11-01T00:00:00.750Z";
 
 async fn server() -> MockServer {
     let s = MockServer::start().await;
+    // Writes read the document types first; tests that care mount their own `$metadata`.
+    Mock::given(method("GET"))
+        .and(path(p("DocMgmt/$metadata")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(DOC_EDMX, "application/xml"))
+        .with_priority(100)
+        .mount(&s)
+        .await;
     Mock::given(any())
         .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
         .with_priority(u8::MAX)
@@ -486,6 +493,8 @@ async fn create_link_finds_then_posts_with_the_nonce_then_attaches() {
         order,
         [
             format!("GET {}", p("DocMgmt/Documents")),
+            // The document types, once per run, before the first write.
+            format!("GET {}", p("DocMgmt/$metadata")),
             format!("GET {}", p("PTC/GetCSRFToken()")),
             format!("POST {}", p("DocMgmt/Documents")),
             format!("POST {}", described_by_path()),
@@ -1219,4 +1228,64 @@ async fn a_feed_follows_a_proxied_next_link_on_the_configured_host_when_told() {
             assert!(err.to_string().contains("rebase_next_link"), "{err}");
         }
     }
+}
+
+const TYPED_DOC_EDMX: &str = r#"<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
+ <edmx:DataServices><Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="PTC.DocMgmt">
+  <EntityType Name="Document"><Key><PropertyRef Name="ID"/></Key>
+   <Property Name="ID" Type="Edm.String"/><Property Name="Name" Type="Edm.String"/>
+   <Property Name="PartreelLinkId" Type="Edm.String"/><Property Name="Prompt" Type="Edm.String"/>
+   <Property Name="WatermarkPreserved" Type="Edm.Boolean"/>
+   <Property Name="RightsExpiry" Type="Edm.DateTimeOffset"/>
+  </EntityType></Schema></edmx:DataServices></edmx:Edmx>"#;
+
+/// Values go out as the types `$metadata` declares: a flag as a JSON boolean, a date into a
+/// DateTimeOffset as its midnight UTC, text as text; the read-back compares by type (`true`
+/// answers `Yes`), and a value a type cannot take is a record error naming the property, with
+/// nothing sent.
+#[tokio::test]
+async fn writes_use_the_types_metadata_declares() {
+    let s = server().await;
+    mount_metadata(&s, "DocMgmt", TYPED_DOC_EDMX).await;
+    mount_nonce(&s, "n1", 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(doc_path()))
+        .and(body_json(json!({"WatermarkPreserved": true,
+            "RightsExpiry": "2026-12-31T00:00:00Z", "Prompt": "typed"})))
+        .respond_with(ok_json(
+            json!({"ID": DOC_ID, "LastModified": "2026-11-21T08:00:00Z",
+            "CreatedOn": "2026-11-20T08:00:00Z", "PartreelLinkId": LINK, "Prompt": "typed",
+            "WatermarkPreserved": true, "RightsExpiry": "2026-12-31T00:00:00Z"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
+    let mut cx = ctx(&dir);
+    cx.link_properties
+        .extend(["WatermarkPreserved", "RightsExpiry"].map(String::from));
+    let c = config(&s, SecretRef::File("pw".into()))
+        .validate()
+        .unwrap()
+        .build(cx)
+        .unwrap();
+    let mut fields = RemoteFields::new();
+    fields.insert("WatermarkPreserved".into(), "Yes".into());
+    fields.insert("RightsExpiry".into(), "2026-12-31".into());
+    fields.insert("Prompt".into(), "typed".into());
+    let updated = c.update_link(&remote_link(), &fields).await.unwrap();
+    assert_eq!(
+        updated.fields.get("WatermarkPreserved").map(String::as_str),
+        Some("true")
+    );
+    let mut bad = RemoteFields::new();
+    bad.insert("WatermarkPreserved".into(), "maybe".into());
+    let err = c.update_link(&remote_link(), &bad).await.unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("WatermarkPreserved") && msg.contains("Edm.Boolean"),
+        "{msg}"
+    );
 }

@@ -166,6 +166,28 @@ fn document_fields(body: &Map<String, Value>) -> Result<Vec<(String, Value)>, Re
                     json!({"Value": value, "Display": state_display(value)}),
                 ));
             }
+            // Values as `$metadata` types them: a soft attribute typed Boolean takes a JSON
+            // boolean, a DateTimeOffset an RFC 3339 string; a string for either is refused, as
+            // an OData service refuses a literal it cannot convert.
+            Some((_, EdmType::Boolean, _)) => match v {
+                Value::Bool(_) | Value::Null => out.push((k.clone(), v.clone())),
+                _ => {
+                    return Err(bad(format!(
+                        "Cannot convert the value {v} of property '{k}' to type Edm.Boolean."
+                    )));
+                }
+            },
+            Some((_, EdmType::DateTimeOffset, _)) => match v {
+                Value::String(t) if DateTime::parse_from_rfc3339(t).is_ok() => {
+                    out.push((k.clone(), v.clone()));
+                }
+                Value::Null => out.push((k.clone(), v.clone())),
+                _ => {
+                    return Err(bad(format!(
+                        "Cannot convert the value {v} of property '{k}' to type Edm.DateTimeOffset."
+                    )));
+                }
+            },
             Some(_) => match v {
                 Value::String(_) | Value::Null => out.push((k.clone(), v.clone())),
                 _ => {

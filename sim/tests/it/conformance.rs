@@ -290,6 +290,35 @@ async fn windchill_answers_the_help_center_examples() {
     .await
     .unwrap();
     assert_eq!(r.status(), 204);
+    // A soft attribute typed Edm.Boolean in `$metadata` takes a JSON boolean; the string an
+    // earlier partreel sent is refused.
+    let metadata = wc_get(&c, &s, &format!("{base}/DocMgmt/$metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metadata.contains(r#"<Property Name="WatermarkPreserved" Type="Edm.Boolean"/>"#),
+        "{metadata}"
+    );
+    let r = wc_write(&c, &s, Method::POST, &docs)
+        .header("CSRF_NONCE", &n)
+        .json(&json!({"Name": "typed", "WatermarkPreserved": "true"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Edm.Boolean"));
+    let r = wc_write(&c, &s, Method::POST, &docs)
+        .header("CSRF_NONCE", &n)
+        .json(&json!({"Name": "typed", "WatermarkPreserved": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["WatermarkPreserved"], true);
     // Without the nonce a write is refused (wccg_rest_error_codes.html: 400 on a bad nonce).
     let r = wc_write(&c, &s, Method::POST, &docs)
         .json(&json!({"Name": "no nonce"}))

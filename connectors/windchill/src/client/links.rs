@@ -49,6 +49,7 @@ impl WindchillClient {
         link_id: &LinkId,
         fields: &RemoteFields,
     ) -> Result<RemoteLink> {
+        let types = self.document_types().await?;
         let mut body = Map::new();
         body.insert(
             "Name".into(),
@@ -58,9 +59,7 @@ impl WindchillClient {
             "Description".into(),
             Value::String(format!("partreel prompt-to-part link {link_id}")),
         );
-        for (k, v) in fields {
-            body.insert(k.clone(), Value::String(v.clone()));
-        }
+        body.extend(self.typed_body(types, fields, link_id)?);
         body.insert(
             "Context@odata.bind".into(),
             Value::String(odata::keyed("Containers", &self.p.container)),
