@@ -329,6 +329,105 @@ impl Loaded {
     }
 }
 
+/// Keys a system table may hold besides its connector's own settings.
+const ENDPOINT_KEYS: &[&str] = &["type", "name", "mapping"];
+
+/// Unknown keys in the file's system tables (`[plm]`, `[dam]`, `[systems.NAME]`), each named
+/// with its table. The connector settings are flattened into those tables, which hides their
+/// own refusal of unknown keys from the configuration loader; so each table's settings are
+/// read once more on their own, straight from the file.
+fn unknown_system_keys(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = text.parse::<toml::Table>() else {
+        // A file that does not parse was already reported by the loader.
+        return Vec::new();
+    };
+    let mut tables: Vec<(String, &toml::Table)> = Vec::new();
+    for key in ["plm", "dam"] {
+        if let Some(toml::Value::Table(t)) = file.get(key) {
+            tables.push((key.to_string(), t));
+        }
+    }
+    if let Some(toml::Value::Table(systems)) = file.get("systems") {
+        for (name, v) in systems {
+            if let toml::Value::Table(t) = v {
+                tables.push((format!("systems.{name}"), t));
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (key, table) in tables {
+        let mut settings = table.clone();
+        for k in ENDPOINT_KEYS {
+            settings.remove(*k);
+        }
+        let kind = table
+            .get("type")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("");
+        // serde stops at the first unknown key: take it out and read again, so every one is
+        // named at once.
+        for _ in 0..table.len() {
+            let value = toml::Value::Table(settings.clone());
+            let result = match kind {
+                "windchill" => WindchillConfig::deserialize(value).map(drop),
+                "teamcenter" => TeamcenterConfig::deserialize(value).map(drop),
+                "threedx" => ThreedxConfig::deserialize(value).map(drop),
+                "bynder" => BynderConfig::deserialize(value).map(drop),
+                "aem" => AemConfig::deserialize(value).map(drop),
+                _ => Ok(()),
+            };
+            let Err(e) = result else { break };
+            let message = e.to_string();
+            let Some(field) = unknown_field(&message) else {
+                break;
+            };
+            problems.push(format!("{key}: {}", message.trim()));
+            if settings.remove(&field).is_none() {
+                break;
+            }
+        }
+    }
+    problems
+}
+
+/// `state` written as a libpq key/value connection string (`host=… dbname=… password=…`) would
+/// otherwise become the name of a SQLite file — with a password in it. Refused, naming the
+/// form to use, never echoing the value.
+fn state_problem(state: &str) -> Option<String> {
+    let s = state.trim();
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return None;
+    }
+    const LIBPQ_KEYS: &[&str] = &[
+        "host=",
+        "hostaddr=",
+        "port=",
+        "dbname=",
+        "user=",
+        "password=",
+        "sslmode=",
+    ];
+    let lower = s.to_ascii_lowercase();
+    let looks_like_libpq = lower
+        .split_whitespace()
+        .any(|w| LIBPQ_KEYS.iter().any(|k| w.starts_with(k)));
+    looks_like_libpq.then(|| {
+        "state: this looks like a PostgreSQL key/value connection string, which would be taken \
+         for a SQLite file name; write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE \
+         (best set from the environment, PARTREEL__STATE)"
+            .to_string()
+    })
+}
+
+/// The key of serde's "unknown field `x`, expected …" message.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    Some(rest.split('`').next()?.to_string())
+}
+
 /// Reads and validates a configuration file; every problem is reported at once.
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     if !path.exists() {
@@ -401,6 +500,11 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
             "dam".to_string()
         };
         problems.extend(sys.validate().into_iter().map(|m| format!("{key}.{m}")));
+    }
+
+    problems.extend(unknown_system_keys(path));
+    if let Some(problem) = state_problem(&config.state) {
+        problems.push(problem);
     }
 
     if let Some(viewer) = &config.viewer

@@ -154,7 +154,13 @@ pub fn store(cfg: &Loaded) -> anyhow::Result<Arc<dyn StateStore>> {
     }
     let path = cfg.state_path()?;
     let wait = Duration::from_secs(cfg.config.sync.state_wait_secs);
-    let store = SqliteStore::open_with(&path, wait)?;
+    let store = SqliteStore::open_with(&path, wait).with_context(|| {
+        format!(
+            "{}: state: cannot open the SQLite file {}",
+            cfg.path.display(),
+            path.display()
+        )
+    })?;
     Ok(Arc::new(store))
 }
 

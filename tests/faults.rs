@@ -1074,3 +1074,84 @@ async fn recorded_wire_holds_every_exchange_and_no_secret() {
     forbidden.extend(issued);
     crate::util::assert_no_secret(&all, &forbidden);
 }
+
+/// Misspelt keys in a system's table (`[systems.NAME]`, whose connector settings are flattened
+/// into it) are refused like unknown keys anywhere else: every one named with its table, at
+/// once, and nothing is synced.
+#[tokio::test]
+async fn unknown_system_keys_are_named_with_their_table() {
+    let env = Env::start(SimConfig::default(), fast()).await;
+    add_to_section(&env.config, "systems.windchill", "link_id_propery = \"X\"");
+    add_to_section(&env.config, "systems.windchill", "page_sise = 5");
+    add_to_section(&env.config, "systems.bynder", "scopse = []");
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    for (table, key) in [
+        ("systems.windchill", "link_id_propery"),
+        ("systems.windchill", "page_sise"),
+        ("systems.bynder", "scopse"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(table) && l.contains(key))
+                || err.contains(&format!("{table}: unknown field `{key}`")),
+            "must name {table}.{key}:\n{err}"
+        );
+    }
+    assert!(env.link_documents().is_empty());
+}
+
+/// A libpq-style connection string given as `state` (here from the environment, as an admin
+/// would set it) is refused with the form to use — never taken for a SQLite file name with the
+/// password in it — and the password appears nowhere in the output.
+#[tokio::test]
+async fn a_libpq_connection_string_as_state_is_refused_without_echoing_it() {
+    let env = Env::start(SimConfig::default(), fast()).await;
+    let secret = "pq-s3cret-value";
+    let conn = format!("host=127.0.0.1 dbname=test user=partreel password={secret}");
+    let out = env
+        .run(
+            &["sync", "--json"],
+            &[],
+            &[("PARTREEL__STATE", conn.as_str())],
+        )
+        .await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("state:") && err.contains("postgres://"),
+        "{err}"
+    );
+    assert!(!text(&out).contains(secret), "the password is never echoed");
+    let stray = std::fs::read_dir(env.dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains("password"));
+    assert!(!stray, "no file named after the connection string");
+    assert!(
+        std::fs::read_dir(std::env::current_dir().unwrap())
+            .expect("cwd")
+            .filter_map(|e| e.ok())
+            .all(|e| !e.file_name().to_string_lossy().contains(secret))
+    );
+}
+
+/// A state file that cannot be created (its folder is a file) names the key, the
+/// configuration and the path, not only the operating system's words.
+#[tokio::test]
+async fn an_unusable_state_path_names_the_key_and_the_path() {
+    let env = Env::start(SimConfig::default(), fast()).await;
+    let blocker = env.dir.path().join("not-a-folder");
+    std::fs::write(&blocker, "a file").expect("write");
+    let state = blocker.join("state.db");
+    crate::util::set_state(&env.config, &state.to_string_lossy());
+    let out = try_sync(&env, &[]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("state"), "{err}");
+    assert!(err.contains(&state.to_string_lossy().to_string()), "{err}");
+    assert!(
+        err.contains("partreel.toml") || err.contains(".toml"),
+        "{err}"
+    );
+}
