@@ -88,6 +88,12 @@ impl Sim {
         let creds = self.credentials();
         std::fs::create_dir_all(dir.join("mappings"))?;
         std::fs::create_dir_all(dir.join("secrets"))?;
+        // Only the owner may list or enter the folder of secrets.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.join("secrets"), std::fs::Permissions::from_mode(0o700))?;
+        }
         std::fs::write(dir.join("mappings/windchill.toml"), WINDCHILL_MAPPING)?;
         std::fs::write(dir.join("mappings/teamcenter.toml"), TEAMCENTER_MAPPING)?;
         std::fs::write(dir.join("mappings/threedx.toml"), THREEDX_MAPPING)?;

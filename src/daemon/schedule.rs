@@ -65,6 +65,18 @@ pub fn parse(expr: &str) -> Result<Schedule, ScheduleError> {
         6 => (fields[0], &fields[1..]),
         n => return Err(invalid(format!("it has {n} fields"))),
     };
+    for (field, (name, lo, hi)) in std::iter::once(seconds)
+        .chain(rest[..4].iter().copied())
+        .zip([
+            ("second", 0, 59),
+            ("minute", 0, 59),
+            ("hour", 0, 23),
+            ("day of month", 1, 31),
+            ("month", 1, 12),
+        ])
+    {
+        check_range(field, name, lo, hi).map_err(invalid)?;
+    }
     let dow = crontab_days(rest[4]).map_err(invalid)?;
     let full = format!(
         "{seconds} {} {} {} {} {dow}",
@@ -81,6 +93,27 @@ pub fn parse(expr: &str) -> Result<Schedule, ScheduleError> {
         });
     }
     Ok(schedule)
+}
+
+/// Checks the numbers of one field (`5`, `1-5`, `*/15`, `0-30/5`, lists of them) against the
+/// field's range, so the message says which field and what range (the `cron` crate's own
+/// message for `60` in the minutes is "Minutes must be less than 59"). Names pass through.
+fn check_range(field: &str, name: &str, lo: u32, hi: u32) -> Result<(), String> {
+    for item in field.split(',') {
+        let base = item.split_once('/').map_or(item, |(b, _)| b);
+        if base == "*" || base == "?" || base.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let (a, z) = base.split_once('-').unwrap_or((base, base));
+        for n in [a, z] {
+            match n.parse::<u32>() {
+                Ok(v) if (lo..=hi).contains(&v) => {}
+                Ok(v) => return Err(format!("{name} {v} is out of range {lo}-{hi}")),
+                Err(_) => return Err(format!("{name} {n:?} is not a number")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Translates a crontab day-of-week field (0–7, Sunday = 0 or 7) into the `cron` crate's
@@ -210,6 +243,15 @@ mod tests {
             parse("0 0 30 2 *"),
             Err(ScheduleError::Never { .. })
         ));
+        // The field and its range, not the `cron` crate's "less than 59".
+        let e = parse("60 * * * *").unwrap_err().to_string();
+        assert!(e.contains("minute 60 is out of range 0-59"), "{e}");
+        let e = parse("0 24 * * *").unwrap_err().to_string();
+        assert!(e.contains("hour 24 is out of range 0-23"), "{e}");
+        let e = parse("0 0 0 * *").unwrap_err().to_string();
+        assert!(e.contains("day of month 0 is out of range 1-31"), "{e}");
+        assert!(parse("0-59/5 0-23 1-31 1-12 *").is_ok());
+        assert!(parse("0 9 * JAN-MAR MON").is_ok());
     }
 
     #[test]

@@ -238,13 +238,26 @@ pub fn parse_dam_host(s: &str) -> Option<DamHost> {
 
 /// Whether `s` is a CSP source expression we accept for `frame-ancestors`.
 fn valid_csp_source(s: &str) -> bool {
-    !s.is_empty()
-        && !s.contains(|c: char| c.is_whitespace() || c == ';' || c == ',' || c.is_control())
-        && (s == "'self'"
-            || s.starts_with("https://")
-            || s.starts_with("http://")
-            || s == "https:"
-            || s.starts_with("*."))
+    if s == "'self'" {
+        return true;
+    }
+    if s.is_empty()
+        || s.contains(|c: char| c.is_whitespace() || c == ';' || c == ',' || c.is_control())
+    {
+        return false;
+    }
+    // An origin (`https://plm.example.com[:port]`), or `*.example.com` with or without a
+    // scheme: a wildcard may stand for the subdomains of a named domain, never for every host
+    // (`*`, `https://*`, `https:` would let any site frame the pages).
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let Some(rest) = rest.or_else(|| s.starts_with("*.").then_some(s)) else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    let named = host.strip_prefix("*.").unwrap_or(host);
+    !named.is_empty() && !named.contains('*') && (named.len() == host.len() || named.contains('.'))
 }
 
 impl ViewerConfig {
@@ -292,7 +305,7 @@ impl ViewerConfig {
         for (i, s) in self.frame_ancestors.iter().enumerate() {
             if !valid_csp_source(s) {
                 problems.push(format!(
-                    "viewer.frame_ancestors[{i}]: {s:?} is not an origin such as https://plm.example.com or 'self'"
+                    "viewer.frame_ancestors[{i}]: {s:?} is not an origin such as https://plm.example.com or 'self' (a wildcard may only stand for the subdomains of a named domain, *.example.com)"
                 ));
             }
         }

@@ -314,6 +314,45 @@ fn config_problems_are_all_reported() {
     );
 }
 
+/// Framing: origins and subdomain wildcards of a named domain pass; anything that lets every
+/// site frame the pages (`*`, `https:`, `http://*`, `*.com`) is refused, naming the entry.
+#[test]
+fn frame_ancestors_refuse_wildcards_for_every_site() {
+    for good in [
+        "'self'",
+        "https://plm.example.com",
+        "https://plm.example.com:8443",
+        "https://*.example.com",
+        "*.example.com",
+    ] {
+        let cfg = ViewerConfig {
+            frame_ancestors: vec![good.into()],
+            ..ViewerConfig::default()
+        };
+        assert!(cfg.validate().is_ok(), "{good}");
+    }
+    for bad in [
+        "*",
+        "https:",
+        "http:",
+        "http://*",
+        "https://*",
+        "*.com",
+        "plm.example.com",
+    ] {
+        let cfg = ViewerConfig {
+            frame_ancestors: vec![bad.into()],
+            ..ViewerConfig::default()
+        };
+        let errs = cfg.validate().expect_err(bad);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("frame_ancestors[0]") && e.contains(bad)),
+            "{bad}: {errs:?}"
+        );
+    }
+}
+
 #[test]
 fn dam_hosts_match_host_and_port() {
     let h = config::parse_dam_host("cdn.example.com").expect("host");

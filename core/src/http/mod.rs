@@ -294,6 +294,14 @@ impl HttpClient {
                     if after > Duration::from_secs(self.retry.max_retry_after_secs) =>
                 {
                     tracing::warn!(system = %self.system, method = %r.method, path = %r.url.path(), retry_after_secs = after.as_secs(), "server asks to wait longer than http.retry.max_retry_after_secs; giving up for this run");
+                    let mut err = err;
+                    if let ConnectorError::Http { message, .. } = &mut err {
+                        message.push_str(&format!(
+                            " (the server asks to wait {} s, more than http.retry.max_retry_after_secs = {}: this run stops, the next one resumes)",
+                            after.as_secs(),
+                            self.retry.max_retry_after_secs
+                        ));
+                    }
                     return Err(err);
                 }
                 RetryAction::Retry { after } if attempt < self.retry.max_attempts => {

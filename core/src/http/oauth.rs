@@ -202,9 +202,10 @@ async fn bridge(
     }
     let resp = match http.send(r, &NoAuth).await {
         Ok(resp) => resp,
+        // A 429 is the endpoint's rate limit, not a refused request: keep it as what it is.
         Err(ConnectorError::Http {
             status, message, ..
-        }) if (400..500).contains(&status) => {
+        }) if (400..500).contains(&status) && status != 429 => {
             let body = serde_json::json!({"error": if status == 401 { "invalid_client" } else { "invalid_request" }, "error_description": message});
             return oauth2::http::Response::builder()
                 .status(status)

@@ -1061,4 +1061,32 @@ async fn a_retry_after_longer_than_the_cap_fails_without_retrying() {
     );
     assert_eq!(http.stats().requests, 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let message = err.to_string();
+    assert!(
+        message.contains("3600 s") && message.contains("max_retry_after_secs = 60"),
+        "says why it gave up: {message}"
+    );
+}
+
+/// A token endpoint answering 429 (its own rate limit) is reported as such after the retries,
+/// not as a refused client (`invalid_request`).
+#[tokio::test]
+async fn a_rate_limited_token_endpoint_is_named_as_such() {
+    let s = server().await;
+    always(
+        &s,
+        "/token",
+        ResponseTemplate::new(429).set_body_json(serde_json::json!({"message": "slow down"})),
+    )
+    .await;
+    let http = client(&fast());
+    let auth = credentials(&s, ClientAuthMethod::Basic);
+    let err = http
+        .send(Request::get(url(&s.uri(), "/api")), &auth)
+        .await
+        .expect_err("no token");
+    let message = err.to_string();
+    assert!(matches!(err, ConnectorError::Auth { .. }), "{err:?}");
+    assert!(message.contains("429"), "{message}");
+    assert!(!message.contains("invalid_request"), "{message}");
 }

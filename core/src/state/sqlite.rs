@@ -150,6 +150,19 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// Makes a state file it just created readable by its owner only (it holds clip metadata and
+/// the journal); SQLite gives its `-wal` and `-shm` files the same mode.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating when missing) the state file and its tables; statements wait up to
     /// [`DEFAULT_BUSY_WAIT`] for another process's write.
@@ -171,7 +184,11 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
+        let created = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        if created {
+            owner_only(path).map_err(|e| open_err(e.to_string()))?;
+        }
         Self::init(conn, path.to_path_buf()).map_err(|e| open_err(e.to_string()))
     }
 

@@ -234,3 +234,20 @@ async fn fresh() -> Option<SqliteFixture> {
 }
 
 super::conformance::conformance_suite!(fresh);
+
+/// A state file partreel creates is its owner's only (0600); one that existed keeps the mode
+/// its admin gave it.
+#[cfg(unix)]
+#[test]
+fn a_new_state_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).expect("open"));
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    drop(SqliteStore::open(&path).expect("reopen"));
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "{mode:o}");
+}

@@ -251,3 +251,24 @@ async fn generated_parts_in_threedx_and_aem_clips() {
     }
     s.shutdown().await;
 }
+
+/// The written configuration keeps its secrets in a folder only its owner may enter (0700),
+/// each file its owner's only (0600).
+#[cfg(unix)]
+#[tokio::test]
+async fn written_secrets_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = crate::util::sim(0, 0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    s.write_partreel_config(dir.path(), &Default::default())
+        .expect("write config");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    let secrets = dir.path().join("secrets");
+    assert_eq!(mode(&secrets), 0o700);
+    for entry in std::fs::read_dir(&secrets).expect("secrets") {
+        let path = entry.expect("entry").path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    s.shutdown().await;
+}
