@@ -13,9 +13,43 @@ const OWN_CRATES: &[&str] = &[
     "partreel",
     "partreel_core",
     "partreel_windchill",
+    "partreel_teamcenter",
+    "partreel_threedx",
     "partreel_bynder",
+    "partreel_aem",
     "partreel_sim",
 ];
+
+/// Crates whose debug and trace events print credentials (`cookie_store`: every `Set-Cookie`,
+/// Windchill's and Teamcenter's `JSESSIONID`, 3DPassport's `CASTGC`): never shown above `info`,
+/// whatever the filter says.
+const NEVER_VERBOSE: &[&str] = &["cookie_store"];
+
+/// The second gate every event passes, after `--log-level`: a span directive such as
+/// `[sync]=trace` enables every crate's events inside the span, so here a dependency's debug
+/// and trace events pass only when the filter names that crate (`hyper=trace`), and those of
+/// [`NEVER_VERBOSE`] crates never.
+fn dependency_gate(spec: &str) -> impl Fn(&tracing::Metadata<'_>) -> bool + Send + Sync + 'static {
+    let named: Vec<String> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.starts_with('['))
+        .filter_map(|d| d.split_once('=').map(|(t, _)| t))
+        .map(|t| t.split('[').next().unwrap_or(t).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    move |m| {
+        if *m.level() <= tracing::Level::INFO {
+            return true;
+        }
+        let target = m.target();
+        let krate = target.split("::").next().unwrap_or(target);
+        if NEVER_VERBOSE.contains(&krate) {
+            return false;
+        }
+        OWN_CRATES.contains(&krate) || named.iter().any(|n| target.starts_with(n.as_str()))
+    }
+}
 
 /// Turns each bare level of a `--log-level` filter (`trace`, `debug`, …) into that level for
 /// partreel's own crates and at most `info` for every other crate. Dependencies log secrets at
@@ -46,18 +80,27 @@ fn scoped_filter(spec: &str) -> String {
 
 /// Installs the global subscriber.
 pub fn init(args: &GlobalArgs) -> anyhow::Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = EnvFilter::try_new(scoped_filter(&args.log_level))
         .with_context(|| format!("--log-level {:?} is not a valid filter", args.log_level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let gate = filter_fn(dependency_gate(&args.log_level));
+    let registry = tracing_subscriber::registry().with(filter);
+    let text = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
     match args.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+        LogFormat::Text => registry.with(text.with_filter(gate)).try_init(),
+        LogFormat::Json => registry
+            .with(
+                text.json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_filter(gate),
+            )
             .try_init(),
     }
     .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))

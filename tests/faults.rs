@@ -1155,3 +1155,29 @@ async fn an_unusable_state_path_names_the_key_and_the_path() {
         "{err}"
     );
 }
+
+/// A span filter (`[sync]=trace`) enables every crate's events inside the sync span; the
+/// cookie store's among them printed each `Set-Cookie` — Windchill's and Teamcenter's
+/// `JSESSIONID`, 3DPassport's `CASTGC`. No session cookie or ticket reaches the log at any
+/// filter.
+#[tokio::test]
+async fn span_filters_never_log_session_cookies() {
+    let env = Env::start(SimConfig::default(), fast()).await;
+    for filter in ["[sync]=trace", "[sync]=debug,cookie_store=trace"] {
+        let out = env
+            .run(&["--log-level", filter, "sync", "--json"], &[], &[])
+            .await;
+        assert!(out.status.success(), "{}", text(&out));
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            log.contains("DEBUG"),
+            "{filter}: the filter was applied:\n{log}"
+        );
+        for cookie in ["JSESSIONID=", "CASTGC=", "Set-Cookie"] {
+            assert!(!log.contains(cookie), "{filter}: the log holds {cookie}");
+        }
+        let mut issued = env.sim.issued_credentials();
+        issued.retain(|c| c.len() >= 8);
+        crate::util::assert_no_secret(&log, &issued);
+    }
+}
