@@ -20,6 +20,9 @@ pub mod plan;
 pub mod pull;
 pub mod report;
 
+#[cfg(test)]
+mod files_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -269,11 +272,40 @@ impl RunState {
     /// several jobs in one daemon never remove each other's files.
     pub(crate) fn files_dir(&self) -> std::path::PathBuf {
         std::env::temp_dir().join(format!(
-            "partreel-files-{}-{}",
-            std::process::id(),
+            "{FILES_PREFIX}{}_{}",
+            crate::state::owner::file_tag(),
             self.run_id
         ))
     }
+}
+
+/// Prefix of the runs' downloads folders, `partreel-files-MACHINE-PID-START_RUN`.
+const FILES_PREFIX: &str = "partreel-files-";
+
+/// Removes the downloads folders under `dir` left by runs of processes that ended (killed
+/// mid-download): folders of this machine whose process is gone. Folders of live processes,
+/// of other machines sharing the folder, and of any other name stay. Returns how many went.
+pub(crate) fn sweep_stale_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(FILES_PREFIX)) else {
+            continue;
+        };
+        let Some((tag, _run)) = rest.split_once('_') else {
+            continue;
+        };
+        if crate::state::owner::tag_is_gone(tag) == Some(true)
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn new_run_id() -> String {
@@ -340,6 +372,11 @@ impl SyncEngine {
             "sync started"
         );
 
+        // Downloads folders of earlier runs killed mid-download.
+        let swept = sweep_stale_files(&std::env::temp_dir());
+        if swept > 0 {
+            tracing::info!(folders = swept, "removed downloads folders of ended runs");
+        }
         let result = self.phases(&store, &run).await;
         // The run's downloads folder (each file is removed once checked; a run that failed
         // mid-download may leave one behind).

@@ -59,6 +59,32 @@ pub fn identity(name: Option<&str>) -> String {
     format!("{name}@{}/{}/{}/{}", me.host, me.pid, me.start, me.machine)
 }
 
+/// This process as a file-name part, `MACHINE-PID-START` (see [`tag_is_gone`]).
+pub fn file_tag() -> String {
+    let me = me();
+    format!("{}-{}-{}", me.machine, me.pid, me.start)
+}
+
+/// For a [`file_tag`] written by some process: `Some(true)` when that process is known to have
+/// ended (same machine, pid free, zombie or reused), `Some(false)` when it may still run,
+/// `None` when the tag is not one this machine can judge (another machine, or not a tag).
+pub fn tag_is_gone(tag: &str) -> Option<bool> {
+    let mut parts = tag.splitn(3, '-');
+    let (machine, pid, start) = (parts.next()?, parts.next()?, parts.next()?);
+    let (pid, start): (u32, u64) = (pid.parse().ok()?, start.parse().ok()?);
+    let me = me();
+    if me.machine.is_empty() || machine != me.machine {
+        return None;
+    }
+    if pid == me.pid && start == me.start {
+        return Some(false);
+    }
+    Some(match proc_stat(pid) {
+        None => true,
+        Some(stat) => stat.zombie || stat.start != start,
+    })
+}
+
 /// The parts of an identity written by [`identity`].
 #[derive(Debug, PartialEq, Eq)]
 struct Parsed<'a> {
