@@ -8,18 +8,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::Check;
 use crate::connector::{ChangeQuery, Page};
+use crate::engine::pull::FeedRecord;
 use crate::error::ConnectorError;
 
 /// One feed of one system.
-pub(super) struct Feed<'a, T> {
+pub(super) struct Feed<'a> {
     pub system: &'a str,
     /// Connector type, for the wire document's name.
     pub kind: &'a str,
     /// `parts`, `links` or `assets`.
     pub name: &'a str,
     pub page_size: u32,
-    pub modified: fn(&T) -> DateTime<Utc>,
-    pub key: fn(&T) -> &str,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -28,8 +27,9 @@ fn iso(t: DateTime<Utc>) -> String {
 
 /// The order check on `first` (the feed's first page, read from the beginning) and the filter
 /// check with one more request through `fetch`.
-pub(super) async fn probe<T, F, Fut>(feed: &Feed<'_, T>, first: &Page<T>, fetch: F) -> Vec<Check>
+pub(super) async fn probe<T, F, Fut>(feed: &Feed<'_>, first: &Page<T>, fetch: F) -> Vec<Check>
 where
+    T: FeedRecord,
     F: FnOnce(ChangeQuery) -> Fut,
     Fut: Future<Output = Result<Page<T>, ConnectorError>>,
 {
@@ -57,7 +57,7 @@ where
              the first sync",
         ));
     }
-    let times: Vec<DateTime<Utc>> = first.items.iter().map(feed.modified).collect();
+    let times: Vec<DateTime<Utc>> = first.items.iter().map(T::feed_modified).collect();
     if let Some(i) = times.windows(2).position(|w| w[1] < w[0]) {
         let (a, b) = (&first.items[i], &first.items[i + 1]);
         out.push(Check::fail(
@@ -67,9 +67,9 @@ where
                 "the {} feed is not sorted oldest first: record {} (modified {}) came after \
                  record {} (modified {})",
                 feed.name,
-                (feed.key)(b),
+                b.feed_key(),
                 iso(times[i + 1]),
-                (feed.key)(a),
+                a.feed_key(),
                 iso(times[i])
             ),
             format!(
@@ -109,10 +109,10 @@ where
     ));
     // A bound with records before it: the median distinct time.
     let at = distinct[distinct.len() / 2];
-    let Some(probe_record) = first.items.iter().find(|r| (feed.modified)(r) == at) else {
+    let Some(probe_record) = first.items.iter().find(|r| r.feed_modified() == at) else {
         return out;
     };
-    let probe_key = (feed.key)(probe_record).to_string();
+    let probe_key = probe_record.feed_key().to_string();
     let page = match fetch(ChangeQuery {
         since: Some(at),
         continuation: None,
@@ -134,7 +134,7 @@ where
             return out;
         }
     };
-    if let Some(older) = page.items.iter().find(|r| (feed.modified)(r) < at) {
+    if let Some(older) = page.items.iter().find(|r| r.feed_modified() < at) {
         out.push(Check::fail(
             feed.system,
             &filter_id,
@@ -142,8 +142,8 @@ where
                 "asked for records modified at or after {}, the server returned record {} \
                  modified {}: the modified-since filter is ignored",
                 iso(at),
-                (feed.key)(older),
-                iso((feed.modified)(older))
+                older.feed_key(),
+                iso(older.feed_modified())
             ),
             format!(
                 "the filter partreel sends is in docs/wire/{}.md; check that the \
@@ -153,9 +153,9 @@ where
         ));
         return out;
     }
-    let found = page.items.iter().any(|r| (feed.key)(r) == probe_key);
+    let found = page.items.iter().any(|r| r.feed_key() == probe_key);
     let crowded = page.items.len() >= feed.page_size as usize
-        && page.items.iter().all(|r| (feed.modified)(r) == at);
+        && page.items.iter().all(|r| r.feed_modified() == at);
     if !found && !crowded {
         out.push(Check::fail(
             feed.system,

@@ -19,7 +19,6 @@ use crate::connector::{
 };
 use crate::error::ConnectorError;
 use crate::mapping::Mapping;
-use crate::model::{PartRevision, RemoteLink, VideoExperiment};
 
 pub use types::{ValueClass, canonical_class, remote_class};
 
@@ -161,7 +160,6 @@ pub async fn plm(
         return out;
     };
     out.push(clock(&system, first.server_time, opts));
-    let part_modified: fn(&PartRevision) -> DateTime<Utc> = |p| p.modified;
     out.extend(
         feed::probe(
             &feed::Feed {
@@ -169,8 +167,6 @@ pub async fn plm(
                 kind,
                 name: "parts",
                 page_size: opts.probe_page,
-                modified: part_modified,
-                key: |p: &PartRevision| p.remote_id.as_str(),
             },
             &first,
             |q| async move { conn.changed_parts(&q).await },
@@ -179,7 +175,6 @@ pub async fn plm(
     );
     match conn.changed_links(&query).await {
         Ok(links) => {
-            let link_modified: fn(&RemoteLink) -> DateTime<Utc> = |l| l.modified;
             out.extend(
                 feed::probe(
                     &feed::Feed {
@@ -187,8 +182,6 @@ pub async fn plm(
                         kind,
                         name: "links",
                         page_size: opts.probe_page,
-                        modified: link_modified,
-                        key: |l: &RemoteLink| l.remote_id.as_str(),
                     },
                     &links,
                     |q| async move { conn.changed_links(&q).await },
@@ -232,7 +225,6 @@ pub async fn dam(
         return out;
     };
     out.push(clock(&system, first.server_time, opts));
-    let asset_modified: fn(&VideoExperiment) -> DateTime<Utc> = |a| a.modified;
     out.extend(
         feed::probe(
             &feed::Feed {
@@ -240,8 +232,6 @@ pub async fn dam(
                 kind,
                 name: "assets",
                 page_size: opts.probe_page,
-                modified: asset_modified,
-                key: |a: &VideoExperiment| a.asset_id.as_str(),
             },
             &first,
             |q| async move { conn.changed_assets(&q).await },

@@ -21,14 +21,21 @@ fn page(recs: &[(&str, i64)]) -> Page<Rec> {
     }
 }
 
-fn feed() -> Feed<'static, Rec> {
+impl crate::engine::pull::FeedRecord for Rec {
+    fn feed_key(&self) -> &str {
+        &self.0
+    }
+    fn feed_modified(&self) -> DateTime<Utc> {
+        self.1
+    }
+}
+
+fn feed() -> Feed<'static> {
     Feed {
         system: "wc",
         kind: "windchill",
         name: "parts",
         page_size: 20,
-        modified: |r| r.1,
-        key: |r| r.0.as_str(),
     }
 }
 

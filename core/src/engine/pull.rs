@@ -29,11 +29,16 @@ use crate::model::{PartRevision, RemoteLink, VideoExperiment};
 pub trait FeedRecord {
     /// The record's id in its system.
     fn feed_key(&self) -> &str;
+    /// When the record was last modified (what the feed sorts and filters on).
+    fn feed_modified(&self) -> DateTime<Utc>;
 }
 
 impl FeedRecord for PartRevision {
     fn feed_key(&self) -> &str {
         &self.remote_id
+    }
+    fn feed_modified(&self) -> DateTime<Utc> {
+        self.modified
     }
 }
 
@@ -41,11 +46,17 @@ impl FeedRecord for RemoteLink {
     fn feed_key(&self) -> &str {
         &self.remote_id
     }
+    fn feed_modified(&self) -> DateTime<Utc> {
+        self.modified
+    }
 }
 
 impl FeedRecord for VideoExperiment {
     fn feed_key(&self) -> &str {
         &self.asset_id
+    }
+    fn feed_modified(&self) -> DateTime<Utc> {
+        self.modified
     }
 }
 

@@ -56,6 +56,9 @@ impl FeedRecord for Rec {
     fn feed_key(&self) -> &str {
         &self.id
     }
+    fn feed_modified(&self) -> DateTime<Utc> {
+        self.t
+    }
 }
 
 /// An in-memory change feed. Its clock starts at `t(1000)` and ticks a second per page.

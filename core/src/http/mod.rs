@@ -99,8 +99,8 @@ struct Stats {
 
 /// Whether a response header is one servers use to announce a rate budget: `RateLimit-*`
 /// (the IETF draft), `X-RateLimit-*` / `X-Rate-Limit-*` (common practice) and `Retry-After`.
-fn is_rate_limit_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
+/// `n` as the `http` crate keeps header names: lower-case.
+fn is_rate_limit_header(n: &str) -> bool {
     n == "retry-after"
         || n.starts_with("ratelimit")
         || n.starts_with("x-ratelimit")
@@ -189,14 +189,11 @@ impl HttpClient {
 
     /// The configured client-side limit and what the server said about its own so far.
     pub fn rate_limits(&self) -> RateLimitReport {
-        let headers = match self.stats.rate_limit_headers.lock() {
-            Ok(h) => h.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            Err(poisoned) => poisoned
-                .into_inner()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
+        let headers = self
+            .rate_limit_headers()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         RateLimitReport {
             requests: self.rate_limit.requests,
             per_secs: self.rate_limit.per_secs,
@@ -336,6 +333,16 @@ impl HttpClient {
         }
     }
 
+    /// The rate-limit headers seen so far.
+    fn rate_limit_headers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.stats
+            .rate_limit_headers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Remembers the rate-limit headers of an answer and counts 429s (for `doctor`).
     fn note_rate_limit(&self, status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) {
         if status.as_u16() == 429 {
@@ -349,10 +356,7 @@ impl HttpClient {
         if seen.is_empty() {
             return;
         }
-        let mut map = match self.stats.rate_limit_headers.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut map = self.rate_limit_headers();
         for (name, v) in seen {
             // A value is a number or a short list: a long one is not a rate-limit header.
             map.insert(name, v.chars().take(120).collect());

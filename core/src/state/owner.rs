@@ -71,7 +71,12 @@ pub fn file_tag() -> String {
 pub fn tag_is_gone(tag: &str) -> Option<bool> {
     let mut parts = tag.splitn(3, '-');
     let (machine, pid, start) = (parts.next()?, parts.next()?, parts.next()?);
-    let (pid, start): (u32, u64) = (pid.parse().ok()?, start.parse().ok()?);
+    judge(machine, pid.parse().ok()?, start.parse().ok()?)
+}
+
+/// Whether the process `pid` started at `start` on `machine` has ended: None when this machine
+/// cannot tell (another machine, or no `/proc` here).
+fn judge(machine: &str, pid: u32, start: u64) -> Option<bool> {
     let me = me();
     if me.machine.is_empty() || machine != me.machine {
         return None;
@@ -115,20 +120,7 @@ fn parse(owner: &str) -> Option<Parsed<'_>> {
 /// still run — this process itself, a process on another machine, an identity written by an
 /// older partreel (`local`, `HOST-PID`) — in which case only a lease's age frees its work.
 pub fn is_gone(owner: &str) -> bool {
-    let Some(p) = parse(owner) else {
-        return false;
-    };
-    let me = me();
-    if me.machine.is_empty() || p.machine != me.machine {
-        return false;
-    }
-    if p.pid == me.pid && p.start == me.start {
-        return false;
-    }
-    match proc_stat(p.pid) {
-        None => true,
-        Some(stat) => stat.zombie || stat.start != p.start,
-    }
+    parse(owner).is_some_and(|p| judge(p.machine, p.pid, p.start) == Some(true))
 }
 
 /// Fields of `/proc/PID/stat` that tell whether a process lives.

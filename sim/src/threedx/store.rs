@@ -115,10 +115,9 @@ pub struct ThreedxStore {
     pub(crate) logins: u64,
     /// CSRF tokens issued.
     pub(crate) csrf_issued: u64,
-    /// When each CSRF token was issued (real time), with a lifetime set.
-    pub(crate) csrf_at: HashMap<String, std::time::Instant>,
-    /// The session each CSRF token was issued to.
-    pub(crate) csrf_keys: HashMap<String, String>,
+    /// With a lifetime set: each CSRF token -> the session it was issued to and when (real
+    /// time).
+    pub(crate) csrf_issued_to: HashMap<String, (String, std::time::Instant)>,
     /// How long a CSRF token is accepted (None: for the session's life). Real time, like the
     /// rate limiter: the lifetime 3DSpace gives its tokens is not published [INFERRED]; ws3dx
     /// renews them after 55 minutes.
@@ -200,8 +199,7 @@ impl ThreedxStore {
     /// Forgets every CSRF token (the next write of each session is refused).
     pub fn invalidate_csrf(&mut self) {
         self.csrf.clear();
-        self.csrf_at.clear();
-        self.csrf_keys.clear();
+        self.csrf_issued_to.clear();
     }
 
     /// The session's CSRF token, issuing one when it has none. With a lifetime set, every
@@ -215,8 +213,8 @@ impl ThreedxStore {
         let t = self.token("csrf");
         self.csrf_issued += 1;
         self.csrf.insert(key.to_string(), t.clone());
-        self.csrf_at.insert(t.clone(), std::time::Instant::now());
-        self.csrf_keys.insert(t.clone(), key.to_string());
+        self.csrf_issued_to
+            .insert(t.clone(), (key.to_string(), std::time::Instant::now()));
         t
     }
 
@@ -229,19 +227,10 @@ impl ThreedxStore {
         let Some(life) = self.csrf_lifetime else {
             return self.csrf.get(key).map(String::as_str) == Some(sent);
         };
-        self.csrf_at.retain(|_, at| at.elapsed() < life);
-        let current = self.csrf.get(key).map(String::as_str) == Some(sent);
-        let live = self.csrf_at.contains_key(sent);
-        if current && !live {
-            self.csrf.remove(key);
-        }
-        live && (current || self.csrf_owner(sent, key))
-    }
-
-    /// True when `token` was issued to session `key` (its tokens are kept with their issue
-    /// time; a session's earlier tokens are its own).
-    fn csrf_owner(&self, token: &str, key: &str) -> bool {
-        self.csrf_keys.get(token).map(String::as_str) == Some(key)
+        self.csrf_issued_to.retain(|_, (_, at)| at.elapsed() < life);
+        self.csrf_issued_to
+            .get(sent)
+            .is_some_and(|(owner, _)| owner == key)
     }
 
     /// Items matching a `$searchStr` (terms joined by ` AND `: `*`, `[ds6w:modified]>="<time>"`
