@@ -52,6 +52,7 @@ base_url = "{wc_url}"
 username = "{wc_user}"
 password = {{ file = "secrets/windchill_password" }}
 container = "OR:wt.pdmlink.PDMLinkProduct:1001"
+document_type = "PromptToPartLink"
 
 [systems.windchill.http.retry]
 {retry}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Env, text};
+use crate::util::{Env, add_to_section, text, writes};
 
 /// `partreel doctor --json --job windchill-bynder`: (exit success, checks).
 async fn doctor(env: &Env) -> (bool, Vec<Value>) {
@@ -102,4 +102,81 @@ async fn an_exclusive_bynder_date_filter_passes_the_probe_and_loses_no_edit() {
     {
         assert_eq!(d["Prompt"], "edited under an exclusive filter", "{d}");
     }
+}
+
+/// Drops the `document_type` line: a configuration for a server whose link IBAs are
+/// WTDocument's own.
+fn without_document_type(env: &Env) {
+    let text = std::fs::read_to_string(&env.config).expect("read config");
+    assert!(text.contains("document_type = "), "{text}");
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("document_type = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&env.config, kept).expect("write config");
+}
+
+/// A Windchill whose link IBAs were added to WTDocument itself (the domain extended as PTC's
+/// soft-attribute example shows): configured without `document_type`, partreel creates plain
+/// WTDocuments through the base set, the doctor passes, and a second sync writes nothing.
+#[tokio::test]
+async fn windchill_ibas_on_wtdocument_sync_without_a_document_type() {
+    let env = Env::story().await;
+    env.sim.windchill_ibas_on_document(true);
+    without_document_type(&env);
+    let (ok, checks) = doctor(&env).await;
+    assert!(ok, "{checks:#?}");
+    let first = env.sync(&[]).await;
+    assert!(writes(&first) > 0, "{first}");
+    let docs = env.link_documents();
+    assert!(!docs.is_empty());
+    assert!(
+        docs.iter().all(|d| d.get("@odata.type").is_none()),
+        "plain WTDocuments: {docs:#?}"
+    );
+    env.sim.clock.advance(Duration::from_secs(120));
+    let second = env.sync(&[]).await;
+    assert_eq!(writes(&second), 0, "{second}");
+}
+
+/// On the default server the link IBAs are the soft type `PromptToPartLink`'s. A
+/// configuration that does not name it (what partreel sent before `document_type` existed)
+/// fails the doctor's mapping check with a fix naming the setting, and a sync stops at its
+/// first read of the links feed (the server refuses the link id in a `$filter` on the base
+/// set) with that answer, having created nothing — never a WTDocument without its link id that
+/// the next run would not find.
+#[tokio::test]
+async fn a_soft_type_left_out_of_the_configuration_fails_loudly_and_creates_nothing() {
+    let env = Env::story().await;
+    without_document_type(&env);
+    let (ok, checks) = doctor(&env).await;
+    assert!(!ok, "{checks:#?}");
+    let mapping = checks
+        .iter()
+        .find(|c| c["system"] == "windchill" && c["check"] == "mapping")
+        .expect("the mapping check ran");
+    assert_eq!(mapping["status"], "fail", "{checks:#?}");
+    let fix = mapping["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains("document_type = \"PromptToPartLink\"") && fix.contains("[systems.windchill]"),
+        "{mapping:#}"
+    );
+    let out = env.run(&["sync", "--json"], &[], &[]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("DocMgmt/Documents answered 400") && all.contains("'PartreelLinkId'"),
+        "{all}"
+    );
+    assert!(env.sim.windchill_documents().is_empty(), "nothing created");
+    // Named in the configuration, the next run links every clip.
+    add_to_section(
+        &env.config,
+        "systems.windchill",
+        "document_type = \"PromptToPartLink\"",
+    );
+    let report = env.sync(&[]).await;
+    assert!(writes(&report) > 0, "{report}");
+    assert!(!env.link_documents().is_empty());
 }

@@ -130,6 +130,10 @@ pub struct PropertyInfo {
 pub struct RemoteSchema {
     /// Entities (for a PLM: `part`, `link`; for a DAM: `asset`) with their properties.
     pub entities: std::collections::BTreeMap<String, Vec<PropertyInfo>>,
+    /// What the connector noticed in the schema that explains properties a configuration
+    /// looks for in the wrong place, each with its fix (e.g. IBAs that live on a soft type
+    /// the configuration does not name).
+    pub hints: Vec<String>,
 }
 
 /// Counters a connector keeps for the run report.

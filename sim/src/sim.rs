@@ -457,6 +457,15 @@ impl Sim {
         lock(&self.wc).ignore_return_preference = on;
     }
 
+    /// The link IBAs become WTDocument's own while `on` (the domain extended as in PTC's
+    /// WCCG_RESTAPIsCustomizingExamplesSoftAttribute.html), instead of the default soft type
+    /// `PromptToPartLink` (a derived entity type, wccg_restapis_wcsubtypes_in_OData.html).
+    /// Set it before any document is created.
+    pub fn windchill_ibas_on_document(&self, on: bool) {
+        lock(&self.wc).soft_type =
+            (!on).then(|| crate::windchill::metadata::LINK_SOFT_TYPE.to_owned());
+    }
+
     /// Makes a new revision of the part number's latest revision (a new Part entity, In Work,
     /// which becomes `Latest`); returns its revision letter.
     ///

@@ -53,6 +53,9 @@ async fn validate(
         for e in &errors {
             eprintln!("{e}");
         }
+        for hint in &schema.hints {
+            eprintln!("note: {hint}");
+        }
         eprintln!("{}: {} error(s)", file.display(), errors.len());
         Ok(ExitCode::from(1))
     }
@@ -130,6 +133,9 @@ async fn discover(system: &str, config_path: &std::path::Path) -> anyhow::Result
                 if p.writable { "writable" } else { "read-only" }
             );
         }
+    }
+    for hint in &schema.hints {
+        println!("note: {hint}");
     }
     Ok(ExitCode::SUCCESS)
 }

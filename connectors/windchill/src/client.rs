@@ -46,6 +46,8 @@ pub(crate) struct ClientParts {
     pub name_prefix: String,
     pub part_select: Vec<String>,
     pub link_select: Vec<String>,
+    /// The soft type of the link documents (entity type name in `DocMgmt`), if any.
+    pub doc_type: Option<String>,
     /// Document property → OData type, read from `DocMgmt/$metadata` before the first write.
     pub doc_types: tokio::sync::OnceCell<std::collections::HashMap<String, String>>,
 }
@@ -90,6 +92,31 @@ impl WindchillClient {
 
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         odata::url(&self.p.base, segments, query)
+    }
+
+    /// The path of the link documents: `DocMgmt/Documents`, or with a soft type its type cast
+    /// `DocMgmt/Documents/PTC.DocMgmt.<type>` (wccg_restapis_wcsubtypes_in_OData.html), where
+    /// the soft type's IBAs may be filtered and selected.
+    fn documents_path(&self) -> Vec<String> {
+        let mut path = vec!["DocMgmt".to_owned(), "Documents".to_owned()];
+        path.extend(self.type_cast());
+        path
+    }
+
+    /// One link document's path, through the type cast when there is a soft type.
+    fn document_path(&self, id: &str) -> Vec<String> {
+        let mut path = vec!["DocMgmt".to_owned(), odata::keyed("Documents", id)];
+        path.extend(self.type_cast());
+        path
+    }
+
+    fn type_cast(&self) -> Option<String> {
+        self.p.doc_type.as_ref().map(|t| format!("PTC.DocMgmt.{t}"))
+    }
+
+    /// The `DocMgmt/$metadata` entity type of link documents.
+    fn document_entity(&self) -> &str {
+        self.p.doc_type.as_deref().unwrap_or("Document")
     }
 
     fn json_get(&self, url: Url) -> Request {
@@ -138,7 +165,7 @@ impl WindchillClient {
         &self,
         q: &ChangeQuery,
         what: &str,
-        set: [&str; 2],
+        set: &[&str],
         filter: Option<String>,
         select: &[String],
     ) -> Result<Url> {
@@ -156,7 +183,7 @@ impl WindchillClient {
         }
         query.push(("$orderby", "LastModified asc".to_string()));
         query.push(("$select", select.join(",")));
-        Ok(self.url(&set, &query))
+        Ok(self.url(set, &query))
     }
 
     /// The engine's page size when it asks for a smaller one, else the configured one.
@@ -173,8 +200,10 @@ impl WindchillClient {
         let mut out = Vec::new();
         for batch in ids.chunks(FILTER_BATCH) {
             // WCCG_RESTAPIsSupportedQueryOptions.html: `$filter=P eq '…' or …`.
+            let path = self.documents_path();
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
             let url = self.url(
-                &["DocMgmt", "Documents"],
+                &path,
                 &[
                     ("$filter", odata::any_eq(&self.p.link_id_property, batch)),
                     ("$select", self.p.link_select.join(",")),
@@ -216,7 +245,7 @@ impl PlmConnector for WindchillClient {
         let url = self.feed_url(
             q,
             PARTS_PAGE,
-            ["ProdMgmt", "Parts"],
+            &["ProdMgmt", "Parts"],
             filter,
             &self.p.part_select,
         )?;
@@ -276,13 +305,9 @@ impl PlmConnector for WindchillClient {
             Some(t) => format!("LastModified ge {} and {has_id}", odata::time(t)),
             None => has_id,
         };
-        let url = self.feed_url(
-            q,
-            DOCS_PAGE,
-            ["DocMgmt", "Documents"],
-            Some(filter),
-            &self.p.link_select,
-        )?;
+        let path = self.documents_path();
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let url = self.feed_url(q, DOCS_PAGE, &path, Some(filter), &self.p.link_select)?;
         let raw = self.page(url, self.feed_page_size(q), DOCS_PAGE).await?;
         let mut page = Page::empty();
         for rec in &raw.records {
@@ -371,8 +396,9 @@ impl PlmConnector for WindchillClient {
         if fields.is_empty() {
             return Ok(link.clone());
         }
-        let doc = odata::keyed("Documents", &link.remote_id);
-        let url = self.url(&["DocMgmt", &doc], &[]);
+        let path = self.document_path(&link.remote_id);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let url = self.url(&path, &[]);
         let types = self.document_types().await?;
         let body = self.typed_body(types, fields, &link.link_id)?;
         let req = Request::new(Method::PATCH, url.clone())
@@ -422,7 +448,7 @@ impl PlmConnector for WindchillClient {
         let mut schema = RemoteSchema::default();
         for (entity, domain, ty) in [
             ("part", "ProdMgmt", "Part"),
-            ("link", "DocMgmt", "Document"),
+            ("link", "DocMgmt", self.document_entity()),
         ] {
             let url = self.url(&[domain, "$metadata"], &[]);
             let path = url.path().to_string();
@@ -430,6 +456,11 @@ impl PlmConnector for WindchillClient {
             let resp = self.p.http.send(req, &self.p.session).await?;
             let props =
                 metadata::properties(&resp.body, ty).map_err(|e| self.malformed(&path, e))?;
+            if entity == "link" && self.p.doc_type.is_none() {
+                schema
+                    .hints
+                    .extend(self.soft_type_hints(&resp.body, &props, &path)?);
+            }
             schema.entities.insert(entity.to_string(), props);
         }
         Ok(schema)
@@ -451,6 +482,38 @@ impl PlmConnector for WindchillClient {
 }
 
 impl WindchillClient {
+    /// With no `document_type`: the soft types of `Document` in `DocMgmt/$metadata` that carry
+    /// link properties `Document` lacks (the IBAs are on a subtype the configuration does not
+    /// name: every create would be refused), each as a hint naming the setting.
+    fn soft_type_hints(
+        &self,
+        xml: &[u8],
+        document: &[partreel_core::connector::PropertyInfo],
+        path: &str,
+    ) -> Result<Vec<String>> {
+        let mut hints = Vec::new();
+        for name in metadata::derived_types(xml, "Document").map_err(|e| self.malformed(path, e))? {
+            let props = metadata::properties(xml, &name).map_err(|e| self.malformed(path, e))?;
+            let only_there: Vec<&str> = self
+                .p
+                .link_select
+                .iter()
+                .filter(|l| !document.iter().any(|p| &p.name == *l))
+                .filter(|l| props.iter().any(|p| &p.name == *l))
+                .map(String::as_str)
+                .collect();
+            if !only_there.is_empty() {
+                hints.push(format!(
+                    "{} are IBAs of the soft type {name} (BaseType PTC.DocMgmt.Document in \
+                     DocMgmt/$metadata): set document_type = \"{name}\" in [systems.{}]",
+                    only_there.join(", "),
+                    self.p.system
+                ));
+            }
+        }
+        Ok(hints)
+    }
+
     /// The OData type of every document property, from `GET {base}/DocMgmt/$metadata`
     /// (WindchillCustomizationUsingWRS.html), read once per run before the first write.
     async fn document_types(&self) -> Result<&std::collections::HashMap<String, String>> {
@@ -461,7 +524,7 @@ impl WindchillClient {
                 let path = url.path().to_string();
                 let req = Request::get(url).header("accept", "application/xml");
                 let resp = self.p.http.send(req, &self.p.session).await?;
-                let props = metadata::properties(&resp.body, "Document")
+                let props = metadata::properties(&resp.body, self.document_entity())
                     .map_err(|e| self.malformed(&path, e))?;
                 Ok(props.into_iter().map(|p| (p.name, p.kind)).collect())
             })

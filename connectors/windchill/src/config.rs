@@ -42,9 +42,17 @@ pub struct WindchillConfig {
     /// OID of the container (product or library) link documents are created in, e.g.
     /// `OR:wt.pdmlink.PDMLinkProduct:48507000` — the OID only, not `Containers('…')`.
     pub container: String,
-    /// Document IBA that holds the link id (must exist on WTDocument).
+    /// Document IBA that holds the link id (must exist on the document type).
     #[serde(default = "default_link_id_property")]
     pub link_id_property: String,
+    /// The soft type of WTDocument whose IBAs hold the link id and the mapped fields, as WRS
+    /// names its entity type in `DocMgmt/$metadata` (e.g. `PromptToPartLink` for the Windchill
+    /// type `com.acme.promptToPartLink`; `PTC.DocMgmt.PromptToPartLink` is accepted too). Link
+    /// documents are then created as that type (`@odata.type`) and read through its type cast
+    /// (`Documents/PTC.DocMgmt.PromptToPartLink`), where its IBAs can be filtered and selected.
+    /// Unset: the IBAs are WTDocument's own.
+    #[serde(default)]
+    pub document_type: Option<String>,
     /// Records asked for per page (`Prefer: odata.maxpagesize`), 1 to 100000.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
@@ -129,6 +137,15 @@ impl WindchillConfig {
                 self.link_id_property
             ));
         }
+        if let Some(t) = &self.document_type
+            && document_type_name(t).is_none()
+        {
+            errors.push(format!(
+                "document_type: {t:?} is not a WRS entity type name; give the name \
+                 DocMgmt/$metadata shows (a Windchill type com.acme.promptToPartLink appears \
+                 as PromptToPartLink: letters and digits, the domain prefix removed)"
+            ));
+        }
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
             errors.push(format!("page_size: must be between 1 and {MAX_PAGE_SIZE}"));
         }
@@ -144,6 +161,15 @@ impl WindchillConfig {
             _ => Err(errors),
         }
     }
+}
+
+/// The entity type name of `document_type` (without `PTC.DocMgmt.`), when it is one.
+fn document_type_name(t: &str) -> Option<&str> {
+    let local = t.trim().strip_prefix("PTC.DocMgmt.").unwrap_or(t.trim());
+    let mut chars = local.chars();
+    (chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric()))
+    .then_some(local)
 }
 
 fn parse_base_url(s: &str) -> Result<Url, String> {
@@ -208,6 +234,12 @@ impl ValidatedWindchill {
             name_prefix: self.config.document_name_prefix,
             part_select,
             link_select,
+            doc_type: self
+                .config
+                .document_type
+                .as_deref()
+                .and_then(document_type_name)
+                .map(str::to_owned),
             doc_types: Default::default(),
         }))
     }

@@ -67,6 +67,30 @@ pub(crate) fn properties(xml: &[u8], entity: &str) -> Result<Vec<PropertyInfo>, 
     Ok(out)
 }
 
+/// The local names of the entity types that derive, directly or through others, from the
+/// entity type `base` (local name), sorted.
+pub(crate) fn derived_types(xml: &[u8], base: &str) -> Result<Vec<String>, String> {
+    let types = parse(xml)?;
+    let mut out: Vec<String> = Vec::new();
+    for t in types.values() {
+        let mut at = t;
+        for _ in 0..MAX_INHERITANCE {
+            let Some(parent) = at.base.as_ref().and_then(|b| types.get(b)) else {
+                break;
+            };
+            if parent.name == base {
+                if !out.contains(&t.name) {
+                    out.push(t.name.clone());
+                }
+                break;
+            }
+            at = parent;
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Every entity type, keyed by `Namespace.Name` and `Alias.Name`.
 fn parse(xml: &[u8]) -> Result<HashMap<String, EntityType>, String> {
     let text =

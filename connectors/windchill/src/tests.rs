@@ -79,6 +79,7 @@ fn config(s: &MockServer, password: SecretRef) -> WindchillConfig {
         page_size: 50,
         document_name_prefix: "VX".into(),
         rebase_next_link: false,
+        document_type: None,
         http: fast_http(),
     }
 }
@@ -1091,6 +1092,7 @@ fn validate_lists_every_problem_with_its_key() {
         page_size: 0,
         document_name_prefix: String::new(),
         rebase_next_link: false,
+        document_type: None,
         http: fast_http(),
     };
     let errors = cfg.validate().unwrap_err();
@@ -1288,4 +1290,148 @@ async fn writes_use_the_types_metadata_declares() {
         msg.contains("WatermarkPreserved") && msg.contains("Edm.Boolean"),
         "{msg}"
     );
+}
+
+/// `DocMgmt/$metadata` of a server whose link IBAs live on the soft type `PromptToPartLink`
+/// (a derived entity type, wccg_restapis_wcsubtypes_in_OData.html).
+const SOFT_TYPE_EDMX: &str = r#"<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">
+ <edmx:DataServices><Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="PTC.DocMgmt">
+  <EntityType Name="Document"><Key><PropertyRef Name="ID"/></Key>
+   <Property Name="ID" Type="Edm.String"/><Property Name="Name" Type="Edm.String"/>
+   <Property Name="LastModified" Type="Edm.DateTimeOffset"/>
+  </EntityType>
+  <EntityType Name="PromptToPartLink" BaseType="PTC.DocMgmt.Document">
+   <Property Name="PartreelLinkId" Type="Edm.String"/><Property Name="Prompt" Type="Edm.String"/>
+   <Property Name="PartreelStatus" Type="Edm.String"/>
+  </EntityType></Schema></edmx:DataServices></edmx:Edmx>"#;
+
+const CAST: &str = "PTC.DocMgmt.PromptToPartLink";
+
+/// With `document_type`, a link document is created as the soft type (`@odata.type` on the
+/// base set, as PTC's subtype page shows), looked up, fed and re-read through the type cast
+/// (the only path where the soft type's IBAs may be filtered and selected), and the schema
+/// check sees the soft type's IBAs.
+#[tokio::test]
+async fn a_soft_type_is_created_as_its_odata_type_and_read_through_its_cast() {
+    let s = server().await;
+    mount_metadata(&s, "DocMgmt", SOFT_TYPE_EDMX).await;
+    mount_metadata(&s, "ProdMgmt", PROD_EDMX).await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    Mock::given(method("GET"))
+        .and(path(p(&format!("DocMgmt/Documents/{CAST}"))))
+        .and(query_param(
+            "$filter",
+            format!("PartreelLinkId eq '{LINK}'"),
+        ))
+        .and(query_param("$select", LINK_SELECT))
+        .respond_with(ok_json(json!({"value": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/Documents")))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .and(body_json(json!({
+            "@odata.type": format!("#{CAST}"),
+            "Name": "VX-a red car on a wet track",
+            "Description": format!("partreel prompt-to-part link {LINK}"),
+            "Context@odata.bind": format!("Containers('{CONTAINER}')"),
+            "PartreelLinkId": LINK,
+            "Prompt": "a red car on a wet track",
+            "PartreelStatus": "active"})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(doc_json(Some(LINK), "active")))
+        .expect(1)
+        .mount(&s)
+        .await;
+    mount_attach(&s, "nonce-1", 201, 1).await;
+    Mock::given(method("GET"))
+        .and(path(p(&format!("DocMgmt/Documents/{CAST}"))))
+        .and(query_param(
+            "$filter",
+            "LastModified ge 2026-11-01T00:00:00Z and PartreelLinkId gt ''",
+        ))
+        .and(query_param("$select", LINK_SELECT))
+        .respond_with(ok_json(json!({"value": [doc_json(Some(LINK), "active")]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(p(&format!("DocMgmt/Documents('{DOC_ID}')/{CAST}"))))
+        .and(body_json(json!({"PartreelStatus": "retired"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p(&format!("DocMgmt/Documents('{DOC_ID}')/{CAST}"))))
+        .and(query_param("$select", LINK_SELECT))
+        .respond_with(ok_json(doc_json(Some(LINK), "retired")))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
+    let mut cfg = config(&s, SecretRef::File("pw".into()));
+    cfg.document_type = Some("PromptToPartLink".into());
+    let c = cfg.validate().unwrap().build(ctx(&dir)).unwrap();
+    let link = c
+        .create_link(&part_rev(), &LinkId(LINK.into()), &link_fields())
+        .await
+        .unwrap();
+    assert_eq!(link.remote_id, DOC_ID);
+    let page = c
+        .changed_links(&ChangeQuery {
+            since: Some(SINCE.parse().unwrap()),
+            ..ChangeQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let mut retire = RemoteFields::new();
+    retire.insert("PartreelStatus".into(), "retired".into());
+    let updated = c.update_link(&link, &retire).await.unwrap();
+    assert_eq!(updated.fields["PartreelStatus"], "retired");
+    let schema = c.schema().await.unwrap();
+    let names: Vec<&str> = schema.entities["link"]
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ID",
+            "Name",
+            "LastModified",
+            "PartreelLinkId",
+            "Prompt",
+            "PartreelStatus"
+        ]
+    );
+}
+
+/// `document_type` takes the entity type name WRS shows, never a Windchill type name.
+#[tokio::test]
+async fn a_windchill_type_name_as_document_type_is_refused_naming_the_key() {
+    let s = MockServer::start().await;
+    for good in ["PromptToPartLink", "PTC.DocMgmt.PromptToPartLink"] {
+        let mut cfg = config(&s, SecretRef::Env("WC_PW".into()));
+        cfg.document_type = Some(good.into());
+        assert!(cfg.validate().is_ok(), "{good}");
+    }
+    for bad in [
+        "com.acme.promptToPartLink",
+        "Prompt-To-Part",
+        "",
+        "PTC.DocMgmt.",
+    ] {
+        let mut cfg = config(&s, SecretRef::Env("WC_PW".into()));
+        cfg.document_type = Some(bad.into());
+        let errors = cfg.validate().unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("document_type:") && e.contains("PromptToPartLink")),
+            "{bad}: {errors:?}"
+        );
+    }
 }

@@ -398,11 +398,14 @@ fn mapping_check(
             )),
         }
     }
-    let fix = format!(
+    let mut fix = format!(
         "add the property to the type on {system}, or correct `remote` in {} — `partreel \
          mappings discover {system}` lists the properties that exist, with their types",
         mapping.path.display()
     );
+    if !schema.hints.is_empty() {
+        fix = format!("{}; otherwise {fix}", schema.hints.join("; "));
+    }
     if !problems.is_empty() {
         return Check::fail(system, "mapping", problems.join("; "), fix);
     }

@@ -46,7 +46,12 @@ pub(crate) const PART_PROPERTIES: &[PropDef] = &[
     ("Sku", S, false),
 ];
 
-/// Properties of `PTC.DocMgmt.Document` (the `Partreel*`, asset and clip ones are IBAs).
+/// Properties of a link document: WTDocument's own first ([`DOCUMENT_OWN`] of them), then the
+/// IBAs partreel maps (`Partreel*`, asset, clip, provenance). Where the IBAs live is the
+/// server's customisation: on a soft type of WTDocument, a derived entity type
+/// (wccg_restapis_wcsubtypes_in_OData.html; the emulator's default, [`LINK_SOFT_TYPE`]), or on
+/// WTDocument itself (WCCG_RESTAPIsCustomizingExamplesSoftAttribute.html, "extends":
+/// "Document").
 pub(crate) const DOCUMENT_PROPERTIES: &[PropDef] = &[
     ("ID", S, true),
     ("Number", S, true),
@@ -75,6 +80,23 @@ pub(crate) const DOCUMENT_PROPERTIES: &[PropDef] = &[
     ("FileSha256", S, false),
     ("Sku", S, false),
 ];
+
+/// How many of [`DOCUMENT_PROPERTIES`] are WTDocument's own.
+pub(crate) const DOCUMENT_OWN: usize = 7;
+
+/// The emulator's soft type of WTDocument that carries the link IBAs: internal name
+/// `com.acme.promptToPartLink`, which WRS names `PromptToPartLink` (domain prefix removed, first
+/// letter capitalised: wccg_restapis_subtypeable_naming_convention.html).
+pub(crate) const LINK_SOFT_TYPE: &str = "PromptToPartLink";
+
+/// The properties of a document whose type does (`ibas`) or does not carry the link IBAs.
+pub(crate) fn document_properties(ibas: bool) -> &'static [PropDef] {
+    if ibas {
+        DOCUMENT_PROPERTIES
+    } else {
+        &DOCUMENT_PROPERTIES[..DOCUMENT_OWN]
+    }
+}
 
 /// The type of `name` in `props`.
 pub(crate) fn prop_type(props: &[PropDef], name: &str) -> Option<EdmType> {
@@ -113,8 +135,18 @@ fn entity_type(name: &str, props: &[PropDef], nav: &str) -> String {
     s + nav + "</EntityType>"
 }
 
-/// The EDMX document of one domain.
-pub(crate) fn edmx(domain: Domain) -> String {
+/// A derived entity type: `BaseType`, no key of its own, the properties it adds.
+fn derived_type(name: &str, base: &str, props: &[PropDef]) -> String {
+    let mut s = format!("<EntityType Name=\"{name}\" BaseType=\"{base}\">");
+    for (prop, ty, _) in props {
+        s += &format!("<Property Name=\"{prop}\" Type=\"{}\"/>", ty.name());
+    }
+    s + "</EntityType>"
+}
+
+/// The EDMX document of one domain; `soft_type` names the derived entity type carrying the
+/// link IBAs (None: they are WTDocument's own).
+pub(crate) fn edmx(domain: Domain, soft_type: Option<&str>) -> String {
     let (namespace, body) = match domain {
         Domain::ProdMgmt => (
             "PTC.ProdMgmt",
@@ -133,8 +165,17 @@ pub(crate) fn edmx(domain: Domain) -> String {
         ),
         Domain::DocMgmt => (
             "PTC.DocMgmt",
-            entity_type("Document", DOCUMENT_PROPERTIES, "")
-                + "<EntityContainer Name=\"Windchill\"><EntitySet Name=\"Documents\" EntityType=\"PTC.DocMgmt.Document\"/></EntityContainer>",
+            match soft_type {
+                None => entity_type("Document", DOCUMENT_PROPERTIES, ""),
+                Some(soft) => {
+                    entity_type("Document", document_properties(false), "")
+                        + &derived_type(
+                            soft,
+                            "PTC.DocMgmt.Document",
+                            &DOCUMENT_PROPERTIES[DOCUMENT_OWN..],
+                        )
+                }
+            } + "<EntityContainer Name=\"Windchill\"><EntitySet Name=\"Documents\" EntityType=\"PTC.DocMgmt.Document\"/></EntityContainer>",
         ),
     };
     format!(

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
 
-use super::metadata::{DOCUMENT_PROPERTIES, Domain, PART_PROPERTIES, edmx};
+use super::metadata::{Domain, PART_PROPERTIES, document_properties, edmx};
 use super::odata::{CollectionQuery, collection_query};
 use super::store::{Refusal, WindchillStore};
 use crate::framework::base64;
@@ -172,12 +172,21 @@ fn route(ctx: &Ctx<'_>, method: &Method, path: &str) -> Result<Response, WcError
     let m = method.clone();
     match path {
         "/PTC/GetCSRFToken()" if m == Method::GET => Ok(csrf_token(ctx)),
-        "/ProdMgmt/$metadata" if m == Method::GET => Ok(metadata(Domain::ProdMgmt)),
-        "/DocMgmt/$metadata" if m == Method::GET => Ok(metadata(Domain::DocMgmt)),
+        "/ProdMgmt/$metadata" if m == Method::GET => Ok(metadata(ctx, Domain::ProdMgmt)),
+        "/DocMgmt/$metadata" if m == Method::GET => Ok(metadata(ctx, Domain::DocMgmt)),
         "/ProdMgmt/Parts" if m == Method::GET => list_parts(ctx),
-        "/DocMgmt/Documents" if m == Method::GET => list_documents(ctx),
-        "/DocMgmt/Documents" if m == Method::POST => create_document(ctx),
+        "/DocMgmt/Documents" if m == Method::GET => list_documents(ctx, None),
+        "/DocMgmt/Documents" if m == Method::POST => create_document(ctx, None),
         p => {
+            // `Documents/PTC.DocMgmt.<Subtype>`: the type-cast segment
+            // (wccg_restapis_wcsubtypes_in_OData.html).
+            if let Some(cast) = p.strip_prefix("/DocMgmt/Documents/") {
+                return match m {
+                    Method::GET => list_documents(ctx, Some(cast)),
+                    Method::POST => create_document(ctx, Some(cast)),
+                    _ => Err(method_not_allowed()),
+                };
+            }
             if let Some((id, rest)) = p.strip_prefix("/ProdMgmt/").and_then(|s| keyed(s, "Parts")) {
                 return match (rest, m) {
                     ("", Method::GET) => read_part(ctx, id),
@@ -191,11 +200,17 @@ fn route(ctx: &Ctx<'_>, method: &Method, path: &str) -> Result<Response, WcError
                 .strip_prefix("/DocMgmt/")
                 .and_then(|s| keyed(s, "Documents"))
             {
-                return match (rest, m) {
-                    ("", Method::GET) => read_document(ctx, id),
-                    ("", Method::PATCH) => update_document(ctx, id),
-                    ("", _) => Err(method_not_allowed()),
-                    _ => Err(not_found("The resource")),
+                let cast = match rest {
+                    "" => None,
+                    r => match r.strip_prefix('/') {
+                        Some(c) if c.starts_with("PTC.") => Some(c),
+                        _ => return Err(not_found("The resource")),
+                    },
+                };
+                return match m {
+                    Method::GET => read_document(ctx, id, cast),
+                    Method::PATCH => update_document(ctx, id, cast),
+                    _ => Err(method_not_allowed()),
                 };
             }
             let known = [
@@ -273,9 +288,26 @@ fn csrf_token(ctx: &Ctx<'_>) -> Response {
     )
 }
 
-/// `GET {base}/{ProdMgmt|DocMgmt}/$metadata` — WindchillCustomizationUsingWRS.html.
-fn metadata(domain: Domain) -> Response {
-    ([(header::CONTENT_TYPE, "application/xml")], edmx(domain)).into_response()
+/// `GET {base}/{ProdMgmt|DocMgmt}/$metadata` — WindchillCustomizationUsingWRS.html; a soft
+/// type appears as a derived entity type (wccg_restapis_wcsubtypes_in_OData.html).
+fn metadata(ctx: &Ctx<'_>, domain: Domain) -> Response {
+    let soft = lock(&ctx.st.store).soft_type.clone();
+    (
+        [(header::CONTENT_TYPE, "application/xml")],
+        edmx(domain, soft.as_deref()),
+    )
+        .into_response()
+}
+
+/// Whether the documents seen through `cast` (a type-cast segment, None for the entity set's
+/// own type) carry the link IBAs; an unknown cast is `404`, as for any unknown segment.
+fn cast_has_ibas(ctx: &Ctx<'_>, cast: Option<&str>) -> Result<bool, WcError> {
+    let store = lock(&ctx.st.store);
+    match cast {
+        None | Some("PTC.DocMgmt.Document") => Ok(store.soft_type.is_none()),
+        Some(c) if store.is_soft_type(c) => Ok(true),
+        Some(c) => Err(not_found(&format!("The type '{c}'"))),
+    }
 }
 
 /// A collection page with `@odata.nextLink` and `Preference-Applied`
@@ -354,30 +386,75 @@ fn read_part(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
     Ok(ok_json(StatusCode::OK, body))
 }
 
-/// `GET {base}/DocMgmt/Documents?$filter=…` — WCCG_RESTAPIsSupportedQueryOptions.html
-/// (same paging as parts).
-fn list_documents(ctx: &Ctx<'_>) -> Result<Response, WcError> {
-    let q = collection_query(&ctx.params, prefer(ctx).as_deref(), DOCUMENT_PROPERTIES)
-        .map_err(bad_request)?;
-    let (page, more) = lock(&ctx.st.store).query_documents(&q);
+/// `GET {base}/DocMgmt/Documents[/PTC.DocMgmt.<Subtype>]?$filter=…` —
+/// WCCG_RESTAPIsSupportedQueryOptions.html (same paging as parts). `$filter` and `$select` may
+/// name only the properties of the path's type: a soft type's IBAs through its type cast
+/// (wccg_restapis_wcsubtypes_in_OData.html, "perform a search on Windchill subtypes"), never
+/// on the base set; the base set lists instances of every subtype, each with its own
+/// properties and `@odata.type`.
+fn list_documents(ctx: &Ctx<'_>, cast: Option<&str>) -> Result<Response, WcError> {
+    let ibas = cast_has_ibas(ctx, cast)?;
+    let q = collection_query(
+        &ctx.params,
+        prefer(ctx).as_deref(),
+        document_properties(ibas),
+    )
+    .map_err(bad_request)?;
+    let only_soft = cast.is_some_and(|c| c != "PTC.DocMgmt.Document");
+    let (page, more) = lock(&ctx.st.store).query_documents(&q, only_soft);
+    let path = match cast {
+        Some(c) => format!("/DocMgmt/Documents/{c}"),
+        None => "/DocMgmt/Documents".to_owned(),
+    };
     Ok(collection(
         ctx,
-        "/DocMgmt/Documents",
-        "/DocMgmt/$metadata#Documents",
+        &path,
+        &format!(
+            "/DocMgmt/$metadata#Documents{}",
+            cast.map(|c| format!("/{c}")).unwrap_or_default()
+        ),
         &q,
         page,
         more,
     ))
 }
 
-/// `GET {base}/DocMgmt/Documents('{id}')` — re-read after an update
-/// (WCCG_RESTAccessExamplesUpdateaDocument.html).
-fn read_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+/// The `$select` of a single-entity read, checked against the path's type.
+fn entity_select(ctx: &Ctx<'_>, ibas: bool) -> Result<Option<Vec<String>>, WcError> {
+    let props = document_properties(ibas);
+    let mut select = None;
+    for (k, v) in &ctx.params {
+        match k.as_str() {
+            "$select" => {
+                let names: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+                if let Some(bad) = names
+                    .iter()
+                    .find(|n| !props.iter().any(|p| p.0 == n.as_str()))
+                {
+                    return Err(bad_request(format!("$select: unknown property '{bad}'")));
+                }
+                select = Some(names);
+            }
+            k if k.starts_with('$') => {
+                return Err(bad_request(format!("unsupported query option '{k}'")));
+            }
+            _ => {}
+        }
+    }
+    Ok(select)
+}
+
+/// `GET {base}/DocMgmt/Documents('{id}')[/PTC.DocMgmt.<Subtype>][?$select=…]` — re-read after
+/// an update (WCCG_RESTAccessExamplesUpdateaDocument.html); through a type cast the document
+/// must be of that type (else `404`), and `$select` names the properties of the path's type.
+fn read_document(ctx: &Ctx<'_>, id: &str, cast: Option<&str>) -> Result<Response, WcError> {
+    let select = entity_select(ctx, cast_has_ibas(ctx, cast)?)?;
     let store = lock(&ctx.st.store);
     let doc = store
         .document(id)
+        .filter(|d| cast.is_none_or(|c| c == "PTC.DocMgmt.Document" || d.type_name() == c))
         .ok_or_else(|| not_found(&format!("Document '{id}'")))?;
-    let mut body = doc.to_json(None);
+    let mut body = doc.to_json(select.as_deref());
     body["@odata.context"] = json!(format!(
         "{}/DocMgmt/$metadata#Documents/$entity",
         ctx.st.base
@@ -385,12 +462,16 @@ fn read_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
     Ok(ok_json(StatusCode::OK, body))
 }
 
-/// `POST {base}/DocMgmt/Documents` + `CSRF_NONCE` — WCCG_RESTAccessExamplesCreateDocument.
-fn create_document(ctx: &Ctx<'_>) -> Result<Response, WcError> {
+/// `POST {base}/DocMgmt/Documents[/PTC.DocMgmt.<Subtype>]` + `CSRF_NONCE` —
+/// WCCG_RESTAccessExamplesCreateDocument; a soft type's instance is created with
+/// `"@odata.type": "#PTC.DocMgmt.<Subtype>"` in the body or the type-cast segment
+/// (wccg_restapis_wcsubtypes_in_OData.html). Without either the document is a WTDocument, and
+/// a soft type's IBA in the body is refused as a property the type does not have.
+fn create_document(ctx: &Ctx<'_>, cast: Option<&str>) -> Result<Response, WcError> {
     check_nonce(ctx)?;
     let body = json_body(ctx)?;
     let now = ctx.st.clock.now();
-    let doc = lock(&ctx.st.store).create_document(&body, now)?;
+    let doc = lock(&ctx.st.store).create_document(&body, cast, now)?;
     Ok(ok_json(StatusCode::CREATED, doc))
 }
 
@@ -399,11 +480,20 @@ fn create_document(ctx: &Ctx<'_>) -> Result<Response, WcError> {
 /// with `Prefer: return=representation` 200 with the entity and `Preference-Applied`
 /// (WCCG_RESTAPIsODataPreferHeader.html); `return=minimal` is 204. With
 /// `ignore_return_preference` (a server that does not apply it) always 204.
-fn update_document(ctx: &Ctx<'_>, id: &str) -> Result<Response, WcError> {
+///
+/// The document keeps its type: the body may set the properties of that type, through the
+/// entity's own path or a type cast to its type (another cast is `404`).
+fn update_document(ctx: &Ctx<'_>, id: &str, cast: Option<&str>) -> Result<Response, WcError> {
     check_nonce(ctx)?;
     let body = json_body(ctx)?;
     let now = ctx.st.clock.now();
     let mut store = lock(&ctx.st.store);
+    if let Some(c) = cast
+        && c != "PTC.DocMgmt.Document"
+        && store.document(id).is_some_and(|d| d.type_name() != c)
+    {
+        return Err(not_found(&format!("Document '{id}' of type '{c}'")));
+    }
     if let Some((prop, value)) = store.edit_before_patch.remove(id) {
         store.edit_document(id, |d| {
             d.fields.insert(prop, value);

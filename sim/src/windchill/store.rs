@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::metadata::{DOCUMENT_PROPERTIES, EdmType, PART_PROPERTIES, PropDef, prop_type};
+use super::metadata::{
+    EdmType, LINK_SOFT_TYPE, PART_PROPERTIES, PropDef, document_properties, prop_type,
+};
 use super::odata::{CollectionQuery, Entity, Val};
 use crate::framework::clock::iso;
 use crate::framework::paging::{Key, PageCursors, Walk};
@@ -82,6 +84,11 @@ pub(crate) struct Document {
     pub(crate) number: String,
     pub(crate) created: DateTime<Utc>,
     pub(crate) modified: DateTime<Utc>,
+    /// The soft type the document is an instance of (`@odata.type` `#PTC.DocMgmt.<name>`);
+    /// None for a plain WTDocument.
+    pub(crate) soft_type: Option<String>,
+    /// Whether the document's type carries the link IBAs.
+    pub(crate) ibas: bool,
     /// Every other declared property that has a value.
     pub(crate) fields: BTreeMap<String, Value>,
 }
@@ -106,7 +113,11 @@ impl Document {
     /// The entity JSON (unset properties as `null`), limited to `select` when given.
     pub(crate) fn to_json(&self, select: Option<&[String]>) -> Value {
         let mut m = Map::new();
-        for (prop, _, _) in DOCUMENT_PROPERTIES {
+        if let Some(t) = &self.soft_type {
+            // A derived-type instance names its type (OData JSON Format §4.5.3).
+            m.insert("@odata.type".into(), json!(format!("#PTC.DocMgmt.{t}")));
+        }
+        for (prop, _, _) in self.properties() {
             let v = match *prop {
                 "ID" => json!(self.id),
                 "Number" => json!(self.number),
@@ -118,12 +129,29 @@ impl Document {
         }
         select_props(Value::Object(m), select)
     }
+
+    /// The properties of the document's type.
+    pub(crate) fn properties(&self) -> &'static [PropDef] {
+        document_properties(self.ibas)
+    }
+
+    /// The qualified name of the document's type.
+    pub(crate) fn type_name(&self) -> String {
+        format!(
+            "PTC.DocMgmt.{}",
+            self.soft_type.as_deref().unwrap_or("Document")
+        )
+    }
 }
 
 fn select_props(all: Value, select: Option<&[String]>) -> Value {
     match (select, all) {
         (Some(names), Value::Object(mut m)) => {
-            let mut out = Map::new();
+            let mut out: Map<String, Value> = m
+                .iter()
+                .filter(|(k, _)| k.starts_with('@'))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             for n in names {
                 if let Some(v) = m.remove(n) {
                     out.insert(n.clone(), v);
@@ -142,17 +170,22 @@ fn bad(message: String) -> Refusal {
     (400, "INVALID_PROPERTY", message)
 }
 
-/// Checks a create/update body against the document schema and returns the writable fields.
-fn document_fields(body: &Map<String, Value>) -> Result<Vec<(String, Value)>, Refusal> {
+/// Checks a create/update body against the properties of the document's type (`type_name`)
+/// and returns the writable fields.
+fn document_fields(
+    body: &Map<String, Value>,
+    props: &[PropDef],
+    type_name: &str,
+) -> Result<Vec<(String, Value)>, Refusal> {
     let mut out = Vec::new();
     for (k, v) in body {
         if k.starts_with('@') || k.contains("@odata.") {
             continue;
         }
-        match DOCUMENT_PROPERTIES.iter().find(|p| p.0 == k) {
+        match props.iter().find(|p| p.0 == k) {
             None => {
                 return Err(bad(format!(
-                    "The property '{k}' does not exist in type 'PTC.DocMgmt.Document'."
+                    "The property '{k}' does not exist in type '{type_name}'."
                 )));
             }
             Some((_, _, true)) => return Err(bad(format!("The property '{k}' is read-only."))),
@@ -228,6 +261,9 @@ pub(crate) struct WindchillStore {
     /// PATCH answers 204 even when asked for `return=representation` (a server that does not
     /// apply the preference).
     pub(crate) ignore_return_preference: bool,
+    /// The soft type of WTDocument that carries the link IBAs (a derived entity type in
+    /// `DocMgmt/$metadata`); None: the IBAs are WTDocument's own. Set before documents exist.
+    pub(crate) soft_type: Option<String>,
 }
 
 /// First object ids; each class counts on its own.
@@ -241,6 +277,7 @@ impl WindchillStore {
             next_part: FIRST_PART_OID,
             next_doc: FIRST_DOC_OID,
             next_link: FIRST_LINK_OID,
+            soft_type: Some(LINK_SOFT_TYPE.to_owned()),
             ..Default::default()
         }
     }
@@ -309,6 +346,7 @@ impl WindchillStore {
         let sig = format!("parts|{}", q.signature);
         let ids = run_query(
             parts,
+            |_: &Part| true,
             &self.parts_by_modified,
             &["Number", "ID"],
             lookup,
@@ -329,13 +367,60 @@ impl WindchillStore {
 
     // ---- documents ----
 
-    /// Creates a document from a POST body.
+    /// The type a create asks for — `@odata.type` in the body or the type-cast segment of the
+    /// path (`cast`), fully qualified either way (wccg_restapis_wcsubtypes_in_OData.html) — as
+    /// (soft type, carries the IBAs). A type the domain does not define is refused.
+    fn requested_type(
+        &self,
+        body: &Map<String, Value>,
+        cast: Option<&str>,
+    ) -> Result<(Option<String>, bool), Refusal> {
+        let annotated = match body.get("@odata.type") {
+            None => None,
+            Some(Value::String(t)) => Some(t.strip_prefix('#').unwrap_or(t)),
+            Some(other) => return Err(bad(format!("Invalid @odata.type {other}."))),
+        };
+        let name = match (annotated, cast) {
+            (Some(a), Some(c)) if a != c => {
+                return Err(bad(format!(
+                    "The @odata.type '{a}' does not match the type cast '{c}'."
+                )));
+            }
+            (Some(t), _) | (None, Some(t)) => t,
+            (None, None) => "PTC.DocMgmt.Document",
+        };
+        if name == "PTC.DocMgmt.Document" {
+            return Ok((None, self.soft_type.is_none()));
+        }
+        match (&self.soft_type, name.strip_prefix("PTC.DocMgmt.")) {
+            (Some(soft), Some(local)) if local == soft => Ok((Some(soft.clone()), true)),
+            _ => Err((
+                400,
+                "INVALID_TYPE",
+                format!(
+                    "The type '{name}' is not defined in the domain or does not derive from 'PTC.DocMgmt.Document'."
+                ),
+            )),
+        }
+    }
+
+    /// Whether `cast` (a qualified type name) is the soft type.
+    pub(crate) fn is_soft_type(&self, cast: &str) -> bool {
+        self.soft_type
+            .as_deref()
+            .is_some_and(|s| cast.strip_prefix("PTC.DocMgmt.") == Some(s))
+    }
+
+    /// Creates a document from a POST body, of the type `@odata.type` or the type cast names.
     pub(crate) fn create_document(
         &mut self,
         body: &Map<String, Value>,
+        cast: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Value, Refusal> {
-        let fields = document_fields(body)?;
+        let (soft_type, ibas) = self.requested_type(body, cast)?;
+        let type_name = format!("PTC.DocMgmt.{}", soft_type.as_deref().unwrap_or("Document"));
+        let fields = document_fields(body, document_properties(ibas), &type_name)?;
         if !body.get("Name").is_some_and(Value::is_string) {
             return Err(bad("The property 'Name' is required.".into()));
         }
@@ -358,6 +443,8 @@ impl WindchillStore {
             number: format!("{n:010}"),
             created: now,
             modified: now,
+            soft_type,
+            ibas,
             fields: BTreeMap::new(),
         };
         doc.fields.insert(
@@ -402,7 +489,9 @@ impl WindchillStore {
         created: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<String> {
-        let mut fields = self.docs.get(id)?.fields.clone();
+        let original = self.docs.get(id)?;
+        let (soft_type, ibas) = (original.soft_type.clone(), original.ibas);
+        let mut fields = original.fields.clone();
         if let Some(l) = link_id {
             fields.insert("PartreelLinkId".into(), Value::String(l.to_owned()));
         }
@@ -413,6 +502,8 @@ impl WindchillStore {
             number: format!("{n:010}"),
             created,
             modified: now,
+            soft_type,
+            ibas,
             fields,
         };
         let copy_id = copy.id.clone();
@@ -452,17 +543,26 @@ impl WindchillStore {
         }
     }
 
-    /// Applies a PATCH body to a document.
+    /// Applies a PATCH body to a document, against the properties of the document's own type
+    /// (OData v4: an entity keeps its type; a body's `@odata.type` must name it).
     pub(crate) fn patch_document(
         &mut self,
         id: &str,
         body: &Map<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<Value, Refusal> {
-        if !self.docs.contains_key(id) {
+        let Some(doc) = self.docs.get(id) else {
             return Err((404, "NOT_FOUND", format!("Document '{id}' does not exist.")));
+        };
+        let type_name = doc.type_name();
+        if let Some(t) = body.get("@odata.type")
+            && t.as_str().map(|t| t.trim_start_matches('#')) != Some(type_name.as_str())
+        {
+            return Err(bad(format!(
+                "The @odata.type {t} is not the type of Document '{id}' ({type_name})."
+            )));
         }
-        let fields = document_fields(body)?;
+        let fields = document_fields(body, doc.properties(), &type_name)?;
         self.edit_document(id, |d| {
             for (k, v) in fields {
                 d.fields.insert(k, v);
@@ -504,7 +604,13 @@ impl WindchillStore {
             .collect()
     }
 
-    pub(crate) fn query_documents(&mut self, q: &CollectionQuery) -> (Vec<Value>, bool) {
+    /// One page of `Documents` (`cast`: of `Documents/PTC.DocMgmt.<soft type>`, its instances
+    /// only).
+    pub(crate) fn query_documents(
+        &mut self,
+        q: &CollectionQuery,
+        cast: bool,
+    ) -> (Vec<Value>, bool) {
         let by_link = &self.docs_by_link;
         let by_number = &self.docs_by_number;
         let docs = &self.docs;
@@ -519,9 +625,10 @@ impl WindchillStore {
                 _ => Vec::new(),
             }
         };
-        let sig = format!("docs|{}", q.signature);
+        let sig = format!("docs|{cast}|{}", q.signature);
         let (ids, more) = run_query(
             docs,
+            |d: &Document| !cast || d.soft_type.is_some(),
             &self.docs_by_modified,
             &["PartreelLinkId", "Number", "ID"],
             lookup,
@@ -618,6 +725,7 @@ impl WindchillStore {
 #[allow(clippy::too_many_arguments)]
 fn run_query<E: Entity>(
     map: &HashMap<String, E>,
+    admit: impl Fn(&E) -> bool,
     by_modified: &BTreeSet<Key>,
     indexed: &[&str],
     lookup: impl Fn(&str, &str) -> Vec<String>,
@@ -634,6 +742,7 @@ fn run_query<E: Entity>(
     let keep = |id: &str| -> bool {
         match (&q.filter, map.get(id)) {
             (_, None) => false,
+            (_, Some(e)) if !admit(e) => false,
             (None, Some(_)) => true,
             (Some(f), Some(e)) => f.eval(e, q.allow_time),
         }
@@ -693,7 +802,7 @@ pub(crate) fn part_prop(name: &str) -> Option<EdmType> {
     prop_type(PART_PROPERTIES, name)
 }
 
-/// The declared properties of a document.
+/// The declared properties of a link document (its type carrying the IBAs).
 pub(crate) fn document_props() -> &'static [PropDef] {
-    DOCUMENT_PROPERTIES
+    document_properties(true)
 }

@@ -305,7 +305,10 @@ async fn windchill_answers_the_help_center_examples() {
     );
     let r = wc_write(&c, &s, Method::POST, &docs)
         .header("CSRF_NONCE", &n)
-        .json(&json!({"Name": "typed", "WatermarkPreserved": "true"}))
+        .json(
+            &json!({"@odata.type": "#PTC.DocMgmt.PromptToPartLink", "Name": "typed",
+            "WatermarkPreserved": "true"}),
+        )
         .send()
         .await
         .unwrap();
@@ -313,12 +316,68 @@ async fn windchill_answers_the_help_center_examples() {
     assert!(r.text().await.unwrap().contains("Edm.Boolean"));
     let r = wc_write(&c, &s, Method::POST, &docs)
         .header("CSRF_NONCE", &n)
-        .json(&json!({"Name": "typed", "WatermarkPreserved": true}))
+        .json(
+            &json!({"@odata.type": "#PTC.DocMgmt.PromptToPartLink", "Name": "typed",
+            "WatermarkPreserved": true}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    assert_eq!(r.json::<Value>().await.unwrap()["WatermarkPreserved"], true);
+    let typed_doc: Value = r.json().await.unwrap();
+    assert_eq!(typed_doc["WatermarkPreserved"], true);
+    // wccg_restapis_wcsubtypes_in_OData.html: a soft type is a derived entity type
+    // (`BaseType`), its instances name it in `@odata.type`, and its IBAs are the subtype's:
+    // created through the type cast too, searched only through it.
+    assert!(
+        metadata
+            .contains(r#"<EntityType Name="PromptToPartLink" BaseType="PTC.DocMgmt.Document">"#),
+        "{metadata}"
+    );
+    assert_eq!(typed_doc["@odata.type"], "#PTC.DocMgmt.PromptToPartLink");
+    let typed = format!("{docs}/PTC.DocMgmt.PromptToPartLink");
+    let r = wc_write(&c, &s, Method::POST, &typed)
+        .header("CSRF_NONCE", &n)
+        .json(&json!({"Name": "cast", "Prompt": "through the cast"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = wc_write(&c, &s, Method::POST, &docs)
+        .header("CSRF_NONCE", &n)
+        .json(&json!({"Name": "untyped", "Prompt": "an IBA of the subtype"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a subtype's IBA on a plain WTDocument");
+    assert!(r.text().await.unwrap().contains("'PTC.DocMgmt.Document'"));
+    let r = wc_get(&c, &s, &docs)
+        .query(&[("$filter", "Prompt eq 'through the cast'")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a subtype's IBA filtered on the base set");
+    let found: Value = wc_get(&c, &s, &typed)
+        .query(&[
+            ("$filter", "Prompt eq 'through the cast'"),
+            ("$select", "ID,Prompt"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["value"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(
+        found["value"][0]["@odata.type"],
+        "#PTC.DocMgmt.PromptToPartLink"
+    );
+    let r = wc_get(&c, &s, &format!("{docs}/PTC.DocMgmt.NoSuchType"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     // Without the nonce a write is refused (wccg_rest_error_codes.html: 400 on a bad nonce).
     let r = wc_write(&c, &s, Method::POST, &docs)
         .json(&json!({"Name": "no nonce"}))

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::util::{client, nonce, sim, wc_get, wc_write};
 
 fn doc(name: &str) -> Value {
-    json!({"Name": name, "Context@odata.bind": "Containers('OR:wt.pdmlink.PDMLinkProduct:1')", "PartreelLinkId": name})
+    json!({"@odata.type": "#PTC.DocMgmt.PromptToPartLink", "Name": name, "Context@odata.bind": "Containers('OR:wt.pdmlink.PDMLinkProduct:1')", "PartreelLinkId": name})
 }
 
 /// A truncated write is applied, but the client cannot read the response body.

@@ -212,7 +212,11 @@ async fn csrf_documents_and_links() {
     let s = sim(0, 0).await;
     let c = client();
     let docs = format!("{}/DocMgmt/Documents", s.windchill.url);
+    // The link IBAs live on the soft type: created with its `@odata.type`, queried through its
+    // type cast (wccg_restapis_wcsubtypes_in_OData.html).
+    let typed = format!("{docs}/PTC.DocMgmt.PromptToPartLink");
     let body = json!({
+        "@odata.type": "#PTC.DocMgmt.PromptToPartLink",
         "Name": "chase-sequence-v3", "Description": "clip",
         "Context@odata.bind": "Containers('OR:wt.pdmlink.PDMLinkProduct:1')",
         "PartreelLinkId": "ptp-abc", "PartreelStatus": "active", "Prompt": "12-second chase",
@@ -360,7 +364,7 @@ async fn csrf_documents_and_links() {
     assert_eq!(r.status(), 400, "an unknown navigation is refused");
     assert_eq!(s.windchill_describe_links().len(), 1);
 
-    let v: Value = wc_get(&c, &s, &docs)
+    let v: Value = wc_get(&c, &s, &typed)
         .query(&[(
             "$filter",
             "PartreelLinkId eq 'ptp-abc' or PartreelLinkId eq 'ptp-none'",
@@ -376,7 +380,7 @@ async fn csrf_documents_and_links() {
         "LastModified ge {} and PartreelLinkId gt ''",
         doc["LastModified"].as_str().unwrap()
     );
-    let v: Value = wc_get(&c, &s, &docs)
+    let v: Value = wc_get(&c, &s, &typed)
         .query(&[
             ("$filter", since.as_str()),
             ("ptc.search.allowFilterOnTime", "true"),
@@ -392,7 +396,7 @@ async fn csrf_documents_and_links() {
 
     // The `null` literal is not in PTC's supported $filter subset: refused with 400, naming it
     // (partreel's links feed sent `PartreelLinkId ne null` before; it sends `gt ''` now).
-    let r = wc_get(&c, &s, &docs)
+    let r = wc_get(&c, &s, &typed)
         .query(&[("$filter", "PartreelLinkId ne null")])
         .send()
         .await
@@ -436,7 +440,10 @@ async fn a_document_copied_under_another_link_id_describes_the_same_part() {
         &format!("{}/DocMgmt/Documents", s.windchill.url),
     )
     .header("CSRF_NONCE", &n)
-    .json(&json!({"Name": "clip", "PartreelLinkId": "ptp-abc", "Prompt": "a red car"}))
+    .json(
+        &json!({"@odata.type": "#PTC.DocMgmt.PromptToPartLink", "Name": "clip",
+        "PartreelLinkId": "ptp-abc", "Prompt": "a red car"}),
+    )
     .send()
     .await
     .unwrap();
@@ -577,7 +584,11 @@ async fn metadata_and_date_header() {
         .await
         .unwrap();
     assert!(
-        xml.contains("<EntityType Name=\"Document\">") && xml.contains("Name=\"PartreelLinkId\"")
+        xml.contains("<EntityType Name=\"Document\">")
+            && xml.contains(
+                "<EntityType Name=\"PromptToPartLink\" BaseType=\"PTC.DocMgmt.Document\">"
+            )
+            && xml.contains("Name=\"PartreelLinkId\"")
     );
 
     s.clock

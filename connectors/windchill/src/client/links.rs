@@ -51,6 +51,11 @@ impl WindchillClient {
     ) -> Result<RemoteLink> {
         let types = self.document_types().await?;
         let mut body = Map::new();
+        if let Some(cast) = self.type_cast() {
+            // wccg_restapis_wcsubtypes_in_OData.html: a subtype instance is created with the
+            // fully qualified entity type name in `@odata.type`.
+            body.insert("@odata.type".into(), Value::String(format!("#{cast}")));
+        }
         body.insert(
             "Name".into(),
             Value::String(self.document_name(link_id, fields)),
@@ -81,8 +86,9 @@ impl WindchillClient {
         if id.is_empty() {
             return Err(self.malformed("DocMgmt/Documents create", "no ID in the answer"));
         }
-        let doc = odata::keyed("Documents", &id);
-        let read = super::url_with_select(self.url(&["DocMgmt", &doc], &[]), &self.p.link_select);
+        let path = self.document_path(&id);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let read = super::url_with_select(self.url(&path, &[]), &self.p.link_select);
         let body = self
             .p
             .http
