@@ -57,7 +57,21 @@ async fn doctor_passes_on_the_demo_emulators() {
         for id in [format!("feed-order:{feed}"), format!("feed-filter:{feed}")] {
             assert_eq!(check(&checks, system, &id)["status"], "pass", "{checks:#?}");
         }
-        assert_eq!(check(&checks, system, "mapping")["status"], "pass");
+        let mapping = check(&checks, system, "mapping");
+        if system == "threedx" {
+            // The link attributes come with a customer extension that no document carries
+            // before the first sync: said, not failed.
+            assert_eq!(mapping["status"], "warn", "{mapping}");
+            assert!(
+                mapping["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("extension PromptToPartLinkExt"),
+                "{mapping}"
+            );
+        } else {
+            assert_eq!(mapping["status"], "pass", "{mapping}");
+        }
     }
     // The systems that can tell without writing say the demo account may write.
     assert_eq!(check(&checks, "bynder", "write")["status"], "pass");

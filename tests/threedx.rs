@@ -66,6 +66,7 @@ mapping = "{tdx_map}"
 passport_url = "{passport}"
 space_url = "{space}"
 security_context = "{ctx}"
+link_extension = "PromptToPartLinkExt"
 auth = {{ type = "cas", username = "{user}", password = {{ file = "secrets/tdx" }} }}
 
 [systems.threedx.http.rate_limit]

@@ -180,3 +180,176 @@ async fn a_soft_type_left_out_of_the_configuration_fails_loudly_and_creates_noth
     assert!(writes(&report) > 0, "{report}");
     assert!(!env.link_documents().is_empty());
 }
+
+// ---- 3DEXPERIENCE: where the link attributes live ------------------------------------------
+
+/// The emulators seeded with generated 3DEXPERIENCE items and clips about them, `sync` on the
+/// `threedx-bynder` job.
+async fn threedx_env() -> Env {
+    let cfg = partreel_sim::SimConfig {
+        parts: 6,
+        clips: 10,
+        seed: 11,
+        story: false,
+        generated_plm: partreel_sim::GeneratedPlm::Threedx,
+        ..partreel_sim::SimConfig::default()
+    };
+    let mut env = Env::start(cfg, partreel_sim::config_writer::ConfigOptions::default()).await;
+    env.job = Some("threedx-bynder");
+    env
+}
+
+/// Drops the `link_extension` line from the configuration.
+fn without_link_extension(env: &Env) {
+    let text = std::fs::read_to_string(&env.config).expect("read config");
+    assert!(text.contains("link_extension = "), "{text}");
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("link_extension = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&env.config, kept).expect("write config");
+}
+
+/// `partreel doctor --json --job threedx-bynder`: the 3DEXPERIENCE mapping check.
+async fn threedx_mapping_check(env: &Env) -> Value {
+    let out = env
+        .run(&["doctor", "--json"], &["--job", "threedx-bynder"], &[])
+        .await;
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}):\n{}", text(&out)));
+    report["checks"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["system"] == "threedx" && c["check"] == "mapping")
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no mapping check: {report:#}"))
+}
+
+/// Documents that carry a link id.
+fn threedx_links(env: &Env) -> Vec<Value> {
+    env.sim
+        .threedx
+        .documents()
+        .into_iter()
+        .filter(|d| {
+            d["dataelements"]["partreelLinkId"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        })
+        .collect()
+}
+
+/// By default the link attributes come with a customer extension (`DocumentData.extensions`):
+/// the doctor says they cannot be checked before a document carries it (a warning, not a
+/// failure), every created document is given the extension, a second run writes nothing, and
+/// afterwards the doctor checks the attributes on a link document and passes.
+#[tokio::test]
+async fn threedx_link_documents_are_given_the_customer_extension() {
+    let env = threedx_env().await;
+    let before = threedx_mapping_check(&env).await;
+    assert_eq!(before["status"], "warn", "{before:#}");
+    assert!(
+        before["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("extension PromptToPartLinkExt"),
+        "{before:#}"
+    );
+    let first = env.sync(&[]).await;
+    assert!(writes(&first) > 0, "{first}");
+    let links = threedx_links(&env);
+    assert!(!links.is_empty());
+    for d in &links {
+        assert_eq!(
+            d["dataelements"]["extensions"],
+            serde_json::json!(["PromptToPartLinkExt"]),
+            "{d:#}"
+        );
+    }
+    env.sim.clock.advance(Duration::from_secs(120));
+    let second = env.sync(&[]).await;
+    assert_eq!(writes(&second), 0, "{second}");
+    let after = threedx_mapping_check(&env).await;
+    assert_eq!(after["status"], "pass", "{after:#}");
+}
+
+/// A platform where the link attributes are the `Document` type's own: configured without
+/// `link_extension`, partreel names no extension, and converges.
+#[tokio::test]
+async fn threedx_attributes_on_the_type_sync_without_an_extension() {
+    let env = threedx_env().await;
+    env.sim.threedx.set_link_attributes_on_type(true);
+    without_link_extension(&env);
+    // No document exists yet to list the attributes from: said, not failed.
+    let before = threedx_mapping_check(&env).await;
+    assert_eq!(before["status"], "warn", "{before:#}");
+    let first = env.sync(&[]).await;
+    assert!(writes(&first) > 0, "{first}");
+    let links = threedx_links(&env);
+    assert!(!links.is_empty());
+    assert!(
+        links
+            .iter()
+            .all(|d| d["dataelements"]["extensions"] == serde_json::json!([])),
+        "{links:#?}"
+    );
+    env.sim.clock.advance(Duration::from_secs(120));
+    let second = env.sync(&[]).await;
+    assert_eq!(writes(&second), 0, "{second}");
+    let after = threedx_mapping_check(&env).await;
+    assert_eq!(after["status"], "pass", "{after:#}");
+}
+
+/// The extension left out of the configuration. A platform that refuses the attributes makes
+/// each create a record error naming the attribute, creating nothing. A platform that drops
+/// them silently creates documents without the link id: each is read back, reported as a
+/// record error naming the document and `link_extension`, and the next run posts nothing again
+/// (the clips wait in quarantine), so no run adds another stray document.
+#[tokio::test]
+async fn threedx_a_missing_extension_is_caught_and_nothing_is_posted_twice() {
+    let env = threedx_env().await;
+    without_link_extension(&env);
+    let out = env.run(&["sync", "--json"], &[], &[]).await;
+    let all = text(&out);
+    assert!(
+        all.contains("attribute partreelLinkId is not defined on type Document")
+            || all.contains("is not defined on type Document"),
+        "{all}"
+    );
+    assert!(threedx_links(&env).is_empty());
+    let strays = |env: &Env| {
+        env.sim
+            .threedx
+            .documents()
+            .into_iter()
+            .filter(|d| {
+                d["dataelements"]["description"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("partreel prompt-to-part link"))
+            })
+            .count()
+    };
+    assert_eq!(strays(&env), 0, "a refused create leaves nothing");
+
+    // The variant that drops unknown attributes: fresh emulators, same configuration.
+    let env = threedx_env().await;
+    without_link_extension(&env);
+    env.sim.threedx.set_ignore_unknown_attributes(true);
+    let out = env.run(&["sync", "--json"], &[], &[]).await;
+    let all = text(&out);
+    assert!(
+        all.contains("does not read back its partreelLinkId") && all.contains("link_extension"),
+        "{all}"
+    );
+    let after_first = strays(&env);
+    assert!(
+        after_first > 0,
+        "documents without their link id were created"
+    );
+    env.sim.clock.advance(Duration::from_secs(120));
+    let _ = env.run(&["sync", "--json"], &[], &[]).await;
+    assert_eq!(strays(&env), after_first, "nothing was posted again");
+}

@@ -134,6 +134,8 @@ pub struct RemoteSchema {
     /// looks for in the wrong place, each with its fix (e.g. IBAs that live on a soft type
     /// the configuration does not name).
     pub hints: Vec<String>,
+    /// What the connector could not check without writing, and when it will be checked.
+    pub caveats: Vec<String>,
 }
 
 /// Counters a connector keeps for the run report.

@@ -151,6 +151,7 @@ mapping = "mappings/threedx.toml"
 passport_url = "{tx_passport}"
 space_url = "{tx_space}"
 security_context = "{tx_ctx}"
+link_extension = "PromptToPartLinkExt"
 auth = {{ type = "cas", username = "{tx_user}", password = {{ file = "secrets/threedx_password" }} }}
 {tx_http}
 [systems.bynder]

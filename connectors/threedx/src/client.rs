@@ -39,6 +39,8 @@ pub(crate) struct ClientParts {
     pub link_search: String,
     pub link_id_attribute: String,
     pub link_status_attribute: String,
+    /// The extension carrying the link attributes, given to each created document.
+    pub link_extension: Option<String>,
     pub retire: RetireMode,
     pub page_size: u32,
     pub part_properties: Vec<String>,
@@ -356,6 +358,36 @@ impl PlmConnector for ThreedxClient {
             .and_then(|d| d.as_object())
             .map(|m| convert::document_fields(m).into_keys().collect())
             .unwrap_or_default();
+        // The attributes show only on a document that has them: with a customer extension,
+        // one that carries it. When none read does (no link created yet, or no document at
+        // all), take the mapped ones as the configuration names them and say they are
+        // unchecked.
+        let unseen = match (&self.p.link_extension, &doc) {
+            (ext, None) => Some(format!(
+                "no document could be read to list the document attributes{}",
+                ext.as_ref()
+                    .map(|x| format!(" (the link attributes come with the extension {x})"))
+                    .unwrap_or_default()
+            )),
+            (Some(ext), Some(d)) if !convert::has_extension(d, ext) => Some(format!(
+                "the link attributes come with the extension {ext}, and no document read \
+                 carries it yet"
+            )),
+            _ => None,
+        };
+        if let Some(why) = unseen {
+            for n in &self.p.link_properties {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+            schema.caveats.push(format!(
+                "{why}: the mapped attributes are checked when the first link is created (a \
+                 create the platform refuses, or that does not read back its {}, is a record \
+                 error naming the attribute)",
+                self.p.link_id_attribute
+            ));
+        }
         for n in ["title", "description", self.p.link_id_attribute.as_str()] {
             if !names.iter().any(|x| x == n) {
                 names.push(n.to_string());

@@ -108,6 +108,13 @@ pub struct ThreedxConfig {
     /// Document attribute holding the link id (must exist on the document type).
     #[serde(default = "default_link_id_attribute")]
     pub link_id_attribute: String,
+    /// The customer extension of `Document` whose attributes hold the link id and the mapped
+    /// fields: each created document is given it (`dataelements.extensions`, as ws3dx's
+    /// `DocumentData` carries a document's extensions), so its attributes can be written. Unset:
+    /// the attributes are the document type's own (added to the type, a specialisation's, or an
+    /// extension the platform applies to every document by itself).
+    #[serde(default)]
+    pub link_extension: Option<String>,
     /// Document attribute holding the link status (read by `retire = "detach"`).
     #[serde(default = "default_link_status_attribute")]
     pub link_status_attribute: String,
@@ -216,6 +223,14 @@ impl ThreedxConfig {
             ("link_status_attribute", &self.link_status_attribute),
         ] {
             blank(&mut errors, key, v);
+        }
+        if let Some(x) = &self.link_extension
+            && (x.is_empty() || !x.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            errors.push(format!(
+                "link_extension: {x:?} is not an extension name (letters, digits, _), e.g. \
+                 PromptToPartLinkExt"
+            ));
         }
         if let Some(p) = &self.modified_predicate
             && !p.trim().is_empty()
@@ -332,6 +347,7 @@ impl ValidatedThreedx {
             link_search: c.link_search,
             link_id_attribute: c.link_id_attribute,
             link_status_attribute: c.link_status_attribute,
+            link_extension: c.link_extension,
             retire: c.retire,
             page_size: c.page_size,
             part_properties: ctx.part_properties,

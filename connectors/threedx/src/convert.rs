@@ -102,11 +102,19 @@ pub(crate) fn document_fields(map: &Map<String, Value>) -> RemoteFields {
         .and_then(Value::as_object)
         .map(|d| {
             d.iter()
-                .filter(|(_, v)| !v.is_object())
+                // Lists (`extensions`, `fileExtension`) describe the document, not a field.
+                .filter(|(_, v)| !v.is_object() && !v.is_array())
                 .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether a document's `dataelements.extensions` lists `ext`.
+pub(crate) fn has_extension(doc: &Value, ext: &str) -> bool {
+    doc.pointer("/dataelements/extensions")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().any(|e| e.as_str() == Some(ext)))
 }
 
 /// Only `props` when the mapping named any; everything otherwise.

@@ -78,6 +78,7 @@ fn config(s: &MockServer, auth: AuthConfig, page_size: u32) -> ThreedxConfig {
         link_search: "partreel".into(),
         link_id_attribute: "partreelLinkId".into(),
         link_status_attribute: "partreelStatus".into(),
+        link_extension: None,
         retire: Default::default(),
         page_size,
         csrf_max_age_secs: crate::config::DEFAULT_CSRF_MAX_AGE_SECS,
@@ -1128,5 +1129,81 @@ async fn a_detaching_update_names_the_relation_it_manages() {
     assert_eq!(
         retired.fields.get("partreelStatus").map(String::as_str),
         Some("retired")
+    );
+}
+
+/// With `link_extension`, the create gives the document the customer extension that carries
+/// the link attributes (`dataelements.extensions`, ws3dx `DocumentData`). A create whose
+/// answer — and then a read-back — does not show the link id (a platform that dropped the
+/// attributes) is a record error naming the document and the extension, so the engine
+/// quarantines the clip instead of posting another document on the next run.
+#[tokio::test]
+async fn a_create_gives_the_extension_and_a_missing_link_id_is_read_back_then_refused() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/parentId/{PART_ID}")))
+        .respond_with(ok(envelope(vec![])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let mut dropped = doc("CE1", "a red garage", "active");
+    if let Some(el) = dropped["dataelements"].as_object_mut() {
+        el.remove("partreelLinkId");
+        el.insert("extensions".into(), json!([]));
+    }
+    Mock::given(method("POST"))
+        .and(path(DOCS))
+        .and(body_partial_json(
+            json!({"data": [{"type": "Document", "dataelements": {
+            "partreelLinkId": LINK, "extensions": ["PromptToPartLinkExt"]}}]}),
+        ))
+        .respond_with(ok(envelope(vec![dropped.clone()])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .respond_with(ok(envelope(vec![dropped])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
+    let mut cfg = config(&s, cas(), 100);
+    cfg.link_extension = Some("PromptToPartLinkExt".into());
+    let c = cfg
+        .validate()
+        .unwrap()
+        .build(BuildContext {
+            system: "threedx".into(),
+            config_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap();
+    let err = c
+        .create_link(
+            &part_rev(),
+            &LinkId(LINK.into()),
+            &fields(&[("prompt", "a red garage")]),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(DOC_ID)
+            && msg.contains("partreelLinkId")
+            && msg.contains("PromptToPartLinkExt"),
+        "{msg}"
+    );
+    // An extension name is an identifier.
+    let mut bad = config(&s, cas(), 100);
+    bad.link_extension = Some("Prompt Link".into());
+    let errors = bad.validate().unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.starts_with("link_extension:")),
+        "{errors:?}"
     );
 }

@@ -59,6 +59,7 @@ fn config(s: &ThreedxSim, auth: AuthConfig, page_size: u32) -> ThreedxConfig {
         link_search: "partreel".into(),
         link_id_attribute: "partreelLinkId".into(),
         link_status_attribute: "partreelStatus".into(),
+        link_extension: Some("PromptToPartLinkExt".into()),
         retire: Default::default(),
         page_size,
         csrf_max_age_secs: partreel_threedx::DEFAULT_CSRF_MAX_AGE_SECS,
@@ -552,7 +553,24 @@ async fn default_mapping_validates_against_the_emulator_schema() {
     let mapping = Mapping::load(&path).expect("mappings/threedx.toml loads");
     let s = sim(0).await;
     let (_d, c) = client(&s, 1000);
+    // No document carries the link extension yet: its attributes cannot be read, and the
+    // schema says so.
+    let before = c.schema().await.expect("schema");
+    assert!(
+        before
+            .caveats
+            .iter()
+            .any(|c| c.contains("extension PromptToPartLinkExt")),
+        "{:?}",
+        before.caveats
+    );
+    // Once a link document exists, its attributes are read from it.
+    let p = part(&c, "PL-4001", "A").await;
+    c.create_link(&p, &LinkId("ptp-schema".into()), &fields("schema"))
+        .await
+        .expect("create");
     let schema = c.schema().await.expect("schema");
+    assert!(schema.caveats.is_empty(), "{:?}", schema.caveats);
     let errors = mapping.validate_against(&schema);
     assert!(errors.is_empty(), "{errors:?}");
     let part = &schema.entities["part"];

@@ -409,6 +409,7 @@ fn mapping_check(
     if !problems.is_empty() {
         return Check::fail(system, "mapping", problems.join("; "), fix);
     }
+    warnings.extend(schema.caveats.iter().cloned());
     if !warnings.is_empty() {
         return Check::warn(system, "mapping", warnings.join("; "), fix);
     }

@@ -286,6 +286,22 @@ impl ThreedxSim {
         true
     }
 
+    /// While `on`, the link attributes are the `Document` type's own (added to the type, or an
+    /// extension the platform applies to every document): every document has them and a create
+    /// names no extension. Off (the default) they come with the customer extension
+    /// [`store::LINK_EXTENSION`], which a create applies through `dataelements.extensions`.
+    /// Set it before documents exist.
+    pub fn set_link_attributes_on_type(&self, on: bool) {
+        lock(&self.store).link_extension = (!on).then(|| store::LINK_EXTENSION.to_owned());
+    }
+
+    /// While `on`, an attribute a document does not have is dropped without a word instead of
+    /// refused with `400` — a server that stores what it knows and answers 200 (whether
+    /// 3DSpace refuses or drops is not published [INFERRED]; both are modelled).
+    pub fn set_ignore_unknown_attributes(&self, on: bool) {
+        lock(&self.store).ignore_unknown_attributes = on;
+    }
+
     /// Closes every 3DSpace session (same as `emulator.faults.expire_sessions()`).
     pub fn expire_sessions(&self) {
         lock(&self.store).expire_sessions();

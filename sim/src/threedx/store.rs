@@ -31,6 +31,11 @@ pub const DOCUMENT_ATTRIBUTES: &[&str] = &[
     "provenanceState",
     "sku",
 ];
+/// The customer extension (deployment extension of `Document`) that carries
+/// [`DOCUMENT_ATTRIBUTES`] by default: a document has them once the extension is applied —
+/// `DocumentData.extensions` (ws3dx.document `core/data.impl/DocumentData.cs`) names the
+/// extensions of a document, and customer attributes come with them.
+pub const LINK_EXTENSION: &str = "PromptToPartLinkExt";
 /// Standard document attributes a client may write.
 const DOCUMENT_WRITABLE: &[&str] = &["title", "description"];
 /// Keys of `dataelements` that set the parent relation on create/update.
@@ -84,8 +89,11 @@ pub struct Doc {
     pub modified: DateTime<Utc>,
     /// Change stamp.
     pub cestamp: String,
-    /// Custom attributes ([`DOCUMENT_ATTRIBUTES`]).
+    /// Custom attributes ([`DOCUMENT_ATTRIBUTES`]), present once the document's type or an
+    /// applied extension carries them.
     pub attrs: BTreeMap<String, String>,
+    /// Extensions applied to the document (`dataelements.extensions`).
+    pub extensions: Vec<String>,
     /// Parent relations: (item id, relation name).
     pub parents: Vec<(String, String)>,
 }
@@ -122,15 +130,54 @@ pub struct ThreedxStore {
     /// rate limiter: the lifetime 3DSpace gives its tokens is not published [INFERRED]; ws3dx
     /// renews them after 55 minutes.
     pub(crate) csrf_lifetime: Option<std::time::Duration>,
+    /// The extension whose attributes are [`DOCUMENT_ATTRIBUTES`]; None: they are attributes
+    /// of the `Document` type itself (a specialisation's, or added to the type).
+    pub(crate) link_extension: Option<String>,
+    /// Attributes a document does not have are dropped silently instead of refused.
+    pub(crate) ignore_unknown_attributes: bool,
     /// Edits to make to a document right after its next `GET documents/{id}` is answered:
     /// (attribute, value) by document id (see `ThreedxSim::edit_document_after_next_read`).
     pub(crate) edits_after_read: HashMap<String, Vec<(String, String)>>,
 }
 
 impl ThreedxStore {
-    /// An empty store.
+    /// An empty store; the link attributes come with [`LINK_EXTENSION`].
     pub fn new() -> Self {
-        Self::default()
+        ThreedxStore {
+            link_extension: Some(LINK_EXTENSION.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Applies the extensions `dataelements.extensions` names (never removes one): the link
+    /// extension brings its attributes (empty); an extension the platform does not know is
+    /// refused, as an undeployed one would be.
+    fn apply_extensions(&self, doc: &mut Doc, el: &Map<String, Value>) -> Result<(), Refusal> {
+        let Some(list) = el.get("extensions") else {
+            return Ok(());
+        };
+        let names = list.as_array().ok_or((
+            400,
+            "extensions must be a list of extension names".to_string(),
+        ))?;
+        for n in names {
+            let name = n
+                .as_str()
+                .ok_or((400, format!("extensions: {n} is not an extension name")))?;
+            if self.link_extension.as_deref() != Some(name) {
+                return Err((
+                    400,
+                    format!("extension {name} is not deployed or does not apply to type Document"),
+                ));
+            }
+            if !doc.extensions.iter().any(|e| e == name) {
+                doc.extensions.push(name.to_owned());
+                for a in DOCUMENT_ATTRIBUTES {
+                    doc.attrs.entry((*a).to_owned()).or_default();
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A fresh opaque value (`<prefix>-<hex>`), distinct from every earlier one.
@@ -294,13 +341,18 @@ impl ThreedxStore {
             originated: now,
             modified: now,
             cestamp: String::new(),
-            attrs: DOCUMENT_ATTRIBUTES
-                .iter()
-                .map(|a| (a.to_string(), String::new()))
-                .collect(),
+            attrs: match self.link_extension {
+                Some(_) => BTreeMap::new(),
+                None => DOCUMENT_ATTRIBUTES
+                    .iter()
+                    .map(|a| (a.to_string(), String::new()))
+                    .collect(),
+            },
+            extensions: Vec::new(),
             parents: vec![(parent.to_string(), rel.to_string())],
         };
-        apply_elements(&mut doc, el)?;
+        self.apply_extensions(&mut doc, el)?;
+        apply_elements(&mut doc, el, self.ignore_unknown_attributes)?;
         doc.cestamp = self.cestamp();
         self.docs.insert(id.clone(), doc);
         Ok(id)
@@ -350,6 +402,12 @@ impl ThreedxStore {
     ) -> Result<(), Refusal> {
         let stamp = self.cestamp();
         let items: HashSet<String> = self.items.keys().cloned().collect();
+        let mut with_extensions = self
+            .docs
+            .get(id)
+            .ok_or((404, format!("document {id} not found")))?
+            .clone();
+        self.apply_extensions(&mut with_extensions, el)?;
         let doc = self
             .docs
             .get_mut(id)
@@ -362,8 +420,8 @@ impl ThreedxStore {
                 "cestamp mismatch: the object was modified by another user".into(),
             ));
         }
-        let mut next = doc.clone();
-        apply_elements(&mut next, el)?;
+        let mut next = with_extensions;
+        apply_elements(&mut next, el, self.ignore_unknown_attributes)?;
         if let Some(p) = el.get("parentId").and_then(Value::as_str) {
             if !items.contains(p) {
                 return Err((404, format!("parent object {p} not found")));
@@ -463,9 +521,15 @@ fn parse_terms(search: &str) -> Result<Vec<Term>, Refusal> {
 }
 
 /// Writes `dataelements` onto a document; unknown or read-only attributes are refused.
-fn apply_elements(doc: &mut Doc, el: &Map<String, Value>) -> Result<(), Refusal> {
+/// With `ignore_unknown`, an attribute the document does not have is dropped without a word
+/// (a server that answers 200 and stores what it knows) instead of refused.
+fn apply_elements(
+    doc: &mut Doc,
+    el: &Map<String, Value>,
+    ignore_unknown: bool,
+) -> Result<(), Refusal> {
     for (k, v) in el {
-        if PARENT_KEYS.contains(&k.as_str()) {
+        if PARENT_KEYS.contains(&k.as_str()) || k == "extensions" {
             continue;
         }
         let text = match v {
@@ -480,6 +544,7 @@ fn apply_elements(doc: &mut Doc, el: &Map<String, Value>) -> Result<(), Refusal>
                 doc.attrs.insert(k.clone(), text);
             }
             _ if DOCUMENT_WRITABLE.contains(&k.as_str()) => {}
+            _ if ignore_unknown => {}
             _ => {
                 return Err((
                     400,
@@ -528,6 +593,7 @@ impl Doc {
             for (k, v) in &self.attrs {
                 m.insert(k.clone(), Value::String(v.clone()));
             }
+            m.insert("extensions".into(), json!(self.extensions));
         }
         let parents: Vec<Value> = self
             .parents

@@ -213,7 +213,8 @@ async fn copy_document_as_lists_a_second_link_under_the_same_items() {
     let token = token["csrf"]["value"].as_str().unwrap_or_default();
     // One link document under the first item, then related to the second one too.
     let body = json!({"data": [{"type": "Document", "dataelements": {"title": "ptp-original",
-        "partreelLinkId": "ptp-original", "assetId": "clip-1", "parentId": items[0]}}]});
+        "partreelLinkId": "ptp-original", "assetId": "clip-1", "parentId": items[0],
+        "extensions": ["PromptToPartLinkExt"]}}]});
     let created: Value = ctx(c.post(format!(
         "{space}/resources/v1/modeler/documents?parentRelName=Reference%20Document&parentDirection=from"
     )))

@@ -603,6 +603,55 @@ async fn threedx_answers_ws3dx() {
     ] {
         has(&doc["dataelements"], key, string, "DocumentData");
     }
+    has(
+        &doc["dataelements"],
+        "extensions",
+        array,
+        "DocumentData.extensions",
+    );
+    // Customer attributes come with the customer extension (`DocumentData.extensions`): on a
+    // document without it they are refused, an unknown extension is refused, and a create that
+    // names the extension may write them.
+    let with = |el: Value| {
+        let mut el = el;
+        el["parentId"] = json!(item);
+        json!({"data": [{"type": "Document", "dataelements": el}]})
+    };
+    let create_with = |body: Value| {
+        c.post(format!("{space}/resources/v1/modeler/documents"))
+            .basic_auth(&cr.agent_id, Some(&cr.agent_secret))
+            .header("SecurityContext", &cr.security_context)
+            .header("ENO_CSRF_TOKEN", token)
+            .json(&body)
+    };
+    let r = create_with(with(
+        json!({"title": "no extension", "partreelLinkId": "ptp-x"}),
+    ))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("partreelLinkId"));
+    let r = create_with(with(
+        json!({"title": "unknown", "extensions": ["NoSuchExt"]}),
+    ))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let made: Value = create_with(with(json!({"title": "extended",
+        "extensions": ["PromptToPartLinkExt"], "partreelLinkId": "ptp-x"})))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(made["success"], true, "{made}");
+    let el = &made["data"][0]["dataelements"];
+    assert_eq!(el["extensions"], json!(["PromptToPartLinkExt"]), "{made}");
+    assert_eq!(el["partreelLinkId"], "ptp-x", "{made}");
+    assert_eq!(el["prompt"], "", "the extension's other attributes, empty");
     // Managing parents names the relation (`DocumentData.parentRelName`): without it the update
     // is refused (the shape an earlier partreel sent), with it the document leaves that
     // relation.

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ThreedxClient, docs_data};
 use crate::config::RetireMode;
-use crate::convert;
+use crate::{convert, wire};
 
 /// Rounds of look-then-write after an ambiguous POST, and of re-read-then-PUT after a stale
 /// `cestamp`.
@@ -134,6 +134,10 @@ impl ThreedxClient {
             "parentDirection".into(),
             Value::String(PARENT_DIRECTION.into()),
         );
+        if let Some(ext) = &self.p.link_extension {
+            // `DocumentData.extensions`: the customer extension that carries the attributes.
+            el.insert("extensions".into(), json!([ext]));
+        }
         let body = json!({"data": [{"type": "Document", "dataelements": el}]});
         let url = self.modeler(&["documents"], &self.rel_query());
         let req = Request::new(Method::POST, url)
@@ -141,7 +145,40 @@ impl ThreedxClient {
             .json(&body)?;
         let resp = self.send(req).await?;
         let data = docs_data(self, &resp, DOC_CREATE)?;
-        let mut l = self.first_link(data, DOC_CREATE)?;
+        let created = data
+            .first()
+            .and_then(wire::id_of)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| self.malformed(DOC_CREATE, "data[0].id: missing"))?;
+        let mut l = match self.first_link(data, DOC_CREATE) {
+            Ok(l) if l.link_id == *link_id => l,
+            // The answer does not show the link id: read the document back. One that does not
+            // carry it would never be found again, and every later run would create another.
+            _ => {
+                let doc = self.read_document(&created).await?;
+                match self.first_link(vec![doc], DOC_READ) {
+                    Ok(l) if l.link_id == *link_id => l,
+                    _ => {
+                        return Err(ConnectorError::Record {
+                            system: self.p.system.clone(),
+                            record: created,
+                            message: format!(
+                                "the created document does not read back its {} ({link_id}); \
+                                 check that the attribute is defined on the document type{} \
+                                 and writable by this user",
+                                self.p.link_id_attribute,
+                                match &self.p.link_extension {
+                                    Some(x) => format!(" (through the extension {x})"),
+                                    None => " (or set link_extension to the customer \
+                                             extension that carries it)"
+                                        .to_string(),
+                                }
+                            ),
+                        });
+                    }
+                }
+            }
+        };
         l.part_remote_id = Some(part.remote_id.clone());
         Ok(l)
     }
