@@ -9,11 +9,18 @@ use crate::util::{Env, bin, requests, writes};
 /// its second sync writes nothing.
 #[tokio::test]
 async fn demo_runs_and_second_sync_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
     let out = tokio::process::Command::new(bin())
         .args(["demo", "--json"])
+        .env("TMPDIR", tmp.path())
         .output()
         .await
         .expect("run demo");
+    assert_eq!(
+        demo_folders(tmp.path()),
+        Vec::<String>::new(),
+        "the demo removes its folder (state, secrets) when it ends"
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -52,6 +59,78 @@ async fn demo_runs_and_second_sync_writes_nothing() {
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("XX-9999"), "{reason}");
+}
+
+/// The `partreel-demo-*` folders in `dir`.
+fn demo_folders(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read tmp")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("partreel-demo-"))
+        .collect()
+}
+
+/// Ctrl-C in the middle of the demo's sync stops it with exit code 130 and removes its
+/// folder (configuration, secrets, state); so does Ctrl-C while `--serve` shows the viewer,
+/// which is the normal way to end it (exit 0).
+#[tokio::test]
+async fn an_interrupted_demo_removes_its_folder() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    for (args, code) in [
+        (vec!["demo", "--parts", "300", "--clips", "3000"], 130),
+        (vec!["demo", "--serve"], 0),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut child = tokio::process::Command::new(bin())
+            .args(&args)
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn demo");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let wait_for = if code == 0 {
+            "Ctrl-C to stop"
+        } else {
+            "configuration"
+        };
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(300), async {
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.contains(wait_for) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false);
+        assert!(seen, "{args:?}: never printed {wait_for:?}");
+        assert_eq!(
+            demo_folders(tmp.path()).len(),
+            1,
+            "{args:?}: the demo's folder exists"
+        );
+        let pid = child.id().expect("pid");
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let status = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+            .await
+            .expect("the demo stops")
+            .expect("wait");
+        assert_eq!(status.code(), Some(code), "{args:?}");
+        assert_eq!(
+            demo_folders(tmp.path()),
+            Vec::<String>::new(),
+            "{args:?}: the folder is removed"
+        );
+    }
 }
 
 /// A second sync right after the first makes zero writes and only a few requests.

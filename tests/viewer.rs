@@ -292,6 +292,10 @@ async fn spawn_dam(foreign: SocketAddr) -> SocketAddr {
         .route(
             "/to-plain",
             get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/plain.webm")]) }),
+        )
+        .route(
+            "/denied.webm",
+            get(|| async { (StatusCode::FORBIDDEN, "Request has expired") }),
         );
     spawn_server(app).await
 }
@@ -584,6 +588,11 @@ async fn proxy_keeps_to_dam_hosts_and_serves_ranges() {
     let foreign_hits = Arc::new(AtomicUsize::new(0));
     let foreign = spawn_foreign(foreign_hits.clone()).await;
     let dam = spawn_dam(foreign).await;
+    // A DAM host that refuses connections: a listener bound and closed.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state.db");
     seed_state(
@@ -594,10 +603,23 @@ async fn proxy_keeps_to_dam_hosts_and_serves_ranges() {
             ("FOREIGN", format!("http://{foreign}/evil.webm")),
             ("REDIR-OUT", format!("http://{dam}/to-foreign")),
             ("REDIR-IN", format!("http://{dam}/to-plain")),
+            (
+                "DENIED",
+                format!("http://{dam}/denied.webm?X-Amz-Credential=AKIAPARTREEL&X-Amz-Signature=5ec7e7519a"),
+            ),
+            (
+                "UNREACHABLE",
+                format!("http://{closed}/gone.webm?X-Amz-Signature=5ec7e7519b"),
+            ),
+            ("FTP", format!("ftp://{dam}/clip.webm")),
         ],
     )
     .await;
-    let config = write_viewer_config(dir.path(), &state, &format!("dam_hosts = [\"{dam}\"]"));
+    let config = write_viewer_config(
+        dir.path(),
+        &state,
+        &format!("dam_hosts = [\"{dam}\", \"{closed}\"]"),
+    );
     let viewer = Viewer::start(&config).await;
     let total = CLIP.len();
     let media = |id: &str| format!("/media/dam/{id}");
@@ -652,6 +674,30 @@ async fn proxy_keeps_to_dam_hosts_and_serves_ranges() {
         foreign_hits.load(Ordering::SeqCst),
         0,
         "the foreign host was contacted"
+    );
+    // An upstream refusal or a host that cannot be reached is a 502 that names neither the
+    // URL nor its signature.
+    for id in ["DENIED", "UNREACHABLE"] {
+        let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "{id}");
+        let body = r.text().await.expect("body");
+        for secret in [
+            "X-Amz-Signature",
+            "5ec7e7519",
+            "AKIAPARTREEL",
+            "denied.webm",
+            "gone.webm",
+        ] {
+            assert!(!body.contains(secret), "{id}: {body}");
+        }
+        assert!(body.contains("server log"), "{id}: {body}");
+    }
+    let r = viewer.get(&media("FTP"), Some(TOKEN), &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("ftp://") && body.contains("only http and https"),
+        "{body}"
     );
     let r = viewer.get(&media("REDIR-IN"), Some(TOKEN), &[]).await;
     assert_eq!(

@@ -1,8 +1,10 @@
 //! `partreel demo`: the five emulators seeded with the Acme Toys story, one sync of every job of
 //! the written configuration (Windchill, Teamcenter and 3DEXPERIENCE ⇄ Bynder, Windchill ⇄ AEM
 //! Assets) on the embedded SQLite default, the reports and the links they made; then a second
-//! sync that writes nothing.
+//! sync that writes nothing. Its folder (configuration, secrets, state) lives in the temporary
+//! directory for the demo's lifetime only: removed when it ends, fails or is interrupted.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -15,7 +17,55 @@ use partreel_sim::{Sim, SimConfig};
 use crate::cli::DemoArgs;
 use crate::{config, wiring};
 
+/// Removes the demo's folder when dropped: at the end, on an error, or at Ctrl-C.
+struct DemoDir(PathBuf);
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("partreel demo: cannot remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+/// Exit code of a demo stopped by Ctrl-C (or SIGTERM) before it finished: 128 + SIGINT.
+const INTERRUPTED: u8 = 130;
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!("partreel-demo-{}", std::process::id()));
+    let _cleanup = DemoDir(dir.clone());
+    let sim = tokio::select! {
+        r = syncs(&args, &dir) => r?,
+        () = super::shutdown_signal() => {
+            eprintln!("partreel demo: interrupted; its folder {} is removed", dir.display());
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+    };
+    let config_path = dir.join("partreel.toml");
+    if args.serve {
+        let dams = [sim.bynder.url.as_str(), sim.aem.emulator.url.as_str()];
+        let (viewer, token) = super::serve::start_demo(&dir.join("partreel.db"), &dams)
+            .await
+            .context("cannot start the viewer")?;
+        println!();
+        println!("Viewer              {}/?access_token={token}", viewer.url);
+        println!("  demo token        {token}   (Authorization: Bearer …; valid until Ctrl-C)");
+        println!(
+            "Emulators stay up; run `partreel sync --config {}` again. Ctrl-C to stop.",
+            config_path.display()
+        );
+        super::shutdown_signal().await;
+        viewer.stop().await?;
+    }
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the emulators, writes the configuration into `dir`, runs every job twice and prints
+/// the reports; returns the running emulators.
+async fn syncs(args: &DemoArgs, dir: &Path) -> anyhow::Result<Sim> {
     let sim = Sim::start(SimConfig {
         parts: args.parts,
         clips: args.clips,
@@ -24,9 +74,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
     .await
     .context("cannot start the emulators")?;
-    let dir = std::env::temp_dir().join(format!("partreel-demo-{}", std::process::id()));
     let config_path = sim.write_partreel_config(
-        &dir,
+        dir,
         &ConfigOptions {
             state: dir.join("partreel.db"),
             ..ConfigOptions::default()
@@ -80,23 +129,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    if args.serve {
-        let dams = [sim.bynder.url.as_str(), sim.aem.emulator.url.as_str()];
-        let (viewer, token) = super::serve::start_demo(&dir.join("partreel.db"), &dams)
-            .await
-            .context("cannot start the viewer")?;
-        println!();
-        println!("Viewer              {}/?access_token={token}", viewer.url);
-        println!("  demo token        {token}   (Authorization: Bearer …; valid until Ctrl-C)");
-        println!(
-            "Emulators stay up; run `partreel sync --config {}` again. Ctrl-C to stop.",
-            config_path.display()
-        );
-        super::shutdown_signal().await;
-        viewer.stop().await?;
-    }
-    sim.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(sim)
 }
 
 /// Runs every job once, in order.

@@ -91,11 +91,21 @@ impl AppError {
                 }
                 r
             }
-            AppError::Forbidden(m) | AppError::Upstream(m) => {
+            AppError::Forbidden(m) => {
                 tracing::warn!(status = %self.status(), "media proxy: {m}");
                 (
                     self.status(),
                     format!("{} {}\n", self.status().as_u16(), self),
+                )
+                    .into_response()
+            }
+            // The upstream's details (its address, a signed URL's query, its answer) go to the
+            // log only, never to the browser.
+            AppError::Upstream(m) => {
+                tracing::warn!(status = %self.status(), "media proxy: {m}");
+                (
+                    self.status(),
+                    "502 the DAM did not deliver the media (details in the server log)\n",
                 )
                     .into_response()
             }

@@ -1,6 +1,9 @@
-//! The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`. Written by hand
-//! (four read-only operations do not justify a schema-derive dependency); a unit test checks
-//! that every API route is described and that the example shapes match what handlers return.
+//! The OpenAPI 3.1 document of `/api/v1` and the media proxy, served at
+//! `/api/v1/openapi.json`. Written by hand (a few read-only operations do not justify a
+//! schema-derive dependency); a unit test checks that every API route is described and that
+//! the example shapes match what handlers return. Every way a credential is accepted is a
+//! security scheme: the bearer header, the session cookie, the `access_token` query parameter,
+//! and for `/media` a page's signature.
 
 use serde_json::{Value, json};
 
@@ -12,6 +15,7 @@ pub const PATHS: &[&str] = &[
     "/api/v1/parts/{system}/{number}/{revision}",
     "/api/v1/clips/{system}/{asset_id}",
     "/api/v1/openapi.json",
+    "/media/{system}/{asset_id}",
 ];
 
 fn param(name: &str, description: &str) -> Value {
@@ -92,7 +96,7 @@ pub fn document() -> Value {
             "version": "1",
             "description": "Read-only view of the prompt-to-part links partreel keeps: part revisions, the AI video clips linked to them, and their watermark, provenance, rights and link status."
         },
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"cookie": []}, {"query": []}],
         "paths": {
             "/api/v1/search": {"get": {
                 "operationId": "search",
@@ -121,6 +125,23 @@ pub fn document() -> Value {
                 "parameters": [param("system", "DAM system name"), param("asset_id", "DAM asset id")],
                 "responses": ok("ClipResponse", "the clip")
             }},
+            "/media/{system}/{asset_id}": {"get": {
+                "operationId": "media",
+                "summary": "The clip's playable rendition, streamed from the DAM (Range requests honoured)",
+                "description": "Fetched from the configured DAM hosts only. A page signs its own video links (`exp`, `sig`), so a `<video>` element plays without a cookie, even inside a third-party iframe; any other caller presents a credential.",
+                "security": [{"bearer": []}, {"cookie": []}, {"query": []}, {"signature": []}],
+                "parameters": [param("system", "DAM system name"), param("asset_id", "DAM asset id"),
+                    {"name": "Range", "in": "header", "schema": {"type": "string"}, "example": "bytes=0-"}],
+                "responses": {
+                    "200": {"description": "the whole file", "content": {"video/*": {}}},
+                    "206": {"description": "the requested range", "content": {"video/*": {}}},
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "403": {"description": "the rendition is not on a configured DAM host, or not http(s)"},
+                    "404": {"description": "unknown clip, or no playable rendition"},
+                    "416": {"description": "range not satisfiable"},
+                    "502": {"description": "the DAM did not deliver the file (details in the server log, never in the answer)"}
+                }
+            }},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi",
                 "summary": "This document",
@@ -129,8 +150,16 @@ pub fn document() -> Value {
             }}
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                "description": "A static token from the viewer configuration, or an OIDC access token (JWT)."}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                    "description": "A static token from the viewer configuration, or an OIDC access token (JWT)."},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "partreel_token",
+                    "description": "The same credential as a session cookie (HttpOnly, SameSite=Lax), set when a page is opened with `?access_token=`."},
+                "query": {"type": "apiKey", "in": "query", "name": "access_token",
+                    "description": "The same credential in the query, for links and PLM iframes; a page opened this way sets the cookie."},
+                "signature": {"type": "apiKey", "in": "query", "name": "sig",
+                    "description": "`/media` only: the signature a page puts on its own video links, with their expiry `exp` (Unix seconds)."}
+            },
             "responses": {
                 "Unauthorized": {"description": "No credential, or a wrong or expired one"},
                 "NotFound": {"description": "Unknown part revision or clip",

@@ -117,6 +117,12 @@ async fn fetch(
 ) -> Result<reqwest::Response, AppError> {
     let mut url = url::Url::parse(url)
         .map_err(|e| AppError::Upstream(format!("stored rendition URL is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(AppError::Forbidden(format!(
+            "the rendition is a {}:// URL; only http and https renditions are served",
+            url.scheme()
+        )));
+    }
     if !allowed(st, &url) {
         return Err(AppError::Forbidden(format!(
             "{} is not a configured DAM host",
@@ -131,7 +137,10 @@ async fn fetch(
         let resp = req
             .send()
             .await
-            .map_err(|e| AppError::Upstream(format!("{}: {}", host_of(&url), chain(&e))))?;
+            // Without the URL: a signed URL's query is a credential, even in the log.
+            .map_err(|e| {
+                AppError::Upstream(format!("{}: {}", host_of(&url), chain(&e.without_url())))
+            })?;
         if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }

@@ -250,6 +250,26 @@ async fn openapi_describes_every_api_route() {
     for p in openapi::PATHS {
         assert!(routes.contains(&format!("\"{p}\"")), "{p} is not routed");
     }
+    // Every way a credential is accepted is a scheme, and the document's security lists them.
+    let schemes = &v["components"]["securitySchemes"];
+    assert_eq!(schemes["cookie"]["name"], auth::COOKIE);
+    assert_eq!(schemes["cookie"]["in"], "cookie");
+    assert_eq!(schemes["query"]["name"], auth::QUERY_PARAM);
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        v["security"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        v["security"]
+    );
+    let media = &v["paths"]["/media/{system}/{asset_id}"]["get"];
+    assert!(
+        media["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x.get("signature").is_some())),
+        "{media}"
+    );
+    assert!(media["responses"].get("206").is_some() && media["responses"].get("502").is_some());
 }
 
 #[tokio::test]

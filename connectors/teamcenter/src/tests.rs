@@ -119,6 +119,15 @@ fn form_object(modified: &str) -> Value {
         "last_mod_date": prop(modified), "creation_date": prop("2026-11-19T08:00:00+00:00")}})
 }
 
+/// The record as `setProperties` answers it after the write of `update_links_…`: prompt
+/// cleared, status retired.
+fn written_form() -> Value {
+    let mut f = form_object("2026-11-22T10:00:00+00:00");
+    f["props"]["ptp_status"] = prop("retired");
+    f["props"]["ptp_prompt"] = json!({"dbValues": [], "uiValues": []});
+    f
+}
+
 fn part() -> PartRevision {
     PartRevision {
         system: "teamcenter".into(),
@@ -392,7 +401,7 @@ async fn update_links_sends_one_set_properties_and_reads_the_answer() {
             {"object": {"uid": "F2", "type": "PromptToPartForm"}, "timestamp": "0001-01-01T00:00:00",
              "vecNameVal": [{"name": "ptp_status", "values": ["active"]}]}], "options": []}})))
         .respond_with(ok_json(json!({"data": {"updated": [FORM],
-            "modelObjects": {FORM: form_object("2026-11-22T10:00:00+00:00")},
+            "modelObjects": {FORM: written_form()},
             "partialErrors": [{"uid": "F2", "clientIndex": 1, "errorValues": [{"code": 515001, "level": 3, "message": "The object with UID F2 does not exist."}]}]},
             "objPropMap": {}})))
         .expect(1)
@@ -798,4 +807,38 @@ async fn a_set_properties_answer_without_its_service_data_is_malformed() {
         matches!(&r[0], Err(ConnectorError::Malformed { detail, .. }) if detail.contains("neither data nor ServiceData")),
         "{r:?}"
     );
+}
+
+/// A `setProperties` the server accepts but whose answer shows the old value (not applied) is
+/// a record error naming the record and the property, never taken as written.
+#[tokio::test]
+async fn an_update_accepted_but_not_applied_is_a_record_error() {
+    let s = server().await;
+    mount_login(&s, 1).await;
+    Mock::given(method("POST"))
+        .and(path(p("Core-2010-09-DataManagement/setProperties")))
+        .respond_with(ok_json(json!({"data": {"updated": [FORM],
+            "modelObjects": {FORM: form_object("2026-11-22T10:00:00+00:00")},
+            "partialErrors": []}, "objPropMap": {}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let r = c
+        .update_links(&[LinkUpdate {
+            link: RemoteLink {
+                link_id: LinkId(LINK.into()),
+                remote_id: FORM.into(),
+                part_remote_id: Some(REV.into()),
+                modified: "2026-11-21T10:00:00Z".parse().unwrap(),
+                created: None,
+                fields: RemoteFields::new(),
+            },
+            fields: [("ptp_status".into(), "retired".into())].into(),
+        }])
+        .await;
+    let err = r[0].as_ref().unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(FORM) && msg.contains("ptp_status"), "{msg}");
 }

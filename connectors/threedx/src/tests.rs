@@ -1207,3 +1207,35 @@ async fn a_create_gives_the_extension_and_a_missing_link_id_is_read_back_then_re
         "{errors:?}"
     );
 }
+
+/// An update the platform answers with the old value (accepted, not applied) is a record
+/// error naming the document and the attribute, never taken as written.
+#[tokio::test]
+async fn an_update_accepted_but_not_applied_is_a_record_error() {
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .respond_with(ok(envelope(vec![doc("CE1", "old", "active")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DOCS}/{DOC_ID}")))
+        .respond_with(ok(envelope(vec![doc("CE2", "old", "active")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let err = c
+        .update_link(&remote(), &fields(&[("prompt", "new")]))
+        .await
+        .unwrap_err();
+    assert!(err.is_record_error(), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(DOC_ID) && msg.contains("does not read back") && msg.contains("prompt"),
+        "{msg}"
+    );
+}

@@ -179,9 +179,19 @@ impl TeamcenterClient {
                     match created.get(id).and_then(|uid| sd.model_objects.get(*uid)) {
                         Some(obj) => match convert::link(obj, &self.p.link_props, &self.names) {
                             Ok(Some(l)) => Ok(l),
-                            Ok(None) => Err(self.malformed(
-                                op::CREATE_OBJECTS,
-                                format!("{id}: link id not stored"),
+                            // A record that does not carry its link id would never be found
+                            // again, and every later run would create another: a record error
+                            // (the clip waits in quarantine), not a retried failure.
+                            Ok(None) => Err(self.record_error(
+                                id,
+                                format!(
+                                    "record {} was created but does not read back its {}; \
+                                     check that the property is defined on {} and writable \
+                                     by this user",
+                                    created.get(id).copied().unwrap_or_default(),
+                                    self.cfg().link_id_property,
+                                    self.cfg().record_type
+                                ),
                             )),
                             Err(r) => Err(self.malformed(op::CREATE_OBJECTS, r.reason)),
                         },

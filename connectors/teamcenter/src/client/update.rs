@@ -67,6 +67,23 @@ impl TeamcenterClient {
                 }
                 match written.remove(&u.link.remote_id) {
                     Some(Ok(mut l)) => {
+                        // A write accepted but not applied (the record reads back another
+                        // value) is loud, never taken as done.
+                        let unapplied: Vec<&str> = u
+                            .fields
+                            .iter()
+                            .filter(|(k, v)| l.fields.get(*k).is_some_and(|now| now != *v))
+                            .map(|(k, _)| k.as_str())
+                            .collect();
+                        if !unapplied.is_empty() {
+                            return Err(self.record_error(
+                                &u.link.remote_id,
+                                format!(
+                                    "the update was accepted but does not read back (properties {})",
+                                    unapplied.join(", ")
+                                ),
+                            ));
+                        }
                         l.part_remote_id = u.link.part_remote_id.clone();
                         Ok(l)
                     }

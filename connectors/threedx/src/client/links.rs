@@ -338,6 +338,26 @@ impl ThreedxClient {
                 .await
             {
                 Ok(mut l) => {
+                    // A write the platform accepted but did not apply is loud, never taken
+                    // as done (the engine would store values the document does not hold).
+                    let unapplied: Vec<&str> = fields
+                        .iter()
+                        .filter(|(k, _)| {
+                            self.p.link_properties.is_empty() || self.p.link_properties.contains(k)
+                        })
+                        .filter(|(k, v)| l.fields.get(*k).map_or("", String::as_str) != v.as_str())
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    if !unapplied.is_empty() {
+                        return Err(ConnectorError::Record {
+                            system: self.p.system.clone(),
+                            record: link.remote_id.clone(),
+                            message: format!(
+                                "the update was accepted but does not read back (attributes {})",
+                                unapplied.join(", ")
+                            ),
+                        });
+                    }
                     l.part_remote_id = if detach {
                         None
                     } else {
