@@ -56,6 +56,11 @@ fn default_state() -> String {
     "partreel.db".into()
 }
 
+/// Default `sync.run_deadline_secs`: six hours, longer than an initial sync of a large
+/// catalogue at the vendors' published rates, short enough that a stuck run does not hold the
+/// next scheduled one off for a day.
+pub const DEFAULT_RUN_DEADLINE_SECS: u64 = 6 * 3600;
+
 /// `[sync]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -82,6 +87,9 @@ pub struct SyncSection {
     /// How long a daemon holds the clips it leased before another may take them over (its
     /// process died); longer than a batch takes to apply.
     pub lease_secs: u64,
+    /// How long one run may take (0: no limit). Past it the run stops between batches, keeps
+    /// what it did, reports it and exits with code 3; the rest waits for the next run.
+    pub run_deadline_secs: u64,
 }
 
 impl Default for SyncSection {
@@ -96,6 +104,7 @@ impl Default for SyncSection {
             instance: None,
             state_wait_secs: partreel_core::state::sqlite::DEFAULT_BUSY_WAIT.as_secs(),
             lease_secs: d.lease.as_secs(),
+            run_deadline_secs: DEFAULT_RUN_DEADLINE_SECS,
         }
     }
 }
@@ -297,6 +306,7 @@ impl Loaded {
                 .then(|| Duration::from_secs(s.full_scan_interval_hours * 3600)),
             owner: partreel_core::state::owner::identity(s.instance.as_deref()),
             lease: Duration::from_secs(s.lease_secs),
+            deadline: (s.run_deadline_secs > 0).then(|| Duration::from_secs(s.run_deadline_secs)),
             dam_peers: self
                 .jobs
                 .iter()
@@ -428,10 +438,87 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_string())
 }
 
+/// A value in the file itself of the wrong type or out of range (`carry_forward = "yes"`,
+/// `overlap_secs = "45"`, `page_size = -1`), read strictly as TOML types it — the layered
+/// reading below coerces strings, as it must for environment overrides, which are always
+/// text. The message names the file, line, column and key.
+fn file_value_problem(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let err = toml::from_str::<PartreelConfig>(&text).err()?;
+    let message = err.message();
+    if !(message.starts_with("invalid type") || message.starts_with("invalid value")) {
+        // Unknown keys and the rest are reported below, all at once.
+        return None;
+    }
+    let at = err
+        .span()
+        .map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let (line, key) = locate_key(&text, line, message);
+            let column = if key.is_some() { 1 } else { column };
+            let key = key.map(|k| format!(" ({k})")).unwrap_or_default();
+            format!(":{line}:{column}{key}")
+        })
+        .unwrap_or_default();
+    Some(format!("{}{at}: {message}", path.display()))
+}
+
+/// The line and dotted key of a bad value that TOML reported at `line`: the key on that line,
+/// under the nearest table header above it; when `line` is a table header (a flattened table
+/// reports its own position), the key in that table whose value is the literal the message
+/// names (`` `-5` ``, `"yes"`).
+fn locate_key(text: &str, line: usize, message: &str) -> (usize, Option<String>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = |l: &str| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[["))
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    };
+    let table = lines[..line.min(lines.len())]
+        .iter()
+        .rev()
+        .find_map(|l| header(l));
+    let dotted = |k: &str| match &table {
+        Some(t) => format!("{t}.{k}"),
+        None => k.to_string(),
+    };
+    let Some(at) = lines.get(line.saturating_sub(1)) else {
+        return (line, None);
+    };
+    if let Some((k, _)) = at.split_once('=')
+        && header(at).is_none()
+    {
+        return (line, Some(dotted(k.trim())));
+    }
+    let literal = message
+        .split('`')
+        .nth(1)
+        .map(str::to_string)
+        .or_else(|| message.split('"').nth(1).map(|s| format!("\"{s}\"")));
+    if let Some(lit) = literal {
+        for (i, l) in lines.iter().enumerate().skip(line) {
+            if header(l).is_some() || l.trim_start().starts_with("[[") {
+                break;
+            }
+            if let Some((k, v)) = l.split_once('=')
+                && v.split('#').next().map(str::trim) == Some(lit.as_str())
+            {
+                return (i + 1, Some(dotted(k.trim())));
+            }
+        }
+    }
+    (line, table)
+}
+
 /// Reads and validates a configuration file; every problem is reported at once.
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     if !path.exists() {
         bail!("configuration file {} not found", path.display());
+    }
+    if let Some(problem) = file_value_problem(path) {
+        bail!("{problem}");
     }
     let built = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml))

@@ -748,6 +748,65 @@ async fn unknown_config_key_is_named() {
     assert!(env.link_documents().is_empty());
 }
 
+/// A value of the wrong type or out of range in the file is refused, naming the file, the
+/// line and the dotted key — `carry_forward = "yes"` and `overlap_secs = "45"` are text, not
+/// a flag and a number; a negative page size names its key — while the same setting from the
+/// environment, which is always text, is still read.
+#[tokio::test]
+async fn a_value_of_the_wrong_type_names_its_key_and_line() {
+    let env = Env::start(SimConfig::default(), fast()).await;
+    let original = std::fs::read_to_string(&env.config).expect("read config");
+    let swap = |from: &str, to: &str| {
+        let line = original
+            .lines()
+            .find(|l| l.starts_with(from))
+            .unwrap_or_else(|| panic!("no {from} line"));
+        std::fs::write(&env.config, original.replacen(line, to, 1)).expect("write");
+        original
+            .lines()
+            .position(|l| l == line)
+            .map(|i| i + 1)
+            .unwrap_or_default()
+    };
+    let file = env.config.display().to_string();
+    for (from, to, key) in [
+        (
+            "carry_forward = ",
+            "carry_forward = \"yes\"",
+            "sync.carry_forward",
+        ),
+        (
+            "overlap_secs = ",
+            "overlap_secs = \"45\"",
+            "sync.overlap_secs",
+        ),
+    ] {
+        let line = swap(from, to);
+        let out = try_sync(&env, &[]).await;
+        assert!(!out.status.success(), "{}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{file}:{line}:")) && err.contains(&format!("({key})")),
+            "{to}: must name the file, line {line} and {key}:\n{err}"
+        );
+    }
+    std::fs::write(&env.config, &original).expect("write");
+    add_to_section(&env.config, "systems.windchill", "page_size = -1");
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    assert!(
+        !out.status.success()
+            && err.contains("(systems.windchill.page_size)")
+            && err.contains("-1"),
+        "{err}"
+    );
+    assert!(env.link_documents().is_empty());
+    // From the environment, text is the only form a value can take.
+    std::fs::write(&env.config, &original).expect("write");
+    let out = try_sync(&env, &[("PARTREEL__SYNC__OVERLAP_SECS", "45")]).await;
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 // ---- 6. secrets never logged ----
 
 /// Hex runs at least this long look like a token, nonce or session id (link ids carry 24 hex
@@ -1180,4 +1239,49 @@ async fn span_filters_never_log_session_cookies() {
         issued.retain(|c| c.len() >= 8);
         crate::util::assert_no_secret(&log, &issued);
     }
+}
+
+/// A run that passes `sync.run_deadline_secs` stops between batches with exit code 3, a
+/// report saying so and a message naming the setting; what it did is kept, and the next run
+/// finishes the queue without a duplicate.
+#[tokio::test]
+async fn a_run_past_its_deadline_stops_between_batches_and_the_next_finishes() {
+    let cfg = SimConfig {
+        parts: 150,
+        clips: 1500,
+        seed: 5,
+        story: false,
+        ..SimConfig::default()
+    };
+    let env = Env::start(cfg, fast()).await;
+    add_to_section(&env.config, "sync", "run_deadline_secs = 1");
+    let out = try_sync(&env, &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report = parse_report(&out.stdout);
+    assert_eq!(report["deadline_reached"], true, "{report}");
+    assert_eq!(report["stopped_early"], true, "{report}");
+    assert!(
+        stderr(&out).contains("sync.run_deadline_secs"),
+        "{}",
+        text(&out)
+    );
+    let first = report["links_created"].as_u64().unwrap_or_default();
+    // Without the deadline the next run finishes the queue.
+    let text_cfg = std::fs::read_to_string(&env.config).expect("read");
+    std::fs::write(&env.config, text_cfg.replace("run_deadline_secs = 1\n", "")).expect("write");
+    let (rest, _) = sync_until_ok(&env, 3).await;
+    assert_eq!(rest["deadline_reached"], false, "{rest}");
+    let docs = env.link_documents();
+    let ids: BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d["PartreelLinkId"].as_str())
+        .collect();
+    assert_eq!(ids.len(), docs.len(), "no duplicate link documents");
+    assert!(
+        docs.len() as u64 > first,
+        "the next run created the rest ({first} then {})",
+        docs.len()
+    );
+    let again = env.sync(&[]).await;
+    assert_eq!(writes(&again), 0, "{again}");
 }

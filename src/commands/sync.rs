@@ -13,6 +13,9 @@ use crate::{config, wiring};
 /// Environment variable of the crash-safety tests: abort right after this many remote writes.
 pub const CRASH_AFTER_WRITES_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
 
+/// Exit code of a run that stopped at `sync.run_deadline_secs` (work left queued).
+pub const DEADLINE_EXIT: u8 = 3;
+
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)?;
     if let Some(dir) = &args.record_wire {
@@ -56,6 +59,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         for r in &reports {
             print!("{}", r.render());
         }
+    }
+    if let Some(r) = reports.iter().find(|r| r.deadline_reached) {
+        eprintln!(
+            "partreel: job {} reached sync.run_deadline_secs ({} s) and stopped between \
+             batches; what it did is kept, the rest waits for the next run",
+            r.job, cfg.config.sync.run_deadline_secs
+        );
+        return Ok(ExitCode::from(DEADLINE_EXIT));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -55,6 +55,7 @@ fn config(s: &MockServer) -> TeamcenterConfig {
             max_backoff_ms: 5,
             rate_limited_backoff_ms: 1,
             max_retry_after_secs: 1,
+            max_timeouts: 2,
         },
         ..HttpConfig::default()
     };

@@ -31,6 +31,7 @@ fn fast_http() -> HttpConfig {
             max_backoff_ms: 5,
             rate_limited_backoff_ms: 1,
             max_retry_after_secs: 2,
+            max_timeouts: 2,
         },
         ..HttpConfig::default()
     }

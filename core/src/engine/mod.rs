@@ -127,6 +127,9 @@ pub struct SyncOptions {
     /// The provenance check of each new or changed clip file (None: trust the DAM's
     /// visible-watermark field alone, and say so on every link).
     pub provenance: Option<Arc<crate::provenance::Checker>>,
+    /// How long a run may take: past it, the run stops at the next batch boundary as on a
+    /// stop request, the rest of the queue waiting for the next run (None: no limit).
+    pub deadline: Option<Duration>,
 }
 
 /// A step of a run, for progress displays.
@@ -245,6 +248,7 @@ impl Default for SyncOptions {
             stop: StopSignal::default(),
             progress: None,
             provenance: None,
+            deadline: None,
         }
     }
 }
@@ -265,6 +269,8 @@ pub(crate) struct RunState {
     pub writes: AtomicU64,
     /// Clip file downloads that failed in a row (reset by one that succeeds).
     pub download_failures: AtomicU64,
+    /// When the run started (for the deadline).
+    pub started: Instant,
 }
 
 impl RunState {
@@ -363,6 +369,7 @@ impl SyncEngine {
             }),
             writes: AtomicU64::new(0),
             download_failures: AtomicU64::new(0),
+            started,
         });
         store.run_started(&run_id, Utc::now()).await?;
         tracing::info!(
@@ -956,6 +963,18 @@ impl SyncEngine {
             if self.opts.stop.is_stopping() {
                 tracing::info!("stop requested: the rest of the queue waits for the next run");
                 run.report.lock().await.stopped_early = true;
+                break;
+            }
+            if let Some(limit) = self.opts.deadline
+                && run.started.elapsed() >= limit
+            {
+                tracing::warn!(
+                    deadline_secs = limit.as_secs(),
+                    "the run reached its deadline (sync.run_deadline_secs): the rest of the queue waits for the next run"
+                );
+                let mut r = run.report.lock().await;
+                r.stopped_early = true;
+                r.deadline_reached = true;
                 break;
             }
             let items = store

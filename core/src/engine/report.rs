@@ -119,8 +119,11 @@ pub struct SyncReport {
     pub recovered: u64,
     /// The plan (dry runs only).
     pub plan: Vec<PlannedOp>,
-    /// The run stopped early on request (shutdown); queued work waits for the next run.
+    /// The run stopped early on request (shutdown) or at its deadline; queued work waits for
+    /// the next run.
     pub stopped_early: bool,
+    /// The run stopped because it reached `sync.run_deadline_secs`.
+    pub deadline_reached: bool,
     /// Clips of this job that another live partreel process sharing the state held leases
     /// on when this run ended: left to it.
     pub left_to_others: u64,
@@ -155,6 +158,7 @@ impl SyncReport {
         self.recovered += other.recovered;
         self.plan.extend(other.plan.iter().cloned());
         self.stopped_early |= other.stopped_early;
+        self.deadline_reached |= other.deadline_reached;
         self.left_to_others += other.left_to_others;
         self.duplicates.extend(other.duplicates.iter().cloned());
     }

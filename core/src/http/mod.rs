@@ -76,6 +76,9 @@ impl HttpConfig {
         if self.retry.max_attempts == 0 {
             errors.push("http.retry.max_attempts: must be at least 1".into());
         }
+        if self.retry.max_timeouts == 0 {
+            errors.push("http.retry.max_timeouts: must be at least 1".into());
+        }
         if self.timeout_secs == 0 {
             errors.push("http.timeout_secs: must be at least 1".into());
         }
@@ -116,6 +119,7 @@ pub struct HttpClient {
     rate_limit: RateLimitConfig,
     retry: RetryConfig,
     max_body_bytes: usize,
+    timeout_secs: u64,
     stats: Arc<Stats>,
 }
 
@@ -134,6 +138,8 @@ struct TransportFailure {
     /// False when trying again cannot help (the server answered, but with a body larger than
     /// partreel accepts).
     retryable: bool,
+    /// The attempt ran out of time (no answer, or an answer that stalled).
+    timed_out: bool,
     message: String,
 }
 
@@ -169,6 +175,7 @@ impl HttpClient {
             rate_limit,
             retry: config.retry.clone(),
             max_body_bytes: config.max_body_bytes,
+            timeout_secs: config.timeout_secs.max(1),
             stats: Arc::new(Stats::default()),
         })
     }
@@ -219,6 +226,7 @@ impl HttpClient {
     ) -> Result<Response, ConnectorError> {
         let mut delays = self.retry.backoff();
         let mut attempt: u32 = 0;
+        let mut timeouts: u32 = 0;
         let mut renewed = false;
         loop {
             attempt += 1;
@@ -263,8 +271,24 @@ impl HttpClient {
                         detail: t.message,
                     });
                 }
-                Err(t) => {
-                    let action = retry::classify(None, None, r.idempotent, t.sent);
+                Err(mut t) => {
+                    let mut action = retry::classify(None, None, r.idempotent, t.sent);
+                    if t.timed_out {
+                        timeouts += 1;
+                        if timeouts >= self.retry.max_timeouts
+                            && matches!(action, RetryAction::Retry { .. })
+                        {
+                            // A hung server: it takes the connection and never answers. Fail
+                            // now, with a bounded wait, instead of every attempt's timeout.
+                            t.message = format!(
+                                "no answer within {} s, {timeouts} time(s): the server takes \
+                                 the connection but does not answer (http.timeout_secs, \
+                                 http.retry.max_timeouts)",
+                                self.timeout_secs
+                            );
+                            action = RetryAction::Fail;
+                        }
+                    }
                     let err = if matches!(action, RetryAction::Ambiguous) {
                         ConnectorError::Ambiguous {
                             system: self.system.to_string(),
@@ -420,6 +444,7 @@ impl HttpClient {
             TransportFailure {
                 sent: !e.is_connect(),
                 retryable: true,
+                timed_out: e.is_timeout(),
                 message: describe_reqwest_error(&e),
             }
         })?;
@@ -434,6 +459,7 @@ impl HttpClient {
                         return Err(TransportFailure {
                             sent: true,
                             retryable: false,
+                            timed_out: false,
                             message: format!(
                                 "response body larger than {} bytes",
                                 self.max_body_bytes
@@ -447,6 +473,7 @@ impl HttpClient {
                     return Err(TransportFailure {
                         sent: true,
                         retryable: true,
+                        timed_out: e.is_timeout(),
                         message: format!("response body cut short: {}", describe_reqwest_error(&e)),
                     });
                 }

@@ -61,6 +61,10 @@ pub struct RetryConfig {
     /// Longest `Retry-After` honoured; a longer one fails the request so the run can stop
     /// cleanly and resume later.
     pub max_retry_after_secs: u64,
+    /// Attempts that may end in a timeout before the request fails: a server that accepts
+    /// connections and never answers would otherwise hold the run for `max_attempts` times
+    /// `http.timeout_secs`.
+    pub max_timeouts: u32,
 }
 
 impl Default for RetryConfig {
@@ -71,6 +75,7 @@ impl Default for RetryConfig {
             max_backoff_ms: 30_000,
             rate_limited_backoff_ms: 5_000,
             max_retry_after_secs: 300,
+            max_timeouts: 2,
         }
     }
 }

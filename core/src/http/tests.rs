@@ -39,6 +39,7 @@ fn fast() -> HttpConfig {
             max_backoff_ms: 5,
             rate_limited_backoff_ms: 1,
             max_retry_after_secs: 5,
+            max_timeouts: 2,
         },
         ..HttpConfig::default()
     }
@@ -162,6 +163,7 @@ fn wait_rules() {
         max_backoff_ms: 30_000,
         rate_limited_backoff_ms: 5_000,
         max_retry_after_secs: 300,
+        max_timeouts: 2,
     };
     let ms = Duration::from_millis;
     let s = Duration::from_secs;
@@ -1089,4 +1091,54 @@ async fn a_rate_limited_token_endpoint_is_named_as_such() {
     assert!(matches!(err, ConnectorError::Auth { .. }), "{err:?}");
     assert!(message.contains("429"), "{message}");
     assert!(!message.contains("invalid_request"), "{message}");
+}
+
+/// A server that takes connections and never answers: the request fails after
+/// `http.retry.max_timeouts` attempts (not `max_attempts`), with a message naming both
+/// settings; a server that answers after one timeout is still retried to success.
+#[tokio::test]
+async fn a_hung_server_fails_after_max_timeouts_not_every_attempt() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(sock);
+        }
+    });
+    let mut cfg = fast();
+    cfg.timeout_secs = 1;
+    cfg.retry.max_attempts = 8;
+    cfg.retry.max_timeouts = 2;
+    let c = client(&cfg);
+    let url = Url::parse(&format!("http://{addr}/hang")).expect("url");
+    let err = c
+        .send(Request::get(url), &NoAuth)
+        .await
+        .expect_err("a hung server fails");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "two attempts, not eight"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("does not answer")
+            && msg.contains("http.timeout_secs")
+            && msg.contains("http.retry.max_timeouts"),
+        "{msg}"
+    );
+    assert!(!msg.contains("/hang?"), "{msg}");
+    let mut bad = HttpConfig::default();
+    bad.retry.max_timeouts = 0;
+    assert!(
+        bad.validate()
+            .iter()
+            .any(|e| e.starts_with("http.retry.max_timeouts"))
+    );
 }
