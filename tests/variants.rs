@@ -104,17 +104,23 @@ async fn an_exclusive_bynder_date_filter_passes_the_probe_and_loses_no_edit() {
     }
 }
 
-/// Drops the `document_type` line: a configuration for a server whose link IBAs are
-/// WTDocument's own.
-fn without_document_type(env: &Env) {
+/// Drops the configuration's `key = …` line (which must be there).
+fn drop_setting(env: &Env, key: &str) {
     let text = std::fs::read_to_string(&env.config).expect("read config");
-    assert!(text.contains("document_type = "), "{text}");
+    let prefix = format!("{key} = ");
+    assert!(text.contains(&prefix), "{text}");
     let kept: String = text
         .lines()
-        .filter(|l| !l.starts_with("document_type = "))
+        .filter(|l| !l.starts_with(&prefix))
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&env.config, kept).expect("write config");
+}
+
+/// Drops the `document_type` line: a configuration for a server whose link IBAs are
+/// WTDocument's own.
+fn without_document_type(env: &Env) {
+    drop_setting(env, "document_type");
 }
 
 /// A Windchill whose link IBAs were added to WTDocument itself (the domain extended as PTC's
@@ -201,14 +207,7 @@ async fn threedx_env() -> Env {
 
 /// Drops the `link_extension` line from the configuration.
 fn without_link_extension(env: &Env) {
-    let text = std::fs::read_to_string(&env.config).expect("read config");
-    assert!(text.contains("link_extension = "), "{text}");
-    let kept: String = text
-        .lines()
-        .filter(|l| !l.starts_with("link_extension = "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&env.config, kept).expect("write config");
+    drop_setting(env, "link_extension");
 }
 
 /// `partreel doctor --json --job threedx-bynder`: the 3DEXPERIENCE mapping check.

@@ -85,6 +85,19 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// A write the server accepted but did not apply: the record reads back other values for
+    /// `names` (its `noun`: "properties", "attributes"). A record error, never taken as done.
+    pub fn not_applied(system: &str, record: &str, noun: &str, names: &[&str]) -> Self {
+        Self::Record {
+            system: system.to_string(),
+            record: record.to_string(),
+            message: format!(
+                "the update was accepted but does not read back ({noun} {})",
+                names.join(", ")
+            ),
+        }
+    }
+
     /// True when the failure concerns one record only (quarantine it and go on).
     pub fn is_record_error(&self) -> bool {
         match self {

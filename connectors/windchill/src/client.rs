@@ -90,7 +90,7 @@ impl WindchillClient {
         }
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+    fn url<S: AsRef<str>>(&self, segments: &[S], query: &[(&str, String)]) -> Url {
         odata::url(&self.p.base, segments, query)
     }
 
@@ -165,7 +165,7 @@ impl WindchillClient {
         &self,
         q: &ChangeQuery,
         what: &str,
-        set: &[&str],
+        set: &[impl AsRef<str>],
         filter: Option<String>,
         select: &[String],
     ) -> Result<Url> {
@@ -200,10 +200,8 @@ impl WindchillClient {
         let mut out = Vec::new();
         for batch in ids.chunks(FILTER_BATCH) {
             // WCCG_RESTAPIsSupportedQueryOptions.html: `$filter=P eq '…' or …`.
-            let path = self.documents_path();
-            let path: Vec<&str> = path.iter().map(String::as_str).collect();
             let url = self.url(
-                &path,
+                &self.documents_path(),
                 &[
                     ("$filter", odata::any_eq(&self.p.link_id_property, batch)),
                     ("$select", self.p.link_select.join(",")),
@@ -305,9 +303,13 @@ impl PlmConnector for WindchillClient {
             Some(t) => format!("LastModified ge {} and {has_id}", odata::time(t)),
             None => has_id,
         };
-        let path = self.documents_path();
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        let url = self.feed_url(q, DOCS_PAGE, &path, Some(filter), &self.p.link_select)?;
+        let url = self.feed_url(
+            q,
+            DOCS_PAGE,
+            &self.documents_path(),
+            Some(filter),
+            &self.p.link_select,
+        )?;
         let raw = self.page(url, self.feed_page_size(q), DOCS_PAGE).await?;
         let mut page = Page::empty();
         for rec in &raw.records {
@@ -396,9 +398,7 @@ impl PlmConnector for WindchillClient {
         if fields.is_empty() {
             return Ok(link.clone());
         }
-        let path = self.document_path(&link.remote_id);
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        let url = self.url(&path, &[]);
+        let url = self.url(&self.document_path(&link.remote_id), &[]);
         let types = self.document_types().await?;
         let body = self.typed_body(types, fields, &link.link_id)?;
         let req = Request::new(Method::PATCH, url.clone())
@@ -430,14 +430,12 @@ impl PlmConnector for WindchillClient {
             .map(|(k, _)| k.as_str())
             .collect();
         if !stale.is_empty() {
-            return Err(ConnectorError::Record {
-                system: self.p.system.clone(),
-                record: link.remote_id.clone(),
-                message: format!(
-                    "the update was accepted but does not read back (properties {})",
-                    stale.join(", ")
-                ),
-            });
+            return Err(ConnectorError::not_applied(
+                &self.p.system,
+                &link.remote_id,
+                "properties",
+                &stale,
+            ));
         }
         Ok(updated)
     }

@@ -31,7 +31,7 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 
 /// `base` + path segments + query. Query values are percent-encoded in full (space as `%20`,
 /// never `+`, which some OData servers read literally); the `$` of system options stays.
-pub(crate) fn url(base: &Url, segments: &[&str], query: &[(&str, String)]) -> Url {
+pub(crate) fn url<S: AsRef<str>>(base: &Url, segments: &[S], query: &[(&str, String)]) -> Url {
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use partreel_core::connector::LinkUpdate;
-use partreel_core::error::Result;
+use partreel_core::error::{ConnectorError, Result};
 use partreel_core::model::{LinkStatus, RemoteLink};
 use serde_json::{Value, json};
 
@@ -76,12 +76,11 @@ impl TeamcenterClient {
                             .map(|(k, _)| k.as_str())
                             .collect();
                         if !unapplied.is_empty() {
-                            return Err(self.record_error(
+                            return Err(ConnectorError::not_applied(
+                                &self.p.system,
                                 &u.link.remote_id,
-                                format!(
-                                    "the update was accepted but does not read back (properties {})",
-                                    unapplied.join(", ")
-                                ),
+                                "properties",
+                                &unapplied,
                             ));
                         }
                         l.part_remote_id = u.link.part_remote_id.clone();

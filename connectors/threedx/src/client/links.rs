@@ -349,14 +349,12 @@ impl ThreedxClient {
                         .map(|(k, _)| k.as_str())
                         .collect();
                     if !unapplied.is_empty() {
-                        return Err(ConnectorError::Record {
-                            system: self.p.system.clone(),
-                            record: link.remote_id.clone(),
-                            message: format!(
-                                "the update was accepted but does not read back (attributes {})",
-                                unapplied.join(", ")
-                            ),
-                        });
+                        return Err(ConnectorError::not_applied(
+                            &self.p.system,
+                            &link.remote_id,
+                            "attributes",
+                            &unapplied,
+                        ));
                     }
                     l.part_remote_id = if detach {
                         None

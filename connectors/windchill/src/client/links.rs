@@ -86,9 +86,8 @@ impl WindchillClient {
         if id.is_empty() {
             return Err(self.malformed("DocMgmt/Documents create", "no ID in the answer"));
         }
-        let path = self.document_path(&id);
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        let read = super::url_with_select(self.url(&path, &[]), &self.p.link_select);
+        let read =
+            super::url_with_select(self.url(&self.document_path(&id), &[]), &self.p.link_select);
         let body = self
             .p
             .http
