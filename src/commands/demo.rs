@@ -36,12 +36,15 @@ const INTERRUPTED: u8 = 130;
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("partreel-demo-{}", std::process::id()));
     let _cleanup = DemoDir(dir.clone());
+    // The signal branch first: its handlers are installed before the syncs print or do
+    // anything, so a Ctrl-C right after the first line still cleans up.
     let sim = tokio::select! {
-        r = syncs(&args, &dir) => r?,
+        biased;
         () = super::shutdown_signal() => {
             eprintln!("partreel demo: interrupted; its folder {} is removed", dir.display());
             return Ok(ExitCode::from(INTERRUPTED));
         }
+        r = syncs(&args, &dir) => r?,
     };
     let config_path = dir.join("partreel.toml");
     if args.serve {
