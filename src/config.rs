@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use partreel_aem::AemConfig;
 use partreel_bynder::BynderConfig;
-use partreel_core::engine::{Scope, SyncOptions};
+use partreel_core::engine::{DegradedRule, Scope, SyncOptions};
 use partreel_teamcenter::TeamcenterConfig;
 use partreel_threedx::ThreedxConfig;
 use partreel_windchill::WindchillConfig;
@@ -87,9 +87,15 @@ pub struct SyncSection {
     /// How long a daemon holds the clips it leased before another may take them over (its
     /// process died); longer than a batch takes to apply.
     pub lease_secs: u64,
-    /// How long one run may take (0: no limit). Past it the run stops between batches, keeps
+    /// How long one run may take (0: no limit). Past it the run stops between two clips, keeps
     /// what it did, reports it and exits with code 3; the rest waits for the next run.
     pub run_deadline_secs: u64,
+    /// A run is degraded when it quarantined every clip it handled, or more than
+    /// `degraded_share` of at least `degraded_min_clips`: `partreel sync` exits with code 4
+    /// and the daemon's `/readyz` and metrics say so.
+    pub degraded_min_clips: u64,
+    /// See `degraded_min_clips` (a share, 0 to 1).
+    pub degraded_share: f64,
 }
 
 impl Default for SyncSection {
@@ -105,6 +111,8 @@ impl Default for SyncSection {
             state_wait_secs: partreel_core::state::sqlite::DEFAULT_BUSY_WAIT.as_secs(),
             lease_secs: d.lease.as_secs(),
             run_deadline_secs: DEFAULT_RUN_DEADLINE_SECS,
+            degraded_min_clips: DegradedRule::default().min_clips,
+            degraded_share: DegradedRule::default().share,
         }
     }
 }
@@ -292,6 +300,14 @@ impl Loaded {
         let s = self.config.state.trim();
         let p = s.strip_prefix("sqlite://").unwrap_or(s);
         Ok(self.resolve(Path::new(p)))
+    }
+
+    /// When a run counts as degraded (`[sync] degraded_*`).
+    pub fn degraded_rule(&self) -> DegradedRule {
+        DegradedRule {
+            min_clips: self.config.sync.degraded_min_clips,
+            share: self.config.sync.degraded_share,
+        }
     }
 
     /// Sync options of one job, from `[sync]` and the job.
@@ -544,6 +560,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     }
     if s.concurrency == 0 {
         problems.push("sync.concurrency: must be at least 1".to_string());
+    }
+    if !(0.0..=1.0).contains(&s.degraded_share) {
+        problems.push("sync.degraded_share: must be a share between 0 and 1".to_string());
     }
     if s.lease_secs == 0 {
         problems.push("sync.lease_secs: must be at least 1".to_string());

@@ -138,6 +138,73 @@ async fn sigterm_mid_run_exits_cleanly_and_next_run_completes() {
     assert_eq!(writes(&again), 0, "a further sync writes nothing: {again}");
 }
 
+/// SIGTERM while a slowly paced run works through a batch: the daemon stops between clips, not
+/// at the end of the batch (200 clips at 8 requests a second take minutes): it exits within
+/// seconds, the clips not reached stay queued with no journal entry left open, and the
+/// next run completes the work without a duplicate.
+#[tokio::test]
+async fn sigterm_stops_between_clips_not_at_the_end_of_the_batch() {
+    let cfg = seeded(240, 60, 29);
+    let expected = reference_links(&cfg).await;
+    let env = Env::start(cfg, rate(8)).await;
+    add_job(&env.config, "windchill-bynder", "0 0 1 1 *", true);
+    let daemon = Daemon::start(&env.config, &["--log-level", "info"], &[]).await;
+    // The batch begins with the clips' files (two requests each): stop a few clips in.
+    let downloads = || {
+        env.sim
+            .bynder
+            .log
+            .count_matching(|e| e.path.contains("/download"))
+    };
+    until(Duration::from_secs(90), "the first clip downloads", || {
+        downloads() >= 10
+    })
+    .await;
+    daemon.signal("TERM");
+    let bound = Duration::from_secs(10);
+    let (code, err, took) = daemon.wait(bound + Duration::from_secs(30)).await;
+    eprintln!("daemon stopped in {took:?}");
+    assert_eq!(code, Some(0), "exit code after SIGTERM:\n{err}");
+    assert!(
+        took <= bound,
+        "took {took:?} to stop (bound {bound:?}): the batch ran on after SIGTERM"
+    );
+    let partial = link_ids(&env);
+    assert_no_duplicates(&partial, "after SIGTERM");
+    assert!(
+        partial.len() < expected.len() / 2,
+        "the run should have stopped early in its first batch ({} of {} links)",
+        partial.len(),
+        expected.len()
+    );
+    {
+        let store = SqliteStore::open(&env.state_path()).expect("open state");
+        let pending = store.journal_pending().await.expect("journal");
+        assert!(
+            pending.is_empty(),
+            "journal entries left pending: {pending:?}"
+        );
+        assert!(
+            store.work_len().await.expect("queue") > 0,
+            "the rest stays queued"
+        );
+    }
+    let text = std::fs::read_to_string(&env.config).expect("read config");
+    std::fs::write(
+        &env.config,
+        text.replace(
+            "requests = 8\nper_secs = 1\nburst = 8",
+            "requests = 5000\nper_secs = 1\nburst = 5000",
+        ),
+    )
+    .expect("write config");
+    let report = env.sync(&[]).await;
+    let after = link_ids(&env);
+    assert_no_duplicates(&after, "after the next run");
+    let after: BTreeSet<String> = after.into_iter().collect();
+    assert_eq!(after, expected, "the next run completes the work: {report}");
+}
+
 // ---- refusals at start --------------------------------------------------------------------
 
 /// Runs the daemon on a variant of the configuration; it must refuse to start.

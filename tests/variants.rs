@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Env, add_to_section, text, writes};
+use crate::util::{Daemon, Env, add_job, add_to_section, text, writes};
 
 /// `partreel doctor --json --job windchill-bynder`: (exit success, checks).
 async fn doctor(env: &Env) -> (bool, Vec<Value>) {
@@ -318,6 +318,13 @@ async fn threedx_a_missing_extension_is_caught_and_nothing_is_posted_twice() {
             || all.contains("is not defined on type Document"),
         "{all}"
     );
+    // A PLM refusing every write quarantines every clip: the run is degraded, exit code 4,
+    // never a green exit 0.
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains("degraded run") && all.contains("quarantined"),
+        "{all}"
+    );
     assert!(threedx_links(&env).is_empty());
     let strays = |env: &Env| {
         env.sim
@@ -351,4 +358,41 @@ async fn threedx_a_missing_extension_is_caught_and_nothing_is_posted_twice() {
     env.sim.clock.advance(Duration::from_secs(120));
     let _ = env.run(&["sync", "--json"], &[], &[]).await;
     assert_eq!(strays(&env), after_first, "nothing was posted again");
+}
+
+/// The daemon says a degraded job so: its last run quarantined every clip it handled, so
+/// `/readyz` lists the job as degraded with the reason, and `partreel_job_degraded` is 1.
+#[tokio::test]
+async fn the_daemon_reports_a_degraded_job() {
+    let env = threedx_env().await;
+    without_link_extension(&env);
+    add_job(&env.config, "threedx-bynder", "0 0 0 1 1 *", true);
+    let daemon = Daemon::start(&env.config, &[], &[]).await;
+    daemon
+        .wait_for_run("threedx-bynder", Duration::from_secs(120))
+        .await;
+    let (status, body) = daemon.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let ready: Value = serde_json::from_str(&body).expect("readyz JSON");
+    assert_eq!(
+        ready["degraded"],
+        serde_json::json!(["threedx-bynder"]),
+        "{body}"
+    );
+    let job = &ready["jobs"]["threedx-bynder"];
+    assert_eq!(job["last_outcome"], "degraded", "{body}");
+    assert!(
+        job["degraded"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("quarantined"),
+        "{body}"
+    );
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("partreel_job_degraded{job=\"threedx-bynder\"} 1")),
+        "{metrics}"
+    );
 }

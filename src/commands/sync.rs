@@ -15,6 +15,9 @@ pub const CRASH_AFTER_WRITES_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
 
 /// Exit code of a run that stopped at `sync.run_deadline_secs` (work left queued).
 pub const DEADLINE_EXIT: u8 = 3;
+/// Exit code of a degraded run: it quarantined every clip it handled, or more than the
+/// configured share.
+pub const DEGRADED_EXIT: u8 = 4;
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)?;
@@ -59,6 +62,20 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         for r in &reports {
             print!("{}", r.render());
         }
+    }
+    let rule = cfg.degraded_rule();
+    let degraded: Vec<String> = reports
+        .iter()
+        .filter_map(|r| r.degraded(&rule).map(|why| format!("job {}: {why}", r.job)))
+        .collect();
+    if !degraded.is_empty() {
+        for d in &degraded {
+            eprintln!(
+                "partreel: degraded run — {d}; `partreel quarantine list` gives each reason \
+                 ([sync] degraded_min_clips, degraded_share)"
+            );
+        }
+        return Ok(ExitCode::from(DEGRADED_EXIT));
     }
     if let Some(r) = reports.iter().find(|r| r.deadline_reached) {
         eprintln!(

@@ -51,6 +51,8 @@ struct Scheduled {
     engine: Arc<SyncEngine>,
     /// Shared by jobs on the same PLM/DAM pair.
     pair: Arc<tokio::sync::Mutex<()>>,
+    /// When a run counts as degraded.
+    degraded: partreel_core::engine::DegradedRule,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -104,6 +106,7 @@ pub async fn run(args: DaemonArgs) -> anyhow::Result<ExitCode> {
             schedule,
             engine: Arc::new(engine),
             pair,
+            degraded: cfg.degraded_rule(),
         });
     }
 
@@ -309,9 +312,20 @@ async fn run_once(s: &Scheduled, statuses: &Statuses) {
     metrics::gauge!(daemon_names::JOB_RUNNING, "job" => name.clone()).set(1.0);
     let result = s.engine.run().await;
     metrics::gauge!(daemon_names::JOB_RUNNING, "job" => name.clone()).set(0.0);
+    let mut degraded = None;
     let (run_id, outcome) = match &result {
         Ok(r) => {
-            let outcome = if r.stopped_early { "stopped" } else { "ok" };
+            degraded = r.degraded(&s.degraded);
+            let outcome = if degraded.is_some() {
+                "degraded"
+            } else if r.stopped_early {
+                "stopped"
+            } else {
+                "ok"
+            };
+            if let Some(why) = &degraded {
+                tracing::warn!(run_id = %r.run_id, "degraded run: {why}");
+            }
             tracing::info!(
                 run_id = %r.run_id,
                 outcome,
@@ -327,8 +341,14 @@ async fn run_once(s: &Scheduled, statuses: &Statuses) {
             (None, "failed")
         }
     };
+    metrics::gauge!(daemon_names::JOB_DEGRADED, "job" => name.clone()).set(if degraded.is_some() {
+        1.0
+    } else {
+        0.0
+    });
     set_status(statuses, name, |j| {
         j.running = false;
+        j.degraded = degraded;
         if run_id.is_some() {
             j.last_run_id = run_id;
         }

@@ -31,6 +31,8 @@ pub mod daemon_names {
     pub const JOB_RUNNING: &str = "partreel_job_running";
     /// Unix time of the job's next scheduled run, by job.
     pub const NEXT_RUN: &str = "partreel_job_next_run_timestamp_seconds";
+    /// 1 when the job's last run was degraded (most of its clips quarantined), by job.
+    pub const JOB_DEGRADED: &str = "partreel_job_degraded";
 }
 
 /// Latency buckets of HTTP requests to the systems, in seconds.
@@ -80,6 +82,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         "1 while a run of the job is in flight"
     );
     describe_gauge!(
+        daemon_names::JOB_DEGRADED,
+        "1 when the job's last run quarantined every clip it handled, or more than the configured share"
+    );
+    describe_gauge!(
         daemon_names::NEXT_RUN,
         Unit::Seconds,
         "Unix time of the job's next scheduled run"
@@ -98,8 +104,10 @@ pub struct JobStatus {
     pub next_run: Option<DateTime<Utc>>,
     /// Last run's id.
     pub last_run_id: Option<String>,
-    /// Last run's outcome (`ok`, `stopped`, `failed`).
+    /// Last run's outcome (`ok`, `stopped`, `degraded`, `failed`).
     pub last_outcome: Option<String>,
+    /// Why the last run was degraded, when it was.
+    pub degraded: Option<String>,
     /// When the last run ended.
     pub last_finished: Option<DateTime<Utc>>,
 }
@@ -138,6 +146,9 @@ struct Readiness {
     ready: bool,
     state_store: String,
     shutting_down: bool,
+    /// Jobs whose last run was degraded (the process is still ready: the next run may
+    /// recover, and a restart would not help).
+    degraded: Vec<String>,
     jobs: BTreeMap<String, JobStatus>,
 }
 
@@ -152,11 +163,17 @@ async fn readyz(State(app): State<AppState>) -> Response {
     };
     let shutting_down = app.shutdown.is_triggered();
     let ready = store.is_ok() && !shutting_down;
+    let jobs = app.jobs.lock().map(|j| j.clone()).unwrap_or_default();
     let body = Readiness {
         ready,
         state_store: store.err().unwrap_or_else(|| "ok".into()),
         shutting_down,
-        jobs: app.jobs.lock().map(|j| j.clone()).unwrap_or_default(),
+        degraded: jobs
+            .iter()
+            .filter(|(_, j)| j.degraded.is_some())
+            .map(|(n, _)| n.clone())
+            .collect(),
+        jobs,
     };
     let status = if ready {
         StatusCode::OK

@@ -1,7 +1,7 @@
 //! Graceful shutdown: one flag every part of the daemon watches.
 //!
 //! On SIGTERM or SIGINT the daemon [`Shutdown::trigger`]s: the engines' [`StopSignal`] is set
-//! (a run finishes and journals the batch in flight, then stops, leaving the rest queued),
+//! (a run finishes the writes in flight and stops between two clips, leaving the rest queued),
 //! job loops stop scheduling, `/readyz` turns 503, and [`drain`] waits for the runs in flight
 //! up to the configured bound.
 

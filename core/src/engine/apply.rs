@@ -241,6 +241,8 @@ enum Outcome {
     Fatal,
     /// The clip's lease passed to another process, which finishes it.
     LeftToOther,
+    /// The run is stopping: the clip's remaining writes wait, queued, for the next run.
+    Deferred,
 }
 
 /// A clip of the batch with its plan.
@@ -280,16 +282,26 @@ pub(super) async fn batch(
     }
     // The clips' files first (concurrently): their verdicts feed the plans.
     if let Some(checker) = &engine.opts().provenance {
-        let checked: Vec<Result<(WorkItem, AssetRecord), EngineError>> =
+        // A stop (or the deadline) between two downloads leaves the clips not yet fetched
+        // queued for the next run.
+        let checked: Vec<Result<Option<(WorkItem, AssetRecord)>, EngineError>> =
             futures::stream::iter(loaded)
                 .map(|(item, asset)| async move {
+                    if engine.halt(run).is_some() {
+                        return Ok(None);
+                    }
                     let asset = check_file(engine, store, run, checker, asset).await?;
-                    Ok((item, asset))
+                    Ok(Some((item, asset)))
                 })
                 .buffer_unordered(engine.opts().concurrency.max(1))
                 .collect()
                 .await;
-        loaded = checked.into_iter().collect::<Result<_, _>>()?;
+        loaded = checked
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
     }
     let mut clips: Vec<Planned> = Vec::with_capacity(loaded.len());
     let plans: Vec<_> = loaded
@@ -346,6 +358,9 @@ pub(super) async fn batch(
         let clips = &clips;
         futures::stream::iter(writes)
             .map(|(i, changes)| async move {
+                if engine.halt(run).is_some() {
+                    return (i, Err(EngineError::Stopping));
+                }
                 (i, write_asset(engine, store, run, &clips[i], changes).await)
             })
             .buffer_unordered(concurrency)
@@ -389,6 +404,7 @@ pub(super) async fn batch(
         match &c.outcome {
             Outcome::Done => {}
             Outcome::Quarantine(reason) => {
+                run.report.lock().await.clips_quarantined_after_planning += 1;
                 engine
                     .quarantine(
                         store,
@@ -401,7 +417,9 @@ pub(super) async fn batch(
                     .await?;
                 store.finish_work(&engine.opts().owner, &c.item).await?;
             }
-            Outcome::Fatal | Outcome::LeftToOther => {}
+            // Left queued (and leased to this process, which takes them again next run;
+            // another process takes them over once this one is gone).
+            Outcome::Fatal | Outcome::LeftToOther | Outcome::Deferred => {}
         }
     }
     fatal.map_or(Ok(()), Err)
@@ -470,6 +488,11 @@ fn settle_outcomes(
                 }
             }
             Err(EngineError::LeaseLost(_)) => c.outcome = Outcome::LeftToOther,
+            Err(EngineError::Stopping) => {
+                if matches!(c.outcome, Outcome::Done) {
+                    c.outcome = Outcome::Deferred;
+                }
+            }
             Err(EngineError::Connector(e)) if e.is_record_error() => {
                 if matches!(c.outcome, Outcome::Done) {
                     c.outcome = Outcome::Quarantine(e.to_string());
@@ -761,6 +784,8 @@ trait PreparedWrite: Send + Sync + Sized {
     const WHAT: &'static str;
     /// Index of its clip in the batch being applied.
     fn clip(&self) -> usize;
+    /// Its journal entry.
+    fn journal(&self) -> i64;
     /// Sends it alone.
     async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError>;
     /// Sends a batch; one result per item, in order.
@@ -791,8 +816,11 @@ async fn dispatch<P: PreparedWrite>(
     if max_batch == 1 {
         return futures::stream::iter(prepared)
             .map(|p| async move {
-                let r = p.send_one(plm).await;
                 let clip = p.clip();
+                if engine.halt(run).is_some() {
+                    return (clip, defer(store, p.journal()).await);
+                }
+                let r = p.send_one(plm).await;
                 (clip, p.finish(engine, store, run, r).await)
             })
             .buffer_unordered(engine.opts().concurrency.max(1))
@@ -804,6 +832,12 @@ async fn dispatch<P: PreparedWrite>(
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(max_batch));
         let chunk = std::mem::replace(&mut rest, tail);
+        if engine.halt(run).is_some() {
+            for p in chunk {
+                results.push((p.clip(), defer(store, p.journal()).await));
+            }
+            continue;
+        }
         let mut answers = P::send_batch(&chunk, plm).await.into_iter();
         for p in chunk {
             let r = answers.next().unwrap_or_else(|| {
@@ -818,6 +852,13 @@ async fn dispatch<P: PreparedWrite>(
         }
     }
     results
+}
+
+/// A prepared write not sent because the run is stopping: its journal entry is closed (nothing
+/// was sent) and the clip stays queued.
+async fn defer(store: &Arc<dyn StateStore>, journal: i64) -> Result<(), EngineError> {
+    close_journal(store, journal, JournalState::Abandoned).await?;
+    Err(EngineError::Stopping)
 }
 
 /// A link creation ready to send: journaled, fields converted.
@@ -840,6 +881,10 @@ async fn create_links(
     let mut results = Vec::new();
     let mut prepared = Vec::new();
     for (i, op) in ops {
+        if engine.halt(run).is_some() {
+            results.push((i, Err(EngineError::Stopping)));
+            continue;
+        }
         let Op::CreateLink {
             link_id,
             part,
@@ -954,6 +999,10 @@ impl PreparedWrite for PreparedCreate {
         self.clip
     }
 
+    fn journal(&self) -> i64 {
+        self.journal
+    }
+
     async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError> {
         plm.create_link(&self.new.part, &self.new.link_id, &self.new.fields)
             .await
@@ -1001,6 +1050,10 @@ async fn update_links(
     let mut results = Vec::new();
     let mut prepared = Vec::new();
     for (i, op) in ops {
+        if engine.halt(run).is_some() {
+            results.push((i, Err(EngineError::Stopping)));
+            continue;
+        }
         let Op::UpdateLink {
             link,
             status,
@@ -1070,6 +1123,10 @@ impl PreparedWrite for PreparedUpdate {
 
     fn clip(&self) -> usize {
         self.clip
+    }
+
+    fn journal(&self) -> i64 {
+        self.journal
     }
 
     async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError> {

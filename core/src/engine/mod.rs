@@ -40,7 +40,7 @@ use crate::state::{
     AssetRecord, JournalState, LinkOrigin, Observed, PartRecord, StateError, StateStore, WorkItem,
 };
 
-pub use report::SyncReport;
+pub use report::{DegradedRule, SyncReport};
 
 /// Feed names used for cursors.
 pub mod streams {
@@ -74,6 +74,19 @@ pub enum EngineError {
     /// it): the clip's remaining writes are left to that process (this never ends a run).
     #[error("lease on {0} passed to another process")]
     LeaseLost(String),
+    /// The run is stopping (a stop request, or its deadline) before this clip's next write:
+    /// the clip stays queued for the next run (this never ends a run by itself).
+    #[error("the run is stopping; the clip waits for the next run")]
+    Stopping,
+}
+
+/// Why a run stops before its queue is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Halt {
+    /// A stop request (SIGTERM, Ctrl-C).
+    Stop,
+    /// `sync.run_deadline_secs` passed.
+    Deadline,
 }
 
 impl EngineError {
@@ -119,15 +132,15 @@ pub struct SyncOptions {
     pub scope: Scope,
     /// Job name (reports, metrics).
     pub job: String,
-    /// Set to stop the run early (SIGTERM): the batch in flight is finished and stored, the
-    /// rest stays queued for the next run.
+    /// Set to stop the run early (SIGTERM): the writes in flight are finished and stored, no
+    /// clip's next write starts, and the rest stays queued for the next run.
     pub stop: StopSignal,
     /// Told after each feed page is stored and each batch is applied (progress bars).
     pub progress: Option<Progress>,
     /// The provenance check of each new or changed clip file (None: trust the DAM's
     /// visible-watermark field alone, and say so on every link).
     pub provenance: Option<Arc<crate::provenance::Checker>>,
-    /// How long a run may take: past it, the run stops at the next batch boundary as on a
+    /// How long a run may take: past it, the run stops between two clips as on a
     /// stop request, the rest of the queue waiting for the next run (None: no limit).
     pub deadline: Option<Duration>,
 }
@@ -471,11 +484,20 @@ impl SyncEngine {
             apply::recover(self, store, run).await?;
         }
         self.bootstrap(store).await?;
+        // A stop or the deadline during the feeds skips to `drain`, which reports it: the
+        // feeds' cursors stay after their last page read.
         self.pull_parts(store, run).await?;
-        self.pull_links(store, run).await?;
-        let scan = self.pull_assets(store, run).await?;
-        if let Some(scan_id) = scan {
-            self.find_deleted(store, run, &scan_id).await?;
+        if self.halt(run).is_none() {
+            self.pull_links(store, run).await?;
+        }
+        if self.halt(run).is_none() {
+            let scan = self.pull_assets(store, run).await?;
+            // A listing cut short says nothing of the clips it did not reach.
+            if let Some(scan_id) = scan
+                && self.halt(run).is_none()
+            {
+                self.find_deleted(store, run, &scan_id).await?;
+            }
         }
         self.drain(store, run).await
     }
@@ -508,15 +530,15 @@ impl SyncEngine {
         store
             .quarantine_put(system, record, kind, reason, &run.run_id)
             .await?;
-        run.report
-            .lock()
-            .await
-            .quarantined
-            .push(report::Quarantined {
-                system: system.to_string(),
-                record: record.to_string(),
-                reason: reason.to_string(),
-            });
+        let mut r = run.report.lock().await;
+        if kind == "asset" {
+            r.clips_quarantined += 1;
+        }
+        r.quarantined.push(report::Quarantined {
+            system: system.to_string(),
+            record: record.to_string(),
+            reason: reason.to_string(),
+        });
         Ok(())
     }
 
@@ -597,7 +619,7 @@ impl SyncEngine {
                 let n = page.items.len();
                 self.store_parts(store, run, page).await?;
                 self.page_done(self.plm.system(), streams::PARTS, n);
-                Ok(())
+                self.feed_goes_on(run)
             },
             |at| {
                 let (store, system) = (store.clone(), system.clone());
@@ -736,7 +758,7 @@ impl SyncEngine {
                 duplicates::settle(self, store, run, duplicated).await?;
                 duplicates::settle_strangers(self, store, run, &strangers).await?;
                 self.page_done(self.plm.system(), streams::LINKS, page.items.len());
-                Ok(())
+                self.feed_goes_on(run)
             },
             |at| {
                 let (store, system) = (store.clone(), system.clone());
@@ -827,7 +849,7 @@ impl SyncEngine {
                     let n = page.items.len();
                     self.store_assets(store, run, page, scan.as_deref()).await?;
                     self.page_done(self.dam.system(), streams::ASSETS, n);
-                    Ok(())
+                    self.feed_goes_on(run)
                 }
             },
             |at| {
@@ -918,6 +940,10 @@ impl SyncEngine {
                 break;
             };
             for id in ids {
+                if self.halt(run).is_some() {
+                    // The full-scan cursor stays: the next listing looks again.
+                    return Ok(());
+                }
                 let stored = store.asset(&system, &id).await?;
                 match self.dam.get_asset(&id).await? {
                     None => {
@@ -947,6 +973,26 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Whether the run must stop at its next safe point — between two clips' writes, or
+    /// between batches — and why.
+    pub(crate) fn halt(&self, run: &RunState) -> Option<Halt> {
+        if self.opts.stop.is_stopping() {
+            return Some(Halt::Stop);
+        }
+        match self.opts.deadline {
+            Some(limit) if run.started.elapsed() >= limit => Some(Halt::Deadline),
+            _ => None,
+        }
+    }
+
+    /// After a page of a feed: Ok to read on, [`EngineError::Stopping`] to end the feed there.
+    fn feed_goes_on(&self, run: &RunState) -> Result<(), EngineError> {
+        match self.halt(run) {
+            Some(_) => Err(EngineError::Stopping),
+            None => Ok(()),
+        }
+    }
+
     /// Plans and applies every queued clip.
     async fn drain(
         &self,
@@ -960,22 +1006,23 @@ impl SyncEngine {
             self.progress(ProgressEvent::Queue { queued });
         }
         loop {
-            if self.opts.stop.is_stopping() {
-                tracing::info!("stop requested: the rest of the queue waits for the next run");
-                run.report.lock().await.stopped_early = true;
-                break;
-            }
-            if let Some(limit) = self.opts.deadline
-                && run.started.elapsed() >= limit
-            {
-                tracing::warn!(
-                    deadline_secs = limit.as_secs(),
-                    "the run reached its deadline (sync.run_deadline_secs): the rest of the queue waits for the next run"
-                );
-                let mut r = run.report.lock().await;
-                r.stopped_early = true;
-                r.deadline_reached = true;
-                break;
+            match self.halt(run) {
+                Some(Halt::Stop) => {
+                    tracing::info!("stop requested: the rest of the queue waits for the next run");
+                    run.report.lock().await.stopped_early = true;
+                    break;
+                }
+                Some(Halt::Deadline) => {
+                    tracing::warn!(
+                        deadline_secs = self.opts.deadline.map_or(0, |d| d.as_secs()),
+                        "the run reached its deadline (sync.run_deadline_secs): the rest of the queue waits for the next run"
+                    );
+                    let mut r = run.report.lock().await;
+                    r.stopped_early = true;
+                    r.deadline_reached = true;
+                    break;
+                }
+                None => {}
             }
             let items = store
                 .lease_work(

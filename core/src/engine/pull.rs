@@ -101,6 +101,10 @@ impl FeedCursor {
 /// Reads a feed to its end. `fetch` gets one page; `handle` stores a page (and returns the
 /// records' modification times' maximum, or None for an empty page); `commit` stores an
 /// intermediate cursor. Returns the final cursor to store and the number of records read.
+///
+/// `handle` may answer [`super::EngineError::Stopping`] after storing its page (a stop request,
+/// or the run's deadline): the feed ends there, with its cursor committed after that page and
+/// no final cursor.
 pub async fn read_feed<T, F, Fut, H, HFut, C, CFut>(
     cursor: FeedCursor,
     page_size: u32,
@@ -168,10 +172,18 @@ where
         let page_last = page.items.iter().map(modified).max();
         let next = page.continuation.clone();
         count += page.items.len() as u64;
-        handle(page).await?;
+        let halted = match handle(page).await {
+            Ok(()) => false,
+            Err(super::EngineError::Stopping) => true,
+            Err(e) => return Err(e),
+        };
         if let Some(t) = page_last {
             last_seen = Some(last_seen.map_or(t, |l| l.max(t)));
             commit(cursor.after_page(t)).await?;
+        }
+        if halted {
+            // The run is stopping: the cursor stays after this page, where the next run reads on.
+            return Ok((None, count));
         }
         let Some(next) = next else { break };
         match (page_last, lower) {

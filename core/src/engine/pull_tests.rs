@@ -388,6 +388,37 @@ async fn the_cursor_does_not_move_past_a_page_that_failed_to_store() {
     assert_eq!(*commits.borrow(), vec![t(10) - overlap()]);
 }
 
+/// A stop during a feed (the page's `handle` answers `Stopping`): that page is committed, no
+/// further page is fetched, and there is no final cursor, so the next run reads on from there.
+#[tokio::test]
+async fn a_stop_ends_the_feed_after_the_page_in_hand() {
+    let feed = Feed::new(records("r", 30, |i| t(1 + i as i64)));
+    let pages = Cell::new(0);
+    let commits = RefCell::new(Vec::new());
+    let result = read_feed(
+        FeedCursor {
+            start: None,
+            overlap: OVERLAP,
+        },
+        10,
+        modified,
+        |q| {
+            pages.set(pages.get() + 1);
+            ready(Ok::<_, ConnectorError>(feed.page(&q)))
+        },
+        |_page: Page<Rec>| ready(Err(EngineError::Stopping)),
+        |at| {
+            commits.borrow_mut().push(at);
+            ready(Ok::<_, EngineError>(()))
+        },
+    )
+    .await;
+    let (end, count) = result.expect("a stop is not an error");
+    assert_eq!((end, count), (None, 10));
+    assert_eq!(pages.get(), 1, "no page fetched after the stop");
+    assert_eq!(*commits.borrow(), vec![t(10) - overlap()]);
+}
+
 /// Reads `pages` (each a list of (id, time)) as a server would answer them, following
 /// continuations; returns the result and the cursors committed.
 async fn read_pages(

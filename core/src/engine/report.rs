@@ -109,6 +109,11 @@ pub struct SyncReport {
     pub pulled: BTreeMap<String, u64>,
     /// Clips planned.
     pub clips_planned: u64,
+    /// Clips set aside in quarantine in this run (before or after planning).
+    pub clips_quarantined: u64,
+    /// Of them, the ones that were planned first (a write refused): counted in
+    /// `clips_planned` too.
+    pub clips_quarantined_after_planning: u64,
     /// Clips that name no part number and no SKU.
     pub untagged: u64,
     /// Clips about parts outside this job's scope.
@@ -131,7 +136,50 @@ pub struct SyncReport {
     pub duplicates: Vec<Duplicate>,
 }
 
+/// When a run counts as degraded: its quarantined share of the clips it handled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DegradedRule {
+    /// A share of at least this many clips is judged; below it only "every clip" is.
+    pub min_clips: u64,
+    /// Quarantined share above which the run is degraded (0.5: more than half).
+    pub share: f64,
+}
+
+impl Default for DegradedRule {
+    fn default() -> Self {
+        DegradedRule {
+            min_clips: 20,
+            share: 0.5,
+        }
+    }
+}
+
 impl SyncReport {
+    /// The clips this run handled: planned, or set aside before they could be.
+    pub fn clips_handled(&self) -> u64 {
+        self.clips_planned
+            + self
+                .clips_quarantined
+                .saturating_sub(self.clips_quarantined_after_planning)
+    }
+
+    /// Why the run is degraded, when it is: every clip it handled was quarantined, or more
+    /// than `rule.share` of at least `rule.min_clips` — a PLM refusing every write must not
+    /// look green to a scheduler.
+    pub fn degraded(&self, rule: &DegradedRule) -> Option<String> {
+        let (q, n) = (self.clips_quarantined, self.clips_handled());
+        if q == 0 || n == 0 {
+            return None;
+        }
+        let share = q as f64 / n as f64;
+        (q >= n || (n >= rule.min_clips && share > rule.share)).then(|| {
+            format!(
+                "{q} of the {n} clips this run handled were quarantined ({:.0}%)",
+                share.min(1.0) * 100.0
+            )
+        })
+    }
+
     /// Adds another job's report into this one (totals of several jobs run together).
     pub fn absorb(&mut self, other: &SyncReport) {
         self.dry_run |= other.dry_run;
@@ -152,6 +200,8 @@ impl SyncReport {
             *self.pulled.entry(k.clone()).or_default() += v;
         }
         self.clips_planned += other.clips_planned;
+        self.clips_quarantined += other.clips_quarantined;
+        self.clips_quarantined_after_planning += other.clips_quarantined_after_planning;
         self.untagged += other.untagged;
         self.out_of_scope += other.out_of_scope;
         self.unknown_link_records += other.unknown_link_records;
@@ -266,5 +316,57 @@ impl SyncReport {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! When a run counts as degraded.
+
+    use super::*;
+
+    fn report(planned: u64, quarantined: u64, after_planning: u64) -> SyncReport {
+        SyncReport {
+            clips_planned: planned,
+            clips_quarantined: quarantined,
+            clips_quarantined_after_planning: after_planning,
+            ..SyncReport::default()
+        }
+    }
+
+    #[test]
+    fn degraded_by_share_or_by_every_clip() {
+        let rule = DegradedRule::default();
+        // (planned, quarantined, of them after planning) → degraded?
+        let cases = [
+            (0, 0, 0, false),
+            (10, 0, 0, false),
+            (3, 3, 3, true),    // every clip refused at write time
+            (0, 2, 0, true),    // every clip set aside before planning
+            (10, 9, 9, false),  // most, but fewer than 20 clips
+            (40, 21, 21, true), // more than half of at least 20
+            (40, 20, 20, false),
+        ];
+        for (planned, q, after, want) in cases {
+            let r = report(planned, q, after);
+            assert_eq!(r.degraded(&rule).is_some(), want, "{planned} {q} {after}");
+        }
+        // Quarantined before planning count on top of the planned clips.
+        let r = report(30, 11, 0);
+        assert_eq!(r.clips_handled(), 41);
+        assert!(r.degraded(&rule).is_none());
+        let r = report(10, 11, 0);
+        assert!(
+            r.degraded(&rule)
+                .expect("degraded")
+                .contains("11 of the 21"),
+            "{:?}",
+            r.degraded(&rule)
+        );
+        let strict = DegradedRule {
+            min_clips: 5,
+            share: 0.1,
+        };
+        assert!(report(10, 2, 2).degraded(&strict).is_some());
     }
 }
