@@ -270,6 +270,39 @@ async fn crash_then_recover(cfg: &SimConfig, n: u64, expected: &BTreeSet<LinkKey
         "{}",
         text(&out)
     );
+    // `partreel runs` tells the killed run for what it is: its job, and the writes its
+    // journal completed (never `running?` with a blank job and zero counts).
+    let runs = env.run(&["runs", "--json"], &[], &[]).await;
+    assert!(runs.status.success(), "{}", text(&runs));
+    let runs: Vec<Value> = serde_json::from_slice(&runs.stdout).expect("runs JSON");
+    let killed = &runs[0];
+    assert_eq!(killed["state"], "killed", "{killed}");
+    assert_eq!(killed["report"]["job"], "windchill-bynder", "{killed}");
+    let journaled: u64 = killed["journal_writes"]
+        .as_object()
+        .expect("journal writes of a run without an end")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert!(
+        journaled <= n,
+        "{journaled} writes journaled for a crash at write {n}"
+    );
+    if n >= 57 {
+        assert!(
+            journaled >= n / 4,
+            "{journaled} writes journaled for a crash at write {n}"
+        );
+    }
+    let table = env.run(&["runs"], &[], &[]).await;
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("killed") && l.ends_with("windchill-bynder")),
+        "{table}"
+    );
     let (report, _) = sync_until_ok(&env, 3).await;
     let recovered = report["recovered"].as_u64().unwrap_or(0);
     let what = format!("crash after write {n}");

@@ -376,6 +376,7 @@ impl SyncEngine {
             report: Mutex::new(SyncReport {
                 run_id: run_id.clone(),
                 job: self.opts.job.clone(),
+                process: self.opts.owner.clone(),
                 dry_run: self.opts.dry_run,
                 started_at: Some(Utc::now()),
                 ..Default::default()
@@ -384,7 +385,10 @@ impl SyncEngine {
             download_failures: AtomicU64::new(0),
             started,
         });
-        store.run_started(&run_id, Utc::now()).await?;
+        // A provisional report (job, process): what `partreel runs` shows of a run killed
+        // before its end, with the writes its journal holds.
+        let provisional = serde_json::to_string(&*run.report.lock().await).unwrap_or_default();
+        store.run_started(&run_id, Utc::now(), &provisional).await?;
         tracing::info!(
             plm = self.plm.system(),
             dam = self.dam.system(),

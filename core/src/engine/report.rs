@@ -83,6 +83,9 @@ pub struct SyncReport {
     /// The job this run belongs to (set by the caller; empty for a total of several jobs).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub job: String,
+    /// The partreel process that ran it (its identity in leases: host, pid, start).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub process: String,
     /// True for `--dry-run`: nothing was written.
     pub dry_run: bool,
     /// Start time.

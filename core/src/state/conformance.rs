@@ -712,8 +712,10 @@ pub(crate) async fn quarantine_counts_attempts_and_clears(s: &dyn StateStore) {
 
 /// Run history: latest first, with outcome and report once finished.
 pub(crate) async fn runs_latest_first(s: &dyn StateStore) {
-    s.run_started("r1", at(1, 0)).await.expect("start");
-    s.run_started("r2", at(2, 0)).await.expect("start");
+    s.run_started("r1", at(1, 0), "{}").await.expect("start");
+    s.run_started("r2", at(2, 0), "{\"job\":\"j\"}")
+        .await
+        .expect("start");
     s.run_finished("r1", "ok", "{\"links_created\":5}")
         .await
         .expect("finish");
@@ -722,12 +724,38 @@ pub(crate) async fn runs_latest_first(s: &dyn StateStore) {
     assert_eq!(runs[0].run_id, "r2");
     assert_eq!(runs[0].outcome, None);
     assert_eq!(runs[0].finished_at, None);
+    assert_eq!(
+        runs[0].report.as_deref(),
+        Some("{\"job\":\"j\"}"),
+        "the provisional report of a run without an end"
+    );
     assert_eq!(runs[1].run_id, "r1");
     assert_eq!(runs[1].started_at, at(1, 0));
     assert_eq!(runs[1].outcome.as_deref(), Some("ok"));
     assert_eq!(runs[1].report.as_deref(), Some("{\"links_created\":5}"));
     assert!(runs[1].finished_at.is_some());
     assert_eq!(s.runs(1).await.expect("runs").len(), 1);
+    // What a run completed, from its journal: applied entries only, by operation.
+    for (op, key, state) in [
+        ("create_link", "l1", JournalState::Applied),
+        ("create_link", "l2", JournalState::Applied),
+        ("create_link", "l3", JournalState::Failed),
+        ("update_link", "l4", JournalState::Applied),
+        ("write_asset", "a1", JournalState::Pending),
+    ] {
+        let id = s
+            .journal_begin("r2", op, "wc", key, &serde_json::json!({}))
+            .await
+            .expect("journal");
+        if state != JournalState::Pending {
+            s.journal_end(id, state).await.expect("end");
+        }
+    }
+    let writes = s.run_writes("r2").await.expect("writes");
+    assert_eq!(writes.get("create_link"), Some(&2));
+    assert_eq!(writes.get("update_link"), Some(&1));
+    assert_eq!(writes.get("write_asset"), None);
+    assert!(s.run_writes("r1").await.expect("writes").is_empty());
 }
 
 /// A dry run's copy holds the whole state and never writes to the real one.
@@ -772,7 +800,7 @@ pub(crate) async fn scratch_copy_is_independent(s: &dyn StateStore) {
         next > first,
         "the copy's journal ids continue after the copied ones"
     );
-    copy.run_started("dry", at(4, 0)).await.expect("run");
+    copy.run_started("dry", at(4, 0), "{}").await.expect("run");
 
     assert!(s.link(&LinkId("l2".into())).await.expect("read").is_none());
     assert_eq!(

@@ -405,8 +405,12 @@ pub trait StateStore: Send + Sync {
     /// Every quarantined record.
     async fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>>;
 
-    /// Records the start of a run.
-    async fn run_started(&self, run_id: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Records the start of a run with a provisional report (its job and process), which
+    /// stays when the process is killed before [`Self::run_finished`].
+    async fn run_started(&self, run_id: &str, at: DateTime<Utc>, report: &str) -> Result<()>;
+    /// The writes a run completed, by journal operation (`create_link`, `update_link`,
+    /// `write_asset`): what a run killed before its report did.
+    async fn run_writes(&self, run_id: &str) -> Result<std::collections::BTreeMap<String, u64>>;
     /// Records the end of a run with its report.
     async fn run_finished(&self, run_id: &str, outcome: &str, report: &str) -> Result<()>;
     /// Latest runs first.

@@ -74,6 +74,14 @@ pub fn tag_is_gone(tag: &str) -> Option<bool> {
     judge(machine, pid.parse().ok()?, start.parse().ok()?)
 }
 
+/// For an owner identity (as written in leases and run reports): `Some(true)` when that
+/// process is known to have ended, `Some(false)` when it runs on this machine, `None` when this
+/// machine cannot tell (another machine, an older identity).
+pub fn owner_is_gone(owner: &str) -> Option<bool> {
+    let p = parse(owner)?;
+    judge(p.machine, p.pid, p.start)
+}
+
 /// Whether the process `pid` started at `start` on `machine` has ended: None when this machine
 /// cannot tell (another machine, or no `/proc` here).
 fn judge(machine: &str, pid: u32, start: u64) -> Option<bool> {

@@ -1027,15 +1027,31 @@ impl StateStore for PostgresStore {
             .collect()
     }
 
-    async fn run_started(&self, run_id: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn run_started(&self, run_id: &str, at: DateTime<Utc>, report: &str) -> Result<()> {
         let mut c = self.conn().await?;
         c.execute(
-            "INSERT INTO runs (run_id, started_at) VALUES ($1, $2)",
-            &[&run_id, &at],
+            "INSERT INTO runs (run_id, started_at, report) VALUES ($1, $2, $3)",
+            &[&run_id, &at, &report],
         )
         .await
         .map_err(q)?;
         Ok(())
+    }
+
+    async fn run_writes(&self, run_id: &str) -> Result<BTreeMap<String, u64>> {
+        let mut c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT op, COUNT(*) FROM journal WHERE run_id = $1 AND state = 'applied'
+                 GROUP BY op",
+                &[&run_id],
+            )
+            .await
+            .map_err(q)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(0) as u64))
+            .collect())
     }
 
     async fn run_finished(&self, run_id: &str, outcome: &str, report: &str) -> Result<()> {

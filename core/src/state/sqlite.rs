@@ -1124,14 +1124,32 @@ impl StateStore for SqliteStore {
             .collect()
     }
 
-    async fn run_started(&self, run_id: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn run_started(&self, run_id: &str, at: DateTime<Utc>, report: &str) -> Result<()> {
         let c = self.lock();
         c.execute(
-            "INSERT INTO runs (run_id, started_at) VALUES (?1, ?2)",
-            params![run_id, fmt_time(at)],
+            "INSERT INTO runs (run_id, started_at, report) VALUES (?1, ?2, ?3)",
+            params![run_id, fmt_time(at), report],
         )
         .map_err(q)?;
         Ok(())
+    }
+
+    async fn run_writes(&self, run_id: &str) -> Result<BTreeMap<String, u64>> {
+        let c = self.lock();
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT op, COUNT(*) FROM journal WHERE run_id = ?1 AND state = 'applied'
+                 GROUP BY op",
+            )
+            .map_err(q)?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)?;
+        Ok(rows.into_iter().map(|(op, n)| (op, n as u64)).collect())
     }
 
     async fn run_finished(&self, run_id: &str, outcome: &str, report: &str) -> Result<()> {
