@@ -741,3 +741,63 @@ async fn unknown_part_or_clip_is_a_404_page_naming_it() {
     let r = viewer.get("/parts/plm/VP-1/A", Some(TOKEN), &[]).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// Every DAM's clips play through the proxy after a real sync: AEM's renditions are served
+/// only to an authenticated caller, so the proxy fetches them with the AEM system's own
+/// credentials (from the same configuration file), and Bynder's preview URLs without any.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_plays_each_dams_clips_with_that_dams_credentials() {
+    let env = Env::start(partreel_sim::SimConfig::default(), crate::util::fast()).await;
+    let report = env.sync(&[]).await;
+    let aem_report = env.sync(&["--job", "windchill-aem"]).await;
+    let mut text = std::fs::read_to_string(&env.config).expect("read config");
+    text.push_str(&format!(
+        "\n[viewer]\nlisten = \"127.0.0.1:0\"\n\n[[viewer.tokens]]\nname = \"e2e\"\nsha256 = \"{}\"\n",
+        sha256_hex(TOKEN)
+    ));
+    std::fs::write(&env.config, text).expect("write config");
+    let links = {
+        let store = SqliteStore::open(&env.state_path()).expect("state");
+        store.links_page(None, 1000).await.expect("links")
+    };
+    let viewer = Viewer::start(&env.config).await;
+    for dam in ["aem", "bynder"] {
+        let link = links
+            .iter()
+            .find(|l| l.dam_system == dam)
+            .unwrap_or_else(|| {
+                let systems: Vec<&str> = links.iter().map(|l| l.dam_system.as_str()).collect();
+                panic!("a {dam} link after the story syncs: {systems:?} {report} {aem_report}")
+            });
+        // As the pages write it: one path segment (an AEM asset id is a path).
+        let media = format!("/media/{dam}/{}", link.asset_id.replace('/', "%2F"));
+        let r = viewer.get(&media, Some(TOKEN), &[]).await;
+        assert_eq!(r.status(), StatusCode::OK, "{media}");
+        let body = r.bytes().await.expect("body");
+        assert_eq!(
+            &body[4..8],
+            b"ftyp",
+            "{media}: an ISO BMFF file from the DAM"
+        );
+        let r = viewer
+            .get(&media, Some(TOKEN), &[("Range", "bytes=0-15")])
+            .await;
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{media}");
+        assert_eq!(r.bytes().await.expect("body").len(), 16, "{media}");
+    }
+    // The AEM emulator refuses an unauthenticated fetch of the same rendition: the proxy's
+    // credentials are what made it play.
+    let aem = links
+        .iter()
+        .find(|l| l.dam_system == "aem")
+        .expect("an aem link");
+    let store = SqliteStore::open(&env.state_path()).expect("state");
+    let url = store
+        .asset("aem", &aem.asset_id)
+        .await
+        .expect("asset")
+        .and_then(|a| a.rendition_url)
+        .expect("a rendition URL");
+    let plain = reqwest::get(&url).await.expect("GET rendition");
+    assert_eq!(plain.status(), StatusCode::UNAUTHORIZED, "{url}");
+}

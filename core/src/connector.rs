@@ -338,6 +338,14 @@ pub trait DamConnector: Send + Sync {
     /// The client-side rate limit and the server's rate-limit headers seen so far.
     fn rate_limits(&self) -> RateLimitReport;
 
+    /// The GET a viewer's media proxy sends for `url`, a rendition URL this DAM gave: with this
+    /// DAM's credentials when `url` is on the DAM's own host (an author instance serves its
+    /// renditions only to an authenticated caller), as it is otherwise — a pre-signed or CDN
+    /// URL needs none, and a credential never travels to another host. The default adds none.
+    async fn media_request(&self, url: url::Url) -> Result<crate::http::Request> {
+        Ok(crate::http::Request::get(url))
+    }
+
     /// Whether the account may write asset metadata, told without writing.
     async fn write_access(&self) -> Result<WriteAccess> {
         Ok(write_access_unknown("this DAM"))

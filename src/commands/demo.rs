@@ -49,9 +49,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config_path = dir.join("partreel.toml");
     if args.serve {
         let dams = [sim.bynder.url.as_str(), sim.aem.emulator.url.as_str()];
-        let (viewer, token) = super::serve::start_demo(&dir.join("partreel.db"), &dams)
-            .await
-            .context("cannot start the viewer")?;
+        let (viewer, token) =
+            super::serve::start_demo(&dir.join("partreel.db"), &config_path, &dams)
+                .await
+                .context("cannot start the viewer")?;
         println!();
         println!("Viewer              {}/?access_token={token}", viewer.url);
         println!("  demo token        {token}   (Authorization: Bearer …; valid until Ctrl-C)");

@@ -2,13 +2,17 @@
 //!
 //! Reads `state`, `[viewer]` and `dam.base_url` from the configuration file itself (other keys
 //! are ignored here), so it runs beside a daemon with the same file. When `viewer.dam_hosts`
-//! is empty, the DAMs' API hosts are the only hosts the media proxy may fetch from.
+//! is empty, the DAMs' API hosts are the only hosts the media proxy may fetch from. When the
+//! file configures DAM systems, their connectors are built (the whole file is loaded and
+//! checked then) so the media proxy fetches each DAM's renditions with that DAM's credentials.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use partreel_core::connector::DamConnector;
 use partreel_core::state::view::SqliteView;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -65,14 +69,18 @@ impl Running {
     }
 }
 
-/// Validates `cfg`, opens the state read-only, binds and serves in the background.
-pub async fn start(state: &Path, cfg: &ViewerConfig) -> anyhow::Result<Running> {
+/// The DAM connectors of the configuration, by system name (none when it names no DAM).
+pub type Dams = BTreeMap<String, Arc<dyn DamConnector>>;
+
+/// Validates `cfg`, opens the state read-only, binds and serves in the background; the media
+/// proxy uses `dams`' credentials.
+pub async fn start(state: &Path, cfg: &ViewerConfig, dams: Dams) -> anyhow::Result<Running> {
     let validated = cfg
         .validate()
         .map_err(|errs| anyhow::anyhow!("{} problem(s):\n  {}", errs.len(), errs.join("\n  ")))?;
     let view = SqliteView::open(state, validated.query_connections)?;
     let listen = validated.listen;
-    let st = Arc::new(ViewerState::new(Arc::new(view), validated)?);
+    let st = Arc::new(ViewerState::new(Arc::new(view), validated)?.with_dams(dams));
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("viewer: cannot listen on {listen}"))?;
@@ -94,7 +102,20 @@ pub fn host_port(url: &str) -> Option<String> {
     })
 }
 
-fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig)> {
+/// Builds the connectors of the DAM systems `names` from the whole configuration at `path`.
+fn dam_connectors(path: &Path, names: &[String]) -> anyhow::Result<Dams> {
+    if names.is_empty() {
+        return Ok(Dams::new());
+    }
+    let cfg =
+        crate::config::load(path).context("the media proxy needs the DAM systems' credentials")?;
+    names
+        .iter()
+        .map(|n| Ok((n.clone(), crate::wiring::dam(&cfg, n)?)))
+        .collect()
+}
+
+fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig, Vec<String>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read configuration {}", path.display()))?;
     let file: ServeFile =
@@ -117,6 +138,12 @@ fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig)> {
         dir.join(state)
     };
     let mut viewer = file.viewer;
+    let dam_names: Vec<String> = file
+        .systems
+        .iter()
+        .filter(|(_, s)| s.kind.as_deref().is_some_and(|k| DAM_TYPES.contains(&k)))
+        .map(|(n, _)| n.clone())
+        .collect();
     if viewer.dam_hosts.is_empty() {
         let named = file
             .systems
@@ -129,15 +156,16 @@ fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig)> {
             .filter_map(|d| d.base_url.as_deref().and_then(host_port))
             .collect();
     }
-    Ok((state, viewer))
+    Ok((state, viewer, dam_names))
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let (state, mut cfg) = read(&args.config)?;
+    let (state, mut cfg, dam_names) = read(&args.config)?;
     if let Some(listen) = args.listen {
         cfg.listen = listen;
     }
-    let running = start(&state, &cfg)
+    let dams = dam_connectors(&args.config, &dam_names)?;
+    let running = start(&state, &cfg, dams)
         .await
         .with_context(|| format!("{}: viewer", args.config.display()))?;
     println!("partreel viewer listening on {}", running.url);
@@ -147,8 +175,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Starts the viewer for `partreel demo --serve` on a free loopback port, with a fresh random
-/// token (returned, only its hash is configured) and the DAM emulators as the DAM hosts.
-pub async fn start_demo(state: &Path, dam_urls: &[&str]) -> anyhow::Result<(Running, String)> {
+/// token (returned, only its hash is configured), the DAM emulators as the DAM hosts, and the
+/// DAM connectors of the demo's configuration `config` for their credentials.
+pub async fn start_demo(
+    state: &Path,
+    config: &Path,
+    dam_urls: &[&str],
+) -> anyhow::Result<(Running, String)> {
     let token = hex::encode(rand::random::<[u8; 24]>());
     let cfg = ViewerConfig {
         listen: "127.0.0.1:0".into(),
@@ -160,5 +193,7 @@ pub async fn start_demo(state: &Path, dam_urls: &[&str]) -> anyhow::Result<(Runn
         dam_hosts: dam_urls.iter().filter_map(|u| host_port(u)).collect(),
         ..ViewerConfig::default()
     };
-    Ok((start(state, &cfg).await?, token))
+    let (_, _, dam_names) = read(config)?;
+    let dams = dam_connectors(config, &dam_names)?;
+    Ok((start(state, &cfg, dams).await?, token))
 }

@@ -74,6 +74,9 @@ pub struct ViewerState {
     pub http: reqwest::Client,
     /// The Content-Security-Policy header.
     pub csp: HeaderValue,
+    /// The DAMs by system name, for their media credentials (an AEM author instance serves
+    /// renditions only to an authenticated caller). A system not here is fetched without.
+    pub dams: std::collections::BTreeMap<String, Arc<dyn partreel_core::connector::DamConnector>>,
 }
 
 impl std::fmt::Debug for ViewerState {
@@ -111,7 +114,17 @@ impl ViewerState {
             http,
             csp,
             config,
+            dams: Default::default(),
         })
+    }
+
+    /// The DAMs whose credentials the media proxy uses, by system name.
+    pub fn with_dams(
+        mut self,
+        dams: std::collections::BTreeMap<String, Arc<dyn partreel_core::connector::DamConnector>>,
+    ) -> Self {
+        self.dams = dams;
+        self
     }
 }
 

@@ -7,6 +7,9 @@
 //! - `Range` is passed upstream. When the upstream ignores it (200 with a known length), the
 //!   proxy cuts the requested single range out of the stream itself and answers 206 with
 //!   `Content-Range` (416 when the range lies outside the file), so browsers can seek.
+//! - The DAM's own credentials go with a request to the DAM's own host only
+//!   ([`partreel_core::connector::DamConnector::media_request`]: AEM serves renditions to an
+//!   authenticated caller), never to a pre-signed, CDN or redirect target elsewhere.
 //! - Nothing of the viewer's caller (cookies, `Authorization`) is forwarded; the body is
 //!   streamed, never buffered; a content type other than video/audio/image is replaced by
 //!   `application/octet-stream` so DAM-served HTML can never run on the viewer's origin.
@@ -109,9 +112,11 @@ fn host_of(url: &url::Url) -> String {
     }
 }
 
-/// GETs `url` with `range`, following redirects only to allowed hosts.
+/// GETs `url` with `range`, following redirects only to allowed hosts; each hop carries the
+/// DAM `system`'s credentials only when that hop is on the DAM's own host.
 async fn fetch(
     st: &ViewerState,
+    system: &str,
     url: &str,
     range: Option<&str>,
 ) -> Result<reqwest::Response, AppError> {
@@ -130,7 +135,15 @@ async fn fetch(
         )));
     }
     for _ in 0..=MAX_REDIRECTS {
-        let mut req = st.http.get(url.clone());
+        let mut req = match st.dams.get(system) {
+            Some(dam) => {
+                let prepared = dam.media_request(url.clone()).await.map_err(|e| {
+                    AppError::Upstream(format!("{system}: credentials for the media: {e}"))
+                })?;
+                st.http.get(prepared.url).headers(prepared.headers)
+            }
+            None => st.http.get(url.clone()),
+        };
         if let Some(r) = range {
             req = req.header(header::RANGE, r);
         }
@@ -214,7 +227,7 @@ pub async fn media(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let up = fetch(&st, &rendition, range.as_deref()).await?;
+    let up = fetch(&st, &system, &rendition, range.as_deref()).await?;
     let status = up.status();
     if !(status.is_success() || status == StatusCode::NOT_MODIFIED)
         && status != StatusCode::RANGE_NOT_SATISFIABLE

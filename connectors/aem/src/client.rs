@@ -12,7 +12,7 @@ use partreel_core::connector::{
     ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema,
 };
 use partreel_core::error::Result;
-use partreel_core::http::{HttpClient, Request, Response};
+use partreel_core::http::{Auth, HttpClient, Request, Response};
 use partreel_core::model::{RemoteFields, VideoExperiment};
 use partreel_core::provenance::{DownloadInfo, ProvenanceError};
 use reqwest::Method;
@@ -372,6 +372,16 @@ impl DamConnector for AemClient {
             Err(ProvenanceError::Http(e)) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn media_request(&self, url: Url) -> Result<Request> {
+        // docs/wire/aem.md "Original file": renditions under /content/dam are served to an
+        // authenticated caller only. Credentials go to the configured origin alone.
+        let mut req = Request::get(url);
+        if req.url.origin() == self.base.origin() {
+            self.auth.apply(&self.http, &mut req).await?;
+        }
+        Ok(req)
     }
 
     async fn schema(&self) -> Result<RemoteSchema> {

@@ -10,6 +10,7 @@ use partreel_core::ConnectorError;
 use partreel_core::connector::{ChangeQuery, DamConnector};
 use partreel_core::model::RemoteFields;
 use serde_json::{Value, json};
+use url::Url;
 use wiremock::matchers::{any, body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -1055,5 +1056,40 @@ async fn no_token_or_secret_in_logs_errors_or_debug() {
     let all = format!("{text}\n{err}\n{err:?}\n{debug}");
     for secret in ["tok-secret-1", "tok-secret-2", CLIENT_SECRET] {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
+    }
+}
+
+/// The media proxy's request carries the bearer token to the configured AEM origin only: a
+/// rendition elsewhere (a CDN, a redirect target) gets no credential.
+#[tokio::test]
+async fn media_request_sends_the_token_to_the_aem_origin_only() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    let (c, _d) = ims_client(&s);
+    let own = Url::parse(&format!(
+        "{}/content/dam/acme/video-experiments/a.mp4/jcr:content/renditions/original",
+        s.uri()
+    ))
+    .expect("url");
+    let req = c.media_request(own.clone()).await.expect("request");
+    assert_eq!(req.url, own);
+    assert_eq!(
+        req.headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer tok")
+    );
+    for elsewhere in [
+        "https://cdn.example.com/renditions/a.mp4",
+        // Same host, another port: another origin.
+        "http://127.0.0.1:9/content/dam/acme/a.mp4",
+    ] {
+        let url = Url::parse(elsewhere).expect("url");
+        let req = c.media_request(url.clone()).await.expect("request");
+        assert_eq!(req.url, url);
+        assert!(
+            req.headers.get("authorization").is_none(),
+            "{elsewhere} got a credential"
+        );
     }
 }
