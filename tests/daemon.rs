@@ -479,3 +479,44 @@ async fn two_daemons_share_postgres_and_survive_a_kill() {
     );
     schema.drop_schema().await;
 }
+
+/// Three jobs on one DAM (Windchill, Teamcenter and 3DEXPERIENCE with Bynder) running at once
+/// in the daemon fetch each clip's file once: the verdict of a file version is shared, not
+/// downloaded per job.
+#[tokio::test]
+async fn jobs_on_one_dam_download_each_clip_file_once() {
+    let env = Env::start(SimConfig::default(), rate(5000)).await;
+    let jobs = ["windchill-bynder", "teamcenter-bynder", "threedx-bynder"];
+    for job in jobs {
+        add_job(&env.config, job, "0 0 1 1 *", true);
+    }
+    let daemon = Daemon::start(&env.config, &[], &[]).await;
+    for job in jobs {
+        daemon.wait_for_run(job, Duration::from_secs(120)).await;
+    }
+    let downloads: Vec<_> = env
+        .sim
+        .bynder
+        .log
+        .entries()
+        .into_iter()
+        .filter(|e| {
+            e.method == "GET"
+                && e.path.starts_with("/api/v4/media/")
+                && e.path.contains("/download")
+        })
+        .collect();
+    assert!(!downloads.is_empty(), "the clips' files were checked");
+    let mut per_clip: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in &downloads {
+        *per_clip.entry(e.path.as_str()).or_default() += 1;
+    }
+    let twice: Vec<(&&str, &usize)> = per_clip.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "clip files fetched more than once across the jobs: {twice:?}"
+    );
+    daemon.signal("TERM");
+    let (code, err, _) = daemon.wait(Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -545,6 +545,26 @@ async fn check_file(
     if asset.watermark.checked_version.as_deref() == Some(file_version.as_str()) {
         return Ok(asset);
     }
+    // One job at a time per file version (jobs on one DAM share the checker): a job that
+    // waited finds the verdict the other stored, and downloads nothing.
+    let _turn = checker
+        .turn(format!(
+            "{}\u{0}{}\u{0}{file_version}",
+            asset.system, asset.asset_id
+        ))
+        .await;
+    if let Some(stored) = store.asset(&asset.system, &asset.asset_id).await?
+        && stored.watermark.checked_version.as_deref() == Some(file_version.as_str())
+    {
+        let (w, s) = (&mut asset.watermark, stored.watermark);
+        w.provenance = s.provenance;
+        w.claim_generator = s.claim_generator;
+        w.evidence = s.evidence;
+        w.check_error = s.check_error;
+        w.checked_version = s.checked_version;
+        tracing::debug!(asset = %asset.asset_id, "clip file checked by another job already");
+        return Ok(asset);
+    }
     let dir = run.files_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| EngineError::Feed(format!("cannot create {}: {e}", dir.display())))?;

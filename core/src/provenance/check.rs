@@ -5,6 +5,7 @@
 //! Build one [`Checker`] per run (it parses the trust anchors once) and share it; the free
 //! function [`check_file`] builds one per call.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -34,6 +35,30 @@ pub struct Checker {
     context: Arc<Context>,
     /// Checks running at once ([`ProvenancePolicy::concurrent_checks`]), for [`Self::check_bounded`].
     permits: Arc<tokio::sync::Semaphore>,
+    /// The files being fetched and checked now, by key, for [`Self::turn`].
+    turns: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// One file's turn ([`Checker::turn`]): held while the file is fetched, checked and its
+/// verdict stored; the next holder of the same key finds the verdict stored.
+pub struct FileTurn {
+    key: String,
+    turns: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for FileTurn {
+    fn drop(&mut self) {
+        self.guard = None;
+        // The last one out removes the key (clones are only made under this lock).
+        if let Ok(mut turns) = self.turns.lock()
+            && turns
+                .get(&self.key)
+                .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            turns.remove(&self.key);
+        }
+    }
 }
 
 impl std::fmt::Debug for Checker {
@@ -73,7 +98,31 @@ impl Checker {
             permits: Arc::new(tokio::sync::Semaphore::new(
                 policy.concurrent_checks().max(1),
             )),
+            turns: Arc::default(),
         })
+    }
+
+    /// Waits for `key`'s turn (a DAM file version): jobs sharing this checker (several jobs on
+    /// one DAM in a daemon) fetch and check one file version one at a time, so the second
+    /// finds the first's verdict stored instead of downloading the file again.
+    pub async fn turn(&self, key: String) -> FileTurn {
+        let lock = match self.turns.lock() {
+            Ok(mut turns) => turns.entry(key.clone()).or_default().clone(),
+            // A poisoned map (a panic elsewhere): no sharing, never a deadlock.
+            Err(_) => Arc::default(),
+        };
+        let guard = lock.lock_owned().await;
+        FileTurn {
+            key,
+            turns: self.turns.clone(),
+            guard: Some(guard),
+        }
+    }
+
+    /// Keys with a turn held or awaited.
+    #[cfg(test)]
+    pub(crate) fn turns_in_use(&self) -> usize {
+        self.turns.lock().map_or(0, |t| t.len())
     }
 
     /// The policy this checker applies.

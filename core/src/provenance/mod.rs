@@ -57,7 +57,7 @@ pub mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use check::{CHECKER_ID, Checker, check_file};
+pub use check::{CHECKER_ID, Checker, FileTurn, check_file};
 pub use download::{DownloadInfo, download};
 pub use evidence::{Evidence, ManifestStatus, ProvenanceError, ProvenancePolicy};
 pub use rule::{Verdict, watermark_preserved};

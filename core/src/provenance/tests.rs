@@ -471,3 +471,27 @@ fn zero_concurrent_checks_is_refused_and_the_default_is_one_per_core() {
     };
     assert_eq!(three.concurrent_checks(), 3);
 }
+
+/// A file version's turn: a second holder of the same key waits for the first, another key
+/// does not, and no key stays behind once every turn is dropped.
+#[tokio::test]
+async fn turns_take_one_file_version_at_a_time() {
+    let c = Checker::new(&ProvenancePolicy::default()).expect("checker");
+    let first = c.turn("bynder/A1/v1".into()).await;
+    let c2 = c.clone();
+    let waiter = tokio::spawn(async move {
+        let _turn = c2.turn("bynder/A1/v1".into()).await;
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "the second turn waits for the first");
+    let other = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        c.turn("bynder/A2/v1".into()),
+    )
+    .await
+    .expect("another file version does not wait");
+    drop(other);
+    drop(first);
+    waiter.await.expect("the waiting turn came");
+    assert_eq!(c.turns_in_use(), 0, "no turn left behind");
+}
