@@ -625,12 +625,8 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         }));
     }
     if let Some(policy) = &config.provenance {
-        problems.extend(
-            policy
-                .validate()
-                .into_iter()
-                .map(|m| format!("provenance.{m}")),
-        );
+        // Each problem names its key (`provenance.max_file_bytes: …`) already.
+        problems.extend(policy.validate());
     }
 
     // The jobs.

@@ -188,15 +188,7 @@ pub fn engines_with_store(
     let policy = cfg.config.provenance.clone().unwrap_or_default();
     let problems = policy.validate();
     if !problems.is_empty() {
-        bail!(
-            "{}: {}",
-            cfg.path.display(),
-            problems
-                .iter()
-                .map(|p| format!("provenance.{p}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        bail!("{}: {}", cfg.path.display(), problems.join("; "));
     }
     let checker = Arc::new(
         partreel_core::provenance::Checker::new(&policy)

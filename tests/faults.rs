@@ -1193,6 +1193,44 @@ async fn unknown_system_keys_are_named_with_their_table() {
     assert!(env.link_documents().is_empty());
 }
 
+/// A configuration problem names its key once: `provenance.max_file_bytes`, never
+/// `provenance.provenance.max_file_bytes`; the viewer's, `viewer: …` once.
+#[tokio::test]
+async fn configuration_errors_name_their_key_once() {
+    let env = Env::start(SimConfig::default(), fast()).await;
+    env.sync(&[]).await;
+    let viewer_only = env.dir.path().join("viewer.toml");
+    std::fs::write(
+        &viewer_only,
+        format!(
+            "state = {:?}\n\n[viewer]\nlisten = \"127.0.0.1:0\"\n",
+            env.state_path().display().to_string()
+        ),
+    )
+    .expect("write");
+    let out = tokio::process::Command::new(crate::util::bin())
+        .args(["serve", "--config"])
+        .arg(&viewer_only)
+        .output()
+        .await
+        .expect("run partreel serve");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(err.contains("viewer: no credential"), "{err}");
+    assert!(!err.contains("viewer: viewer"), "{err}");
+    std::fs::write(
+        &env.config,
+        std::fs::read_to_string(&env.config).expect("read")
+            + "\n[provenance]\nmax_file_bytes = 0\n",
+    )
+    .expect("write");
+    let out = try_sync(&env, &[]).await;
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(err.contains("provenance.max_file_bytes"), "{err}");
+    assert!(!err.contains("provenance.provenance"), "{err}");
+}
+
 /// A libpq-style connection string given as `state` (here from the environment, as an admin
 /// would set it) is refused with the form to use — never taken for a SQLite file name with the
 /// password in it — and the password appears nowhere in the output.
@@ -1274,11 +1312,11 @@ async fn span_filters_never_log_session_cookies() {
     }
 }
 
-/// A run that passes `sync.run_deadline_secs` stops between batches with exit code 3, a
+/// A run that passes `sync.run_deadline_secs` stops between two clips with exit code 3, a
 /// report saying so and a message naming the setting; what it did is kept, and the next run
 /// finishes the queue without a duplicate.
 #[tokio::test]
-async fn a_run_past_its_deadline_stops_between_batches_and_the_next_finishes() {
+async fn a_run_past_its_deadline_stops_early_and_the_next_finishes() {
     let cfg = SimConfig {
         parts: 150,
         clips: 1500,

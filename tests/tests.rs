@@ -10,6 +10,7 @@ mod daemon;
 mod doctor;
 mod duplicates;
 mod faults;
+mod manifest;
 mod postgres;
 mod provenance;
 mod provenance_sync;

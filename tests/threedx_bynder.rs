@@ -577,7 +577,10 @@ async fn stale_cestamp_loses_no_update() {
     assert!(tdx.edit_document_after_next_read(&garage_doc, "campaign", "engineering_review"));
     assert!(tdx.edit_document_after_next_read(&fire_doc, "campaign", "summer_launch"));
     env.sim.threedx.emulator.log.clear();
-    let stale = env.sync(&[]).await;
+    // Every clip of this run refused: the run is degraded (exit 4), never a green exit.
+    let out = try_sync(&env, &[]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let stale = parse_report(&out.stdout);
     assert_eq!(puts(&garage_doc), [409], "garage: refused, not retried");
     assert_eq!(puts(&fire_doc), [409], "fire station: refused, not retried");
     assert_eq!(writes(&stale), 0, "{stale}");

@@ -1,4 +1,4 @@
-//! The deterministic seed generator: the demo story of docs DEMO-SCENARIO.md (Acme Toys' four
+//! The deterministic seed generator: the demo story of docs/demo-story.md (Acme Toys' four
 //! part revisions and five clips, plus one clip about a part the PLM does not know, two clips
 //! about the Teamcenter emulator's Stunt Track story parts and two about the 3DEXPERIENCE
 //! emulator's playsets), then `parts` generated part revisions and `clips` generated video

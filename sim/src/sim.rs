@@ -65,7 +65,7 @@ pub struct SimConfig {
     pub aem_clips: usize,
     /// Seed of the generator.
     pub seed: u64,
-    /// Seed the demo story (DEMO-SCENARIO.md) first.
+    /// Seed the demo story (docs/demo-story.md) first.
     pub story: bool,
     /// Rate limit applied to each emulator from the start.
     pub rate_limit: Option<RateLimit>,

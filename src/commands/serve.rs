@@ -167,7 +167,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dams = dam_connectors(&args.config, &dam_names)?;
     let running = start(&state, &cfg, dams)
         .await
-        .with_context(|| format!("{}: viewer", args.config.display()))?;
+        // The viewer's errors name the `viewer` key themselves.
+        .with_context(|| args.config.display().to_string())?;
     println!("partreel viewer listening on {}", running.url);
     super::shutdown_signal().await;
     running.stop().await?;

@@ -5,16 +5,16 @@
 //! developer.adobe.com "OAuth Server-to-Server credential API Reference").
 //!
 //! The token is fetched through the `oauth2` crate and cached and renewed by
-//! `partreel_core::http::oauth`: ahead of expiry (IMS says `expires_in: 86399`), and once on a
+//! `partreel_connector::http::oauth`: ahead of expiry (IMS says `expires_in: 86399`), and once on a
 //! `401` (after which the request is replayed). IMS credentials also send
 //! `X-Api-Key: <client_id>` [INF: Adobe's OpenAPI-based AEM APIs require it; the Assets HTTP API
 //! ignores it], unless `api_key = false`. Writes also carry the Granite CSRF token
 //! ([`crate::csrf`]).
 
 use async_trait::async_trait;
-use partreel_core::ConnectorError;
-use partreel_core::http::oauth::{ClientAuthMethod, ClientCredentials, StaticBearer};
-use partreel_core::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::ConnectorError;
+use partreel_connector::http::oauth::{ClientAuthMethod, ClientCredentials, StaticBearer};
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
 use url::Url;
 
 use crate::config::{AemAuthConfig, BuildContext};
@@ -72,7 +72,7 @@ impl Credentials {
         token_url: Option<&Url>,
         ctx: &BuildContext,
     ) -> Result<Self, ConnectorError> {
-        let secret_err = |e: partreel_core::http::secret::SecretError| {
+        let secret_err = |e: partreel_connector::http::secret::SecretError| {
             ConnectorError::Config(format!("{}: {e}", ctx.system))
         };
         match cfg {

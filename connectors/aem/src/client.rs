@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use async_trait::async_trait;
-use partreel_core::ConnectorError;
-use partreel_core::connector::{
+use partreel_connector::ConnectorError;
+use partreel_connector::connector::{
     ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema,
 };
-use partreel_core::error::Result;
-use partreel_core::http::{Auth, HttpClient, Request, Response};
-use partreel_core::model::{RemoteFields, VideoExperiment};
-use partreel_core::provenance::{DownloadInfo, ProvenanceError};
+use partreel_connector::error::Result;
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::model::{RemoteFields, VideoExperiment};
+use partreel_connector::provenance::{DownloadInfo, ProvenanceError};
 use reqwest::Method;
 use url::Url;
 
@@ -365,7 +365,7 @@ impl DamConnector for AemClient {
         let url = self
             .original_rendition_url(asset_id)
             .map_err(ProvenanceError::Http)?;
-        match partreel_core::provenance::download(&self.http, &self.auth, url, dest, max_bytes)
+        match partreel_connector::provenance::download(&self.http, &self.auth, url, dest, max_bytes)
             .await
         {
             Ok(info) => Ok(Some(info)),
@@ -412,12 +412,12 @@ impl DamConnector for AemClient {
         self.http.stats()
     }
 
-    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+    fn rate_limits(&self) -> partreel_connector::connector::RateLimitReport {
         self.http.rate_limits()
     }
 
-    async fn write_access(&self) -> Result<partreel_core::connector::WriteAccess> {
-        Ok(partreel_core::connector::write_access_unknown(
+    async fn write_access(&self) -> Result<partreel_connector::connector::WriteAccess> {
+        Ok(partreel_connector::connector::write_access_unknown(
             "AEM Assets' HTTP API",
         ))
     }

@@ -8,8 +8,8 @@
 //! archive_property = "acme:archived"
 //! ```
 
-use partreel_core::ConnectorError;
-use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
+use partreel_connector::ConnectorError;
+use partreel_connector::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
 use serde::Deserialize;
 use url::Url;
 
@@ -134,7 +134,7 @@ pub struct ValidatedAem {
 
 /// What the application gives [`build`](ValidatedAem::build): the shared
 /// context of every DAM connector.
-pub use partreel_core::connector::DamBuildContext as BuildContext;
+pub use partreel_connector::connector::DamBuildContext as BuildContext;
 
 impl AemConfig {
     /// Checks the configuration without any I/O or secret reads. Every problem is reported,

@@ -12,8 +12,8 @@
 //! - fields: every metadata property by its full name (`acme:sku`), lists joined with `,`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use partreel_core::connector::Rejected;
-use partreel_core::model::{RemoteFields, VideoExperiment};
+use partreel_connector::connector::Rejected;
+use partreel_connector::model::{RemoteFields, VideoExperiment};
 use serde_json::{Map, Value};
 use url::Url;
 

@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use partreel_core::ConnectorError;
-use partreel_core::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::ConnectorError;
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};

@@ -2,8 +2,8 @@
 //! folder's Siren child entities with `offset`/`limit` until `srn:paging` says it has them all
 //! (docs/wire/aem.md "Folder listing").
 
-use partreel_core::error::Result;
-use partreel_core::http::Request;
+use partreel_connector::error::Result;
+use partreel_connector::http::Request;
 
 use crate::client::AemClient;
 use crate::wire::{

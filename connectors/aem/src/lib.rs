@@ -1,4 +1,4 @@
-//! partreel-aem: the [`partreel_core::DamConnector`] for Adobe Experience Manager Assets (AEM as
+//! partreel-aem: the [`partreel_connector::DamConnector`] for Adobe Experience Manager Assets (AEM as
 //! a Cloud Service and AEM 6.5).
 //!
 //! AEM holds the AI video clips under one DAM folder (`dam_root`); their tags (SKU, part number
@@ -16,7 +16,7 @@
 //! - [`csrf`]: the Granite CSRF token on writes.
 //! - [`client`]: [`AemClient`], the requests.
 //! - [`wire`]: paths, query parameters and the JSON shapes (Siren, QueryBuilder).
-//! - [`convert`]: Siren entity / QueryBuilder hit → [`partreel_core::model::VideoExperiment`].
+//! - [`convert`]: Siren entity / QueryBuilder hit → [`partreel_connector::model::VideoExperiment`].
 //! - [`folder`]: folder listings with Siren paging.
 #![deny(missing_docs)]
 

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
-use partreel_core::ConnectorError;
-use partreel_core::connector::{ChangeQuery, DamConnector};
-use partreel_core::model::RemoteFields;
+use partreel_connector::ConnectorError;
+use partreel_connector::connector::{ChangeQuery, DamConnector};
+use partreel_connector::model::RemoteFields;
 use serde_json::{Value, json};
 use url::Url;
 use wiremock::matchers::{any, body_json, header, method, path, query_param};

@@ -4,13 +4,13 @@
 //! the one the Bynder Python and JS SDKs use, the permanent token is the Python SDK's
 //! `PermanentTokenSession`).
 //!
-//! The token itself is cached and renewed by `partreel_core::http::oauth`: ahead of expiry,
+//! The token itself is cached and renewed by `partreel_connector::http::oauth`: ahead of expiry,
 //! and once on a `401` (after which the request is replayed).
 
 use async_trait::async_trait;
-use partreel_core::ConnectorError;
-use partreel_core::http::oauth::{ClientCredentials, StaticBearer};
-use partreel_core::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::ConnectorError;
+use partreel_connector::http::oauth::{ClientCredentials, StaticBearer};
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
 use url::Url;
 
 use crate::config::{BuildContext, BynderAuthConfig};
@@ -34,7 +34,7 @@ impl BynderAuth {
         base: &Url,
         ctx: &BuildContext,
     ) -> Result<Self, ConnectorError> {
-        let secret_err = |e: partreel_core::http::secret::SecretError| {
+        let secret_err = |e: partreel_connector::http::secret::SecretError| {
             ConnectorError::Config(format!("{}: {e}", ctx.system))
         };
         match cfg {

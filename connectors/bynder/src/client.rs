@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use partreel_core::ConnectorError;
-use partreel_core::connector::{
+use partreel_connector::ConnectorError;
+use partreel_connector::connector::{
     ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema, WriteAccess,
 };
-use partreel_core::error::Result;
-use partreel_core::http::NoAuth;
-use partreel_core::http::{HttpClient, Request, Response};
-use partreel_core::model::{RemoteFields, VideoExperiment};
-use partreel_core::provenance::{DownloadInfo, ProvenanceError, download};
+use partreel_connector::error::Result;
+use partreel_connector::http::NoAuth;
+use partreel_connector::http::{HttpClient, Request, Response};
+use partreel_connector::model::{RemoteFields, VideoExperiment};
+use partreel_connector::provenance::{DownloadInfo, ProvenanceError, download};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -411,7 +411,7 @@ impl DamConnector for BynderClient {
         self.http.stats()
     }
 
-    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+    fn rate_limits(&self) -> partreel_connector::connector::RateLimitReport {
         self.http.rate_limits()
     }
 

@@ -8,9 +8,9 @@
 //! page_size = 1000
 //! ```
 
-use partreel_core::ConnectorError;
-use partreel_core::http::oauth::ClientAuthMethod;
-use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
+use partreel_connector::ConnectorError;
+use partreel_connector::http::oauth::ClientAuthMethod;
+use partreel_connector::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
 use serde::Deserialize;
 use url::Url;
 
@@ -137,7 +137,7 @@ pub struct ValidatedBynder {
 
 /// What the application gives [`build`](ValidatedBynder::build): the shared
 /// context of every DAM connector.
-pub use partreel_core::connector::DamBuildContext as BuildContext;
+pub use partreel_connector::connector::DamBuildContext as BuildContext;
 
 impl BynderConfig {
     /// Checks the configuration without any I/O or secret reads. Every problem is reported,

@@ -2,8 +2,8 @@
 //! [`Rejected`] naming the field, and the rest of its page goes on.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use partreel_core::connector::Rejected;
-use partreel_core::model::{RemoteFields, VideoExperiment};
+use partreel_connector::connector::Rejected;
+use partreel_connector::model::{RemoteFields, VideoExperiment};
 use serde_json::Value;
 
 use crate::wire::{

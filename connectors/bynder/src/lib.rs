@@ -1,4 +1,4 @@
-//! partreel-bynder: the [`partreel_core::DamConnector`] for Bynder's asset bank (API v4).
+//! partreel-bynder: the [`partreel_connector::DamConnector`] for Bynder's asset bank (API v4).
 //!
 //! Bynder holds the AI video clips; their tags (SKU, part number and revision, prompt, model,
 //! review status, rights, watermark …) are metaproperties. This crate lists changed video media,
@@ -11,7 +11,7 @@
 //! - [`auth`]: OAuth 2.0 client credentials or a permanent token.
 //! - [`client`]: [`BynderClient`], the requests.
 //! - [`wire`]: the JSON shapes.
-//! - [`convert`]: media JSON → [`partreel_core::model::VideoExperiment`].
+//! - [`convert`]: media JSON → [`partreel_connector::model::VideoExperiment`].
 //! - [`metaprops`]: the metaproperty definition cache and write planning.
 #![deny(missing_docs)]
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use partreel_core::model::RemoteFields;
+use partreel_connector::model::RemoteFields;
 use serde_json::Value;
 
 use crate::convert::{OPTION_SEPARATOR, split_options};

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use partreel_core::ConnectorError;
-use partreel_core::connector::{ChangeQuery, DamConnector};
-use partreel_core::http::oauth::ClientAuthMethod;
-use partreel_core::model::RemoteFields;
+use partreel_connector::ConnectorError;
+use partreel_connector::connector::{ChangeQuery, DamConnector};
+use partreel_connector::http::oauth::ClientAuthMethod;
+use partreel_connector::model::RemoteFields;
 use serde_json::{Value, json};
 use wiremock::matchers::{any, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

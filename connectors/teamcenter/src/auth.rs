@@ -11,8 +11,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use partreel_core::error::ConnectorError;
-use partreel_core::http::{Auth, HttpClient, NoAuth, Request, Response};
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::{Auth, HttpClient, NoAuth, Request, Response};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};

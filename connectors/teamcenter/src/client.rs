@@ -13,13 +13,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use partreel_core::PlmConnector;
-use partreel_core::connector::{
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::{
     ChangeQuery, ConnectorStats, LinkUpdate, NewLink, Page, RemoteSchema,
 };
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::http::{HttpClient, Request};
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::http::{HttpClient, Request};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -386,12 +386,12 @@ impl PlmConnector for TeamcenterClient {
         self.p.http.stats()
     }
 
-    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+    fn rate_limits(&self) -> partreel_connector::connector::RateLimitReport {
         self.p.http.rate_limits()
     }
 
-    async fn write_access(&self) -> Result<partreel_core::connector::WriteAccess> {
-        Ok(partreel_core::connector::write_access_unknown(
+    async fn write_access(&self) -> Result<partreel_connector::connector::WriteAccess> {
+        Ok(partreel_connector::connector::write_access_unknown(
             "Teamcenter's SOA services",
         ))
     }

@@ -4,8 +4,8 @@
 //! whose display values (status names) are used, or the configured unreleased state when empty.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use partreel_core::connector::Rejected;
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::connector::Rejected;
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 
 use crate::wire::{ModelObject, Prop};
 

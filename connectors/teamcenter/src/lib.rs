@@ -11,7 +11,7 @@
 //! # Layout
 //! - `config`: [`TeamcenterConfig`] (pure validation) → [`ValidatedTeamcenter`] → [`TeamcenterClient`].
 //! - `auth`: [`TeamcenterSession`] — login, the `JSESSIONID` cookie, one re-login per expiry, logout.
-//! - `client`: the [`partreel_core::PlmConnector`] implementation (reads and the call wrapper);
+//! - `client`: the [`partreel_connector::PlmConnector`] implementation (reads and the call wrapper);
 //!   `client/links.rs` creates and relates records, `client/update.rs` writes and retires them,
 //!   `client/schema.rs` reads type descriptions.
 //! - `wire`, `convert`: the JSON shapes and their conversion to partreel's model.

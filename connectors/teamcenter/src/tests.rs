@@ -3,11 +3,11 @@
 //! `InvalidUserException` body), re-login exactly once then replay, and secret hygiene. Every
 //! server answers an unexpected request with 500 "unexpected request".
 
-use partreel_core::PlmConnector;
-use partreel_core::connector::{ChangeQuery, LinkUpdate, NewLink};
-use partreel_core::error::ConnectorError;
-use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig};
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::{ChangeQuery, LinkUpdate, NewLink};
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::{HttpConfig, RateLimitConfig, RetryConfig};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{any, body_partial_json, header, method, path};

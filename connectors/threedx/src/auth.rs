@@ -14,9 +14,9 @@ mod login;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use partreel_core::error::ConnectorError;
-use partreel_core::http::oauth::set_basic;
-use partreel_core::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::oauth::set_basic;
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
 use reqwest::Method;
 use reqwest::header::{COOKIE, HeaderName, HeaderValue, LOCATION, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};
@@ -203,7 +203,7 @@ impl ThreedxSession {
             // says which in Set-Cookie.
             req.headers.insert(COOKIE, HeaderValue::from_static(""));
         }
-        let resp = http.send(req, &partreel_core::http::NoAuth).await?;
+        let resp = http.send(req, &partreel_connector::http::NoAuth).await?;
         self.csrf_fetches.fetch_add(1, Ordering::Relaxed);
         merge_cookies(&mut st.cookie, &resp);
         // serde's messages may quote a value; name only the position, never the token.

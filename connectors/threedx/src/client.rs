@@ -11,13 +11,13 @@ mod read;
 mod scan;
 
 use async_trait::async_trait;
-use partreel_core::PlmConnector;
-use partreel_core::connector::{
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::{
     ChangeQuery, ConnectorStats, Page, PropertyInfo, RemoteSchema, WriteAccess,
 };
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::http::{HttpClient, Request, Response};
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::http::{HttpClient, Request, Response};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use reqwest::header::CONTENT_TYPE;
 use url::Url;
 
@@ -406,7 +406,7 @@ impl PlmConnector for ThreedxClient {
         self.p.http.stats()
     }
 
-    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+    fn rate_limits(&self) -> partreel_connector::connector::RateLimitReport {
         self.p.http.rate_limits()
     }
 

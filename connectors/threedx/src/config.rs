@@ -2,8 +2,8 @@
 //! ([`ThreedxConfig::validate`]), then turned into a client once secrets are read
 //! ([`ValidatedThreedx::build`]).
 
-use partreel_core::error::ConnectorError;
-use partreel_core::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::{HttpClient, HttpConfig, RateLimitConfig, SecretRef};
 use serde::Deserialize;
 use url::Url;
 
@@ -169,7 +169,7 @@ pub fn default_rate_limit() -> RateLimitConfig {
 
 /// What the application gives [`build`](ValidatedThreedx::build): the shared
 /// context of every PLM connector.
-pub use partreel_core::connector::PlmBuildContext as BuildContext;
+pub use partreel_connector::connector::PlmBuildContext as BuildContext;
 
 /// A configuration that passed [`ThreedxConfig::validate`]; the factory of the client.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@
 //! Values as text: strings as they are, numbers and booleans printed, arrays (multi-value
 //! attributes, `$mva=true`) as compact JSON; null or absent left out.
 
-use partreel_core::connector::Rejected;
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::connector::Rejected;
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Map, Value};
 
 use crate::wire;

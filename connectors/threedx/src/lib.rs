@@ -11,7 +11,7 @@
 //! - `auth`: [`ThreedxSession`] — the CAS login (or batch-service ticket, or agent Basic
 //!   credentials), the 3DSpace session cookie, the `SecurityContext` header and the
 //!   `ENO_CSRF_TOKEN` on writes; `auth/login.rs` holds the passport handshakes.
-//! - `client`: the [`partreel_core::PlmConnector`] implementation; `client/scan.rs` turns
+//! - `client`: the [`partreel_connector::PlmConnector`] implementation; `client/scan.rs` turns
 //!   unordered search results into the engine's oldest-first keyset pages; `client/links.rs`
 //!   holds the document writes.
 //! - `wire`, `convert`: the JSON shapes and their conversion to partreel's model.

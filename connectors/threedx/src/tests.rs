@@ -8,11 +8,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use partreel_core::PlmConnector;
-use partreel_core::connector::ChangeQuery;
-use partreel_core::error::ConnectorError;
-use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::ChangeQuery;
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{
@@ -1006,7 +1006,7 @@ async fn no_password_cookie_or_csrf_token_in_logs_errors_or_debug() {
 /// Author and Leader may, an unknown role is not guessed at.
 #[test]
 fn write_access_follows_the_security_context_role() {
-    use partreel_core::connector::WriteAccess;
+    use partreel_connector::connector::WriteAccess;
     let access = crate::client::role_access;
     assert!(matches!(
         access("ctx::VPLMProjectLeader.Company Name.Common Space"),

@@ -9,9 +9,9 @@
 //! stale, so a 401 is final.
 
 use async_trait::async_trait;
-use partreel_core::error::ConnectorError;
-use partreel_core::http::oauth::set_basic;
-use partreel_core::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::oauth::set_basic;
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};

@@ -8,11 +8,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use partreel_core::PlmConnector;
-use partreel_core::connector::{ChangeQuery, ConnectorStats, Page, Rejected, RemoteSchema};
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::http::{HttpClient, Request};
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::{ChangeQuery, ConnectorStats, Page, Rejected, RemoteSchema};
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::http::{HttpClient, Request};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
@@ -468,12 +468,12 @@ impl PlmConnector for WindchillClient {
         self.p.http.stats()
     }
 
-    fn rate_limits(&self) -> partreel_core::connector::RateLimitReport {
+    fn rate_limits(&self) -> partreel_connector::connector::RateLimitReport {
         self.p.http.rate_limits()
     }
 
-    async fn write_access(&self) -> Result<partreel_core::connector::WriteAccess> {
-        Ok(partreel_core::connector::write_access_unknown(
+    async fn write_access(&self) -> Result<partreel_connector::connector::WriteAccess> {
+        Ok(partreel_connector::connector::write_access_unknown(
             "Windchill REST Services",
         ))
     }
@@ -486,7 +486,7 @@ impl WindchillClient {
     fn soft_type_hints(
         &self,
         xml: &[u8],
-        document: &[partreel_core::connector::PropertyInfo],
+        document: &[partreel_connector::connector::PropertyInfo],
         path: &str,
     ) -> Result<Vec<String>> {
         let mut hints = Vec::new();

@@ -3,8 +3,8 @@
 //! numbers and booleans printed, enumerated values (`{"Value":…,"Display":…}`) as their
 //! `Value`, null or absent left out, anything else as compact JSON.
 
-use partreel_core::connector::Rejected;
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::connector::Rejected;
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Map, Value};
 
 use crate::wire;

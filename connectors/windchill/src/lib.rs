@@ -8,11 +8,11 @@
 //! # Layout
 //! - `config`: [`WindchillConfig`] (pure validation) → [`ValidatedWindchill`] → [`WindchillClient`].
 //! - `auth`: [`WindchillSession`] — HTTP Basic on every request, the CSRF nonce on writes.
-//! - `client`: the [`partreel_core::PlmConnector`] implementation; `client/links.rs` holds the
+//! - `client`: the [`partreel_connector::PlmConnector`] implementation; `client/links.rs` holds the
 //!   write half (create the document, attach it, read back a write's answer).
 //! - `odata`: URL, key and `$filter` literal building.
 //! - `wire`, `convert`: the JSON shapes and their conversion to partreel's model.
-//! - `metadata`: EDMX `$metadata` → [`partreel_core::connector::RemoteSchema`].
+//! - `metadata`: EDMX `$metadata` → [`partreel_connector::connector::RemoteSchema`].
 //! - `typed`: values written as the types `$metadata` declares, and compared back by type.
 #![deny(missing_docs)]
 

@@ -1,5 +1,5 @@
 //! EDMX `$metadata` (OData v4 CSDL, WindchillCustomizationUsingWRS.html) → the properties of one
-//! entity type, for [`partreel_core::connector::RemoteSchema`].
+//! entity type, for [`partreel_connector::connector::RemoteSchema`].
 //!
 //! Soft attributes (IBAs) appear as ordinary `<Property>`s. Properties inherited through
 //! `BaseType` from a type in the same document are included, base first. A property is
@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use partreel_core::connector::PropertyInfo;
+use partreel_connector::connector::PropertyInfo;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;

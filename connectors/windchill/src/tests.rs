@@ -2,11 +2,11 @@
 //! rejection, the CSRF nonce, crash-safe link creation, `$metadata`, and secret hygiene. Every
 //! server answers an unexpected request with 500 "unexpected request".
 
-use partreel_core::PlmConnector;
-use partreel_core::connector::ChangeQuery;
-use partreel_core::error::ConnectorError;
-use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::ChangeQuery;
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{

@@ -16,7 +16,7 @@ use c2pa::{Context, Manifest, Reader, ValidationState};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::evidence::{Evidence, ManifestStatus, ProvenanceError, ProvenancePolicy};
+use super::{Evidence, ManifestStatus, ProvenanceError, ProvenancePolicy, is_hard_binding_failure};
 
 /// Names the checker in [`Evidence::checker`]: a change of the validating library is a reason
 /// to check stored clips again.
@@ -360,22 +360,6 @@ fn status_codes(reader: &Reader) -> (Vec<String>, Vec<String>) {
     }
     failures.dedup();
     (failures, successes)
-}
-
-/// Hard-binding assertion families (data hash, BMFF hash, box hash, collection hash).
-const HARD_BINDING_PREFIXES: [&str; 4] = [
-    "assertion.dataHash.",
-    "assertion.bmffHash.",
-    "assertion.boxesHash.",
-    "assertion.collectionHash.",
-];
-
-/// True when the code is a failed hard binding (a hash mismatch or a malformed, missing or
-/// doubled binding).
-pub(crate) fn is_hard_binding_failure(code: &str) -> bool {
-    HARD_BINDING_PREFIXES.iter().any(|p| code.starts_with(p))
-        || code == codes::HARD_BINDINGS_MISSING
-        || code == codes::HARD_BINDINGS_MULTIPLE
 }
 
 fn hard_binding(failures: &[String], successes: &[String]) -> Option<bool> {

@@ -38,18 +38,15 @@
 //! not-preserved verdict and the run goes on.
 //!
 //! # Layout
-//! - `evidence`: [`ProvenancePolicy`] (the `[provenance]` config table), [`Evidence`],
-//!   [`ManifestStatus`], [`ProvenanceError`].
 //! - `check`: [`Checker`] / [`check_file`] — hash the file, read and validate its manifest.
-//! - `rule`: [`watermark_preserved`] and [`Verdict`].
-//! - `download`: [`download()`] — the original file to disk with bounded memory.
+//! - re-exported from `partreel_connector::provenance` (connectors need them without c2pa):
+//!   [`ProvenancePolicy`] (the `[provenance]` config table), [`Evidence`], [`ManifestStatus`],
+//!   [`ProvenanceError`]; [`watermark_preserved`] and [`Verdict`]; [`download()`] — the
+//!   original file to disk with bounded memory.
 //! - `fixtures` (feature `fixtures`): signed, stripped and altered MP4/JPEG clips for tests and
 //!   the emulators.
 
 mod check;
-mod download;
-mod evidence;
-mod rule;
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
@@ -58,6 +55,7 @@ pub mod fixtures;
 mod tests;
 
 pub use check::{CHECKER_ID, Checker, FileTurn, check_file};
-pub use download::{DownloadInfo, download};
-pub use evidence::{Evidence, ManifestStatus, ProvenanceError, ProvenancePolicy};
-pub use rule::{Verdict, watermark_preserved};
+pub use partreel_connector::provenance::{
+    DownloadInfo, Evidence, ManifestStatus, ProvenanceError, ProvenancePolicy, Verdict, download,
+    is_hard_binding_failure, watermark_preserved,
+};

@@ -495,3 +495,26 @@ async fn turns_take_one_file_version_at_a_time() {
     waiter.await.expect("the waiting turn came");
     assert_eq!(c.turns_in_use(), 0, "no turn left behind");
 }
+
+/// `partreel_connector` writes c2pa's hard-binding codes out (it has no c2pa): they are c2pa's.
+#[test]
+fn hard_binding_codes_agree_with_c2pa() {
+    use c2pa::validation_status as codes;
+    for code in [
+        codes::HARD_BINDINGS_MISSING,
+        codes::HARD_BINDINGS_MULTIPLE,
+        codes::ASSERTION_DATAHASH_MISMATCH,
+        codes::ASSERTION_BMFFHASH_MISMATCH,
+        codes::ASSERTION_BOXESHASH_MALFORMED,
+        codes::ASSERTION_COLLECTIONHASH_MISMATCH,
+    ] {
+        assert!(is_hard_binding_failure(code), "{code}");
+    }
+    // Applied to failure codes only; other codes are not bindings.
+    for code in [
+        codes::SIGNING_CREDENTIAL_UNTRUSTED,
+        codes::CLAIM_SIGNATURE_VALIDATED,
+    ] {
+        assert!(!is_hard_binding_failure(code), "{code}");
+    }
+}

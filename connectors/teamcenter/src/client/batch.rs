@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use partreel_core::error::ConnectorError;
+use partreel_connector::error::ConnectorError;
 
 use crate::wire;
 

@@ -8,9 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use partreel_core::connector::NewLink;
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::model::{PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::connector::NewLink;
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::model::{PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Map, Value, json};
 
 use super::batch::errors_by_item;

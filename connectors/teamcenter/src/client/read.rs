@@ -5,9 +5,9 @@
 
 use std::collections::HashSet;
 
-use partreel_core::connector::{ChangeQuery, Page, Rejected};
-use partreel_core::error::Result;
-use partreel_core::model::RemoteLink;
+use partreel_connector::connector::{ChangeQuery, Page, Rejected};
+use partreel_connector::error::Result;
+use partreel_connector::model::RemoteLink;
 use serde_json::{Value, json};
 
 use super::TeamcenterClient;
@@ -129,11 +129,16 @@ impl TeamcenterClient {
             };
             Some((uid.clone(), convert::link(obj, &self.p.link_props, &self.names)))
         });
-        partreel_core::connector::links_on_part_from(&self.p.system, part, records, |uid, r| {
-            format!(
-                "{} record {uid} on item revision {part}: {r}",
-                self.cfg().record_type
-            )
-        })
+        partreel_connector::connector::links_on_part_from(
+            &self.p.system,
+            part,
+            records,
+            |uid, r| {
+                format!(
+                    "{} record {uid} on item revision {part}: {r}",
+                    self.cfg().record_type
+                )
+            },
+        )
     }
 }

@@ -3,8 +3,8 @@
 //! needing reverse engineering), so `propertyDescriptors` is read as an object keyed by name or
 //! as an array, and a descriptor needs only its `name` (docs/wire/teamcenter.md, Schema discovery).
 
-use partreel_core::connector::{PropertyInfo, RemoteSchema};
-use partreel_core::error::Result;
+use partreel_connector::connector::{PropertyInfo, RemoteSchema};
+use partreel_connector::error::Result;
 use serde_json::{Value, json};
 
 use super::TeamcenterClient;

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use partreel_core::connector::LinkUpdate;
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::model::{LinkStatus, RemoteLink};
+use partreel_connector::connector::LinkUpdate;
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::model::{LinkStatus, RemoteLink};
 use serde_json::{Value, json};
 
 use super::batch::errors_by_item;

@@ -10,8 +10,8 @@
 use std::sync::Mutex as SyncMutex;
 
 use async_trait::async_trait;
-use partreel_core::error::ConnectorError;
-use partreel_core::http::{Auth, HttpClient, Request, Response};
+use partreel_connector::error::ConnectorError;
+use partreel_connector::http::{Auth, HttpClient, Request, Response};
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue, LOCATION, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};

@@ -11,9 +11,9 @@
 //! engine, taking it for the echo of its write, would never plan it (a `newest` field edited in
 //! 3DEXPERIENCE would never reach the DAM).
 
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::http::Request;
-use partreel_core::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::http::Request;
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -62,9 +62,12 @@ impl ThreedxClient {
             let read = convert::link(rec, &self.p.link_id_attribute, &self.p.link_properties);
             (part_id.to_string(), read)
         });
-        partreel_core::connector::links_on_part_from(&self.p.system, part_id, records, |_, r| {
-            format!("document under engineering item {part_id} ({PARENT_DOCS}): {r}")
-        })
+        partreel_connector::connector::links_on_part_from(
+            &self.p.system,
+            part_id,
+            records,
+            |_, r| format!("document under engineering item {part_id} ({PARENT_DOCS}): {r}"),
+        )
     }
 
     /// The partreel document carrying `link_id` under the item, if any (from [`Self::links_under`]).

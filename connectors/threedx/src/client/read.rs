@@ -2,9 +2,9 @@
 //! searches to their end, `bulkfetch` of item details, and the enterprise-reference fallback.
 
 use chrono::{DateTime, Utc};
-use partreel_core::error::Result;
-use partreel_core::http::Request;
-use partreel_core::model::RemoteLink;
+use partreel_connector::error::Result;
+use partreel_connector::http::Request;
+use partreel_connector::model::RemoteLink;
 use reqwest::Method;
 use serde_json::Value;
 

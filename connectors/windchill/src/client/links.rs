@@ -2,9 +2,9 @@
 //! revision, and reading back what a write returned. Both creations are non-idempotent POSTs,
 //! so an ambiguous failure is settled by looking at what the server holds.
 
-use partreel_core::error::{ConnectorError, Result};
-use partreel_core::http::Request;
-use partreel_core::model::{LinkId, RemoteFields, RemoteLink};
+use partreel_connector::error::{ConnectorError, Result};
+use partreel_connector::http::Request;
+use partreel_connector::model::{LinkId, RemoteFields, RemoteLink};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -176,9 +176,12 @@ impl WindchillClient {
             let read = convert::link(doc, &self.p.link_id_property, &self.p.link_select);
             (part_id.to_string(), read)
         });
-        partreel_core::connector::links_on_part_from(&self.p.system, part_id, records, |_, r| {
-            r.to_string()
-        })
+        partreel_connector::connector::links_on_part_from(
+            &self.p.system,
+            part_id,
+            records,
+            |_, r| r.to_string(),
+        )
     }
 
     /// wrs_ProdMgmt_domain_12_0_2_23.html (describe links, ProdMgmt v7) and

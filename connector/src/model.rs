@@ -1,7 +1,7 @@
 //! The data partreel moves: part revisions, video experiments and the links between them.
 //!
 //! Records carry their remote fields as strings keyed by the remote field name
-//! ([`RemoteFields`]); the [`crate::mapping`] engine turns those into canonical values
+//! ([`RemoteFields`]); the mapping engine (`partreel_core::mapping`) turns those into canonical values
 //! ([`CanonicalValues`]) keyed by the names in [`canonical`].
 
 use std::collections::BTreeMap;

@@ -204,7 +204,7 @@ pub enum ProvenanceError {
 
 impl ProvenanceError {
     /// An I/O error on `path`.
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ProvenanceError::Io {
             path: path.into(),
             source,

@@ -3,8 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::is_hard_binding_failure;
 use super::evidence::{Evidence, ManifestStatus, ProvenanceError};
+
+/// Validation codes of a hard binding (c2pa's `validation_status`), by prefix.
+const HARD_BINDING_PREFIXES: [&str; 4] = [
+    "assertion.dataHash.",
+    "assertion.bmffHash.",
+    "assertion.boxesHash.",
+    "assertion.collectionHash.",
+];
+
+/// True when a validation code is a failed hard binding: a hash mismatch, or a malformed,
+/// missing (`claim.hardBindings.missing`) or doubled (`assertion.multipleHardBindings`) binding.
+/// The codes are c2pa's `validation_status` constants, written out so this crate needs no c2pa
+/// (`partreel_core::provenance` checks they agree).
+pub fn is_hard_binding_failure(code: &str) -> bool {
+    HARD_BINDING_PREFIXES.iter().any(|p| code.starts_with(p))
+        || code == "claim.hardBindings.missing"
+        || code == "assertion.multipleHardBindings"
+}
 
 /// The flag and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,65 @@
+//! The workspace manifest: the binary's dependencies build on every platform.
+
+/// Only `libc` sits under a target-specific table: a dependency the code uses everywhere
+/// (tracing, url …) placed there leaves the binary unbuildable on macOS, musl or Windows.
+#[test]
+fn only_libc_is_target_specific() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let text = std::fs::read_to_string(path).expect("read Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("Cargo.toml parses");
+    let Some(targets) = manifest.get("target").and_then(|t| t.as_table()) else {
+        return;
+    };
+    for (cfg, table) in targets {
+        for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            let deps: Vec<&String> = table
+                .get(kind)
+                .and_then(|d| d.as_table())
+                .map(|d| d.keys().collect())
+                .unwrap_or_default();
+            let stray: Vec<&&String> = deps.iter().filter(|d| d.as_str() != "libc").collect();
+            assert!(
+                stray.is_empty(),
+                "Cargo.toml [target.'{cfg}'.{kind}] holds {stray:?}: only libc is platform-specific"
+            );
+        }
+    }
+}
+
+/// A connector builds on `partreel-connector` alone: no engine, state store, PostgreSQL or
+/// C2PA among its (or partreel-connector's) normal dependencies. Its tests may use more.
+#[test]
+fn connectors_depend_on_the_connector_api_only() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let forbidden = [
+        "partreel-core",
+        "partreel-sim",
+        "rusqlite",
+        "tokio-postgres",
+        "c2pa",
+    ];
+    let mut crates = vec![format!("{root}/connector/Cargo.toml")];
+    for system in ["windchill", "teamcenter", "threedx", "bynder", "aem"] {
+        crates.push(format!("{root}/connectors/{system}/Cargo.toml"));
+    }
+    for path in crates {
+        let text = std::fs::read_to_string(&path).expect("read manifest");
+        let manifest: toml::Table = text.parse().expect("manifest parses");
+        let deps = manifest
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+            .expect("a [dependencies] table");
+        let bad: Vec<&str> = forbidden
+            .iter()
+            .copied()
+            .filter(|f| deps.contains_key(*f))
+            .collect();
+        assert!(bad.is_empty(), "{path} depends on {bad:?}");
+        if !path.ends_with("/connector/Cargo.toml") {
+            assert!(
+                deps.contains_key("partreel-connector"),
+                "{path} does not build on partreel-connector"
+            );
+        }
+    }
+}
