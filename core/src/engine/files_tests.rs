@@ -1,6 +1,6 @@
 //! The sweep of downloads folders left by runs whose process ended.
 
-use super::sweep_stale_files;
+use super::run::sweep_stale_files;
 use crate::state::owner::file_tag;
 
 #[test]

@@ -16,6 +16,10 @@
 //! record of the page before (paging that does not advance), stops the feed with an error
 //! naming the record — the cursor stays where it was, and the next run reads again from there.
 
+mod assets;
+mod links;
+mod parts;
+
 use std::future::Future;
 use std::time::Duration;
 
