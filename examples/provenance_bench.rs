@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use partreel_core::provenance::fixtures::{self, ClipKind, MediaFormat};
 use partreel_core::provenance::{Checker, ManifestStatus, ProvenancePolicy};
+use partreel_testkit::fixtures::{self, ClipKind, MediaFormat};
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

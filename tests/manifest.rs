@@ -63,3 +63,26 @@ fn connectors_depend_on_the_connector_api_only() {
         }
     }
 }
+
+/// The test-clip signer stays out of the engine: `partreel-core` has no testkit among its
+/// normal dependencies (its tests use it) and no `fixtures` feature.
+#[test]
+fn the_engine_carries_no_test_signer() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/core/Cargo.toml");
+    let manifest: toml::Table = std::fs::read_to_string(path)
+        .expect("read core/Cargo.toml")
+        .parse()
+        .expect("parses");
+    let deps = manifest
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .expect("[dependencies]");
+    assert!(!deps.contains_key("partreel-testkit"), "{path}");
+    assert!(
+        manifest
+            .get("features")
+            .and_then(|f| f.as_table())
+            .is_none_or(|f| !f.contains_key("fixtures")),
+        "{path} has a fixtures feature"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use partreel_core::provenance::fixtures::{self, ClipKind, MediaFormat};
+use partreel_testkit::fixtures::{self, ClipKind, MediaFormat};
 use serde_json::Value;
 
 use crate::util::bin;

@@ -3,7 +3,7 @@
 //! DAM; unchanged files are not downloaded again; a file that cannot be checked gets a clear
 //! status and the run goes on.
 
-use partreel_core::provenance::fixtures::ClipKind;
+use partreel_testkit::fixtures::ClipKind;
 use serde_json::Value;
 
 use crate::util::{Env, writes};

@@ -33,5 +33,5 @@ pub use framework::faults::{FaultControl, FaultCounters, FaultKind, FaultPlan};
 pub use framework::ratelimit::RateLimit;
 pub use framework::reqlog::{RequestEntry, RequestLog, System};
 /// What a clip file carries, for [`Sim::bynder_replace_file`].
-pub use partreel_core::provenance::fixtures::ClipKind;
+pub use partreel_testkit::fixtures::ClipKind;
 pub use sim::{Emulator, FileFault, GeneratedPlm, Sim, SimConfig, SimCredentials};

@@ -43,13 +43,11 @@
 //!   [`ProvenancePolicy`] (the `[provenance]` config table), [`Evidence`], [`ManifestStatus`],
 //!   [`ProvenanceError`]; [`watermark_preserved`] and [`Verdict`]; [`download()`] — the
 //!   original file to disk with bounded memory.
-//! - `fixtures` (feature `fixtures`): signed, stripped and altered MP4/JPEG clips for tests and
-//!   the emulators.
+//!
+//! The signed, stripped and altered test clips live in `partreel-testkit` (`fixtures`), never in
+//! this crate.
 
 mod check;
-
-#[cfg(any(test, feature = "fixtures"))]
-pub mod fixtures;
 
 #[cfg(test)]
 mod tests;

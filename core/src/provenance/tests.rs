@@ -6,9 +6,9 @@ use chrono::Utc;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::fixtures::{self, ClipKind, MediaFormat, SignOptions};
 use super::*;
 use crate::http::{HttpClient, HttpConfig, NoAuth, RateLimitConfig};
+use partreel_testkit::fixtures::{self, ClipKind, MediaFormat, SignOptions};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use partreel_core::provenance::fixtures::ClipKind;
+use partreel_testkit::fixtures::ClipKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::framework::paging::{Key, Walk};
-use partreel_core::provenance::fixtures::ClipKind;
+use partreel_testkit::fixtures::ClipKind;
 
 /// The repository root every asset lives under.
 pub const DAM_PREFIX: &str = "/content/dam";

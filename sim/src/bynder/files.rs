@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
-use partreel_core::provenance::fixtures::{self, ClipKind, FixtureError, MediaFormat};
+use partreel_testkit::fixtures::{self, ClipKind, FixtureError, MediaFormat};
 
 use super::store::Provenance;
 use crate::framework::clock::lock;

@@ -1,4 +1,4 @@
-//! Test clips with real C2PA manifests, for tests and the emulators (feature `fixtures`).
+//! Test clips with real C2PA manifests, for tests and the emulators.
 //!
 //! [`mp4`] builds a minimal ISO BMFF file (`ftyp`, `moov` with an `mvhd`, `mdat`) and [`jpeg`] a
 //! minimal baseline JPEG (one 8×8 grey block) — just enough structure for c2pa's BMFF and JPEG

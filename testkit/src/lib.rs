@@ -1,0 +1,10 @@
+//! partreel-testkit: what partreel's tests and emulators share, kept out of the engine and the
+//! connectors.
+//!
+//! - [`fixtures`]: test clips with real C2PA manifests — signed by an ephemeral certificate
+//!   chain, stripped the way a re-encode does, or altered after signing. The emulators serve
+//!   them as the DAMs' files (so `partreel demo` ships this crate through `partreel-sim`);
+//!   `partreel-core`'s own tests check them.
+#![deny(missing_docs)]
+
+pub mod fixtures;
