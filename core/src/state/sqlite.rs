@@ -75,6 +75,46 @@ CREATE TABLE IF NOT EXISTS runs (
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// For a dry run's copy: its folder, removed when the last clone of the store drops.
+    scratch: Option<Arc<ScratchDir>>,
+}
+
+/// Prefix of a dry run's state copy folder, `partreel-dry-run-MACHINE-PID-START_NANOS`.
+const SCRATCH_PREFIX: &str = "partreel-dry-run-";
+
+/// A dry run's folder (owner only), removed with what it holds when dropped.
+#[derive(Debug)]
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes dry-run folders under `dir` left by processes of this machine that ended (killed
+/// mid-run); returns how many went. Others' folders, and any other name, stay.
+fn sweep_scratch_dirs(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)) else {
+            continue;
+        };
+        let Some((tag, _)) = rest.split_once('_') else {
+            continue;
+        };
+        if super::owner::tag_is_gone(tag) == Some(true)
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -226,6 +266,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            scratch: None,
         })
     }
 
@@ -1213,18 +1254,41 @@ impl StateStore for SqliteStore {
     }
 
     async fn scratch_copy(&self) -> Result<Box<dyn StateStore>> {
-        let dir = std::env::temp_dir().join(format!(
-            "partreel-dry-run-{}-{}",
-            std::process::id(),
+        Ok(Box::new(self.scratch_copy_in(&std::env::temp_dir())?))
+    }
+}
+
+impl SqliteStore {
+    /// [`StateStore::scratch_copy`] in a folder of its own under `tmp` (owner only, removed when
+    /// the copy drops); folders of ended processes' dry runs there are removed first.
+    pub(crate) fn scratch_copy_in(&self, tmp: &Path) -> Result<SqliteStore> {
+        let swept = sweep_scratch_dirs(tmp);
+        if swept > 0 {
+            tracing::info!(folders = swept, "removed dry-run copies of ended runs");
+        }
+        let dir = tmp.join(format!(
+            "{SCRATCH_PREFIX}{}_{}",
+            super::owner::file_tag(),
             Utc::now().timestamp_nanos_opt().unwrap_or_default()
         ));
-        std::fs::create_dir_all(&dir).map_err(|e| StateError::Query(e.to_string()))?;
+        let io_err = |e: std::io::Error| StateError::Query(format!("{}: {e}", dir.display()));
+        {
+            let mut b = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.recursive(true).create(&dir).map_err(io_err)?;
+        }
+        // Owns the folder from here: any failure below removes it.
+        let guard = Arc::new(ScratchDir(dir.clone()));
         let target = dir.join("state.db");
         {
             let c = self.lock();
             c.execute("VACUUM INTO ?1", params![target.display().to_string()])
                 .map_err(q)?;
         }
-        Ok(Box::new(SqliteStore::open(&target)?))
+        owner_only(&target).map_err(io_err)?;
+        let mut copy = SqliteStore::open(&target)?;
+        copy.scratch = Some(guard);
+        Ok(copy)
     }
 }

@@ -251,3 +251,51 @@ fn a_new_state_file_is_readable_by_its_owner_only() {
     let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o640, "{mode:o}");
 }
+
+/// A dry run's copy of the state lives in a folder of its own (owner only), is gone once the
+/// copy drops, and the folders of dry runs whose process was killed are removed by the next.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_dry_run_copy_is_private_and_removed_after_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, s) = store();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    let folders = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(tmp.path())
+            .expect("list")
+            .flatten()
+            .map(|e| e.path())
+            .collect()
+    };
+    let tag = crate::state::owner::file_tag();
+    let (machine, _) = tag.split_once('-').expect("machine-pid-start");
+    // A folder of a killed dry run (a pid no kernel hands out), and one of another machine.
+    let killed = tmp
+        .path()
+        .join(format!("partreel-dry-run-{machine}-4000000000-1_5"));
+    let other = tmp
+        .path()
+        .join("partreel-dry-run-0a0b0c0d0e0f-4000000000-1_5");
+    for f in [&killed, &other] {
+        std::fs::create_dir_all(f).expect("mkdir");
+    }
+    let copy = s.scratch_copy_in(tmp.path()).expect("copy");
+    let mine: Vec<_> = folders()
+        .into_iter()
+        .filter(|p| *p != killed && *p != other)
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mode(&mine[0]), 0o700);
+    assert_eq!(mode(&mine[0].join("state.db")), 0o600);
+    if !machine.is_empty() {
+        assert!(!killed.exists(), "a killed dry run's copy is removed");
+    }
+    assert!(other.exists(), "another machine's stays");
+    let clone = copy.clone();
+    drop(copy);
+    assert!(mine[0].exists(), "still in use by a clone");
+    drop(clone);
+    assert!(!mine[0].exists(), "removed once the copy is dropped");
+}
