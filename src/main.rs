@@ -11,6 +11,9 @@ mod logging;
 mod viewer;
 mod wiring;
 
+#[cfg(test)]
+mod props;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -23,5 +23,8 @@ pub mod model;
 pub mod provenance;
 pub mod telemetry;
 
+#[cfg(test)]
+mod props;
+
 pub use connector::{DamConnector, PlmConnector};
 pub use error::ConnectorError;

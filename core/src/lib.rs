@@ -17,5 +17,8 @@ pub mod mapping;
 pub mod provenance;
 pub mod state;
 
+#[cfg(test)]
+mod props;
+
 pub use partreel_connector::{ConnectorError, DamConnector, PlmConnector};
 pub use partreel_connector::{connector, error, http, model, telemetry};

@@ -5,6 +5,10 @@
 //!   chain, stripped the way a re-encode does, or altered after signing. The emulators serve
 //!   them as the DAMs' files (so `partreel demo` ships this crate through `partreel-sim`);
 //!   `partreel-core`'s own tests check them.
+//! - [`props`] (feature `props`): property-test strategies for parsers of outside data.
 #![deny(missing_docs)]
 
 pub mod fixtures;
+
+#[cfg(feature = "props")]
+pub mod props;

@@ -34,3 +34,6 @@ pub use folder::FolderEntry;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;

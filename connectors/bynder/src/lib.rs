@@ -27,3 +27,6 @@ pub use config::{BuildContext, BynderAuthConfig, BynderConfig, ValidatedBynder};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;

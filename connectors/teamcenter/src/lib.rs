@@ -26,6 +26,9 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod props;
+
 pub use auth::TeamcenterSession;
 pub use client::TeamcenterClient;
 pub use config::{BuildContext, Retire, TeamcenterConfig, ValidatedTeamcenter, default_rate_limit};

@@ -26,6 +26,9 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod props;
+
 pub use auth::ThreedxSession;
 pub use client::ThreedxClient;
 pub use config::{

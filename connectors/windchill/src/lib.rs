@@ -28,6 +28,9 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod props;
+
 pub use auth::WindchillSession;
 pub use client::WindchillClient;
 pub use config::{BuildContext, ValidatedWindchill, WindchillConfig};

@@ -192,6 +192,23 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 /// Makes a state file it just created readable by its owner only (it holds clip metadata and
 /// the journal); SQLite gives its `-wal` and `-shm` files the same mode.
+/// Why the state file's folder `dir` could not be created, in words: a file standing where a
+/// folder is needed is named (the OS says only "File exists" or "Not a directory").
+fn folder_problem(dir: &Path, e: &std::io::Error) -> String {
+    let in_the_way = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .filter(|a| !a.is_dir() && !a.as_os_str().is_empty());
+    match in_the_way {
+        Some(file) => format!(
+            "cannot create the folder {}: {} is a file, not a folder (check `state`)",
+            dir.display(),
+            file.display()
+        ),
+        None => format!("cannot create the folder {}: {e}", dir.display()),
+    }
+}
+
 fn owner_only(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
@@ -222,7 +239,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(|e| open_err(folder_problem(dir, &e)))?;
         }
         let created = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;

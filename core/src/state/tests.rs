@@ -299,3 +299,20 @@ async fn a_dry_run_copy_is_private_and_removed_after_the_run() {
     drop(clone);
     assert!(!mine[0].exists(), "removed once the copy is dropped");
 }
+
+/// A state path under a file (`state = "/etc/hostname/x.db"`) says which file is in the way,
+/// not only "File exists".
+#[test]
+fn a_state_path_under_a_file_names_the_file_in_the_way() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("hostname");
+    std::fs::write(&file, "vm").expect("write");
+    let err = SqliteStore::open(&file.join("sub").join("x.db"))
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains(&format!("{} is a file, not a folder", file.display())),
+        "{err}"
+    );
+    assert!(err.contains("check `state`"), "{err}");
+}
