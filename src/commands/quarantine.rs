@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use partreel_core::state::{QuarantineEntry, StateStore, WorkItem};
+use partreel_core::state::{QuarantineEntry, RecordKind, StateStore, WorkItem};
 use serde_json::json;
 
 use crate::cli::{QuarantineCommand, StateArgs};
@@ -89,12 +89,12 @@ async fn list(args: &StateArgs) -> anyhow::Result<ExitCode> {
 async fn show(args: &StateArgs, id: &str) -> anyhow::Result<ExitCode> {
     let (_, store) = open(args)?;
     let e = find(store.as_ref(), id).await?;
-    let asset = if e.kind == "asset" {
+    let asset = if e.kind == RecordKind::Asset.as_str() {
         store.asset(&e.system, &e.record_id).await?
     } else {
         None
     };
-    let links = if e.kind == "asset" {
+    let links = if e.kind == RecordKind::Asset.as_str() {
         store.links_for_asset(&e.system, &e.record_id).await?
     } else {
         Vec::new()
@@ -126,7 +126,7 @@ async fn show(args: &StateArgs, id: &str) -> anyhow::Result<ExitCode> {
                 println!("    {k} = {v:?}");
             }
         }
-        None if e.kind == "asset" => {
+        None if e.kind == RecordKind::Asset.as_str() => {
             println!("  clip         not stored (rejected as it was read)")
         }
         None => {}
@@ -179,7 +179,7 @@ async fn retry_one(
         .systems
         .get(&e.system)
         .is_some_and(|s| s.side() == Side::Dam);
-    let outcome = if e.kind == "asset" && is_dam {
+    let outcome = if e.kind == RecordKind::Asset.as_str() && is_dam {
         let stored = store.asset(&e.system, &e.record_id).await?.is_some();
         let plms: Vec<&str> = cfg
             .jobs

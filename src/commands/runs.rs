@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use partreel_core::state::owner::owner_is_gone;
-use partreel_core::state::{RunRecord, StateStore};
+use partreel_core::state::{JournalOp, RunRecord, StateStore};
 use serde_json::{Value, json};
 
 use crate::cli::RunsArgs;
@@ -63,10 +63,10 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 unended = true;
                 let w = |op: &str| w.get(op).copied().unwrap_or(0).to_string();
                 (
-                    w("create_link"),
-                    w("update_link"),
+                    w(JournalOp::CreateLink.as_str()),
+                    w(JournalOp::UpdateLink.as_str()),
                     "-".to_string(),
-                    w("write_asset"),
+                    w(JournalOp::WriteAsset.as_str()),
                     "-".to_string(),
                 )
             }

@@ -33,7 +33,9 @@ use crate::connector::{LinkUpdate, NewLink, PlmConnector};
 use crate::error::ConnectorError;
 use crate::mapping::Entity;
 use crate::model::{CanonicalValues, LinkStatus, PartRevision, RemoteLink};
-use crate::state::{AssetRecord, JournalState, LinkRecord, PartRecord, StateStore, WorkItem};
+use crate::state::{
+    AssetRecord, JournalOp, JournalState, LinkRecord, PartRecord, RecordKind, StateStore, WorkItem,
+};
 use crate::telemetry;
 
 fn part_revision(p: &PartRecord) -> PartRevision {
@@ -217,7 +219,14 @@ pub(super) async fn batch(
             }),
             Err(EngineError::Record(reason)) => {
                 engine
-                    .quarantine(store, run, &asset.system, &asset.asset_id, "asset", &reason)
+                    .quarantine(
+                        store,
+                        run,
+                        &asset.system,
+                        &asset.asset_id,
+                        RecordKind::Asset,
+                        &reason,
+                    )
                     .await?;
                 store.finish_work(&engine.opts().owner, &item).await?;
             }
@@ -294,7 +303,7 @@ pub(super) async fn batch(
                         run,
                         &c.asset.system,
                         &c.asset.asset_id,
-                        "asset",
+                        RecordKind::Asset,
                         reason,
                     )
                     .await?;

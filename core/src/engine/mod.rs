@@ -52,7 +52,8 @@ use crate::error::ConnectorError;
 use crate::mapping::{Entity, MappingSet};
 use crate::model::{PartRevision, RemoteLink, VideoExperiment, canonical};
 use crate::state::{
-    AssetRecord, JournalState, LinkOrigin, Observed, PartRecord, StateError, StateStore, WorkItem,
+    AssetRecord, JournalState, LinkOrigin, Observed, PartRecord, RecordKind, StateError,
+    StateStore, WorkItem,
 };
 
 pub(crate) use journal::{close_journal, count_write};
@@ -176,15 +177,15 @@ impl SyncEngine {
         run: &RunState,
         system: &str,
         record: &str,
-        kind: &str,
+        kind: RecordKind,
         reason: &str,
     ) -> Result<(), EngineError> {
         tracing::warn!(system, record, reason, "quarantined");
         store
-            .quarantine_put(system, record, kind, reason, &run.run_id)
+            .quarantine_put(system, record, kind.as_str(), reason, &run.run_id)
             .await?;
         let mut r = run.report.lock().await;
-        if kind == "asset" {
+        if kind == RecordKind::Asset {
             r.clips_quarantined += 1;
         }
         r.quarantined.push(report::Quarantined {
@@ -200,7 +201,7 @@ impl SyncEngine {
         store: &Arc<dyn StateStore>,
         run: &RunState,
         system: &str,
-        kind: &str,
+        kind: RecordKind,
         rejected: &[Rejected],
     ) -> Result<(), EngineError> {
         for r in rejected {

@@ -150,7 +150,9 @@ impl Scope {
     }
 }
 
-/// `*`-only glob matching, case-sensitive.
+/// `*`-only glob matching, case-sensitive. Scope patterns are part numbers with `*` (`TR-*`);
+/// a glob crate (globset brings regex and aho-corasick) would add a dozen crates for this loop,
+/// so it stays here, tested with the scope rules.
 fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {

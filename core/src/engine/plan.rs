@@ -260,7 +260,7 @@ pub fn plan_clip(
                         ThreeWay::ToDam(_) => None,
                         ThreeWay::Conflict => {
                             plan.conflicts.push(Conflict {
-                                kind: "three_way",
+                                kind: super::report::ConflictKind::ThreeWay,
                                 link_id: link_id.to_string(),
                                 asset_id: asset.asset_id.clone(),
                                 part: format!("{}/{}", part.number, part.revision),

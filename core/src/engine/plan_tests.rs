@@ -531,7 +531,7 @@ fn newest_changed_on_both_sides_is_a_conflict_and_writes_neither() {
     assert_eq!(
         got.conflicts,
         vec![Conflict {
-            kind: "three_way",
+            kind: crate::engine::report::ConflictKind::ThreeWay,
             link_id: link_id("A").to_string(),
             asset_id: ASSET.into(),
             part: "P-100/A".into(),

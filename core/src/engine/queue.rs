@@ -99,7 +99,7 @@ impl SyncEngine {
             .await
             .conflicts
             .iter()
-            .filter(|c| c.kind == "three_way")
+            .filter(|c| c.kind == report::ConflictKind::ThreeWay)
             .map(|c| WorkItem {
                 plm_system: self.plm.system().to_string(),
                 dam_system: self.dam.system().to_string(),

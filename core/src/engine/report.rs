@@ -11,7 +11,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conflict {
     /// `three_way` or `provenance`.
-    pub kind: &'static str,
+    pub kind: ConflictKind,
     /// Link id.
     pub link_id: String,
     /// DAM asset id.
@@ -26,6 +26,26 @@ pub struct Conflict {
     pub plm_value: Option<String>,
     /// The value both had at the last sync.
     pub base_value: Option<String>,
+}
+
+/// What kind of conflict; serialised `three_way` / `provenance` as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Both sides changed a `newest`-owned field since the last sync: neither was written.
+    ThreeWay,
+    /// The DAM's hand-set visible-watermark field contradicts the verdict from the file.
+    Provenance,
+}
+
+impl ConflictKind {
+    /// As serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThreeWay => "three_way",
+            Self::Provenance => "provenance",
+        }
+    }
 }
 
 /// A record set aside during this run.
@@ -262,7 +282,7 @@ impl SyncReport {
         }
         let _ = writeln!(out, "  conflicts          {}", self.conflicts.len());
         for c in &self.conflicts {
-            if c.kind == "provenance" {
+            if c.kind == ConflictKind::Provenance {
                 let _ = writeln!(
                     out,
                     "    {} on {}: the DAM marks a visible watermark ({}), the file says {}",

@@ -211,6 +211,65 @@ pub struct JournalEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a journal entry was about to write; stored as its text ([`Self::as_str`]), so state
+/// files written before the enum read the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalOp {
+    /// A link record created in the PLM.
+    CreateLink,
+    /// A link record's fields updated (or the link retired) in the PLM.
+    UpdateLink,
+    /// A clip's own metadata written in the DAM.
+    WriteAsset,
+}
+
+impl JournalOp {
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateLink => "create_link",
+            Self::UpdateLink => "update_link",
+            Self::WriteAsset => "write_asset",
+        }
+    }
+
+    /// From stored text (None: an operation this build does not know).
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::CreateLink, Self::UpdateLink, Self::WriteAsset]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+impl JournalEntry {
+    /// Its operation, when this build knows it.
+    pub fn operation(&self) -> Option<JournalOp> {
+        JournalOp::parse(&self.op)
+    }
+}
+
+/// The kind of record set aside in quarantine; stored as its text ([`Self::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A PLM part revision.
+    Part,
+    /// A PLM link record.
+    Link,
+    /// A DAM clip.
+    Asset,
+}
+
+impl RecordKind {
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Part => "part",
+            Self::Link => "link",
+            Self::Asset => "asset",
+        }
+    }
+}
+
 /// A record set aside with the reason it could not be synced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuarantineEntry {

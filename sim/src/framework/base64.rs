@@ -1,43 +1,24 @@
-//! Just enough standard base64 for HTTP Basic credentials (kept in-crate to keep the tree lean).
+//! HTTP Basic credentials for the emulators, with the `base64` crate (already in the tree
+//! through c2pa and jsonwebtoken).
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::Engine as _;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// Standard base64; padding optional on decode (clients differ).
+const ENGINE: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Encodes with padding.
 pub(crate) fn encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    ENGINE.encode(input)
 }
 
 /// Decodes padded or unpadded input; None on any invalid character.
 pub(crate) fn decode(input: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in input.trim_end_matches('=').bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    ENGINE.decode(input).ok()
 }
 
 /// The `user`/`password` pair of an `Authorization: Basic …` header value.
@@ -57,10 +38,16 @@ mod tests {
         for s in ["", "a", "ab", "abc", "user:pa ss", "wcadmin:wcadmin"] {
             let e = super::encode(s.as_bytes());
             assert_eq!(super::decode(&e).as_deref(), Some(s.as_bytes()));
+            assert_eq!(
+                super::decode(e.trim_end_matches('=')).as_deref(),
+                Some(s.as_bytes()),
+                "unpadded"
+            );
         }
         assert_eq!(
             super::encode(b"Aladdin:open sesame"),
             "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
+        assert_eq!(super::decode("not base64!"), None);
     }
 }

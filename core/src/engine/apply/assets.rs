@@ -25,7 +25,7 @@ pub(super) async fn write_asset(
     let jid = store
         .journal_begin(
             &run.run_id,
-            "write_asset",
+            JournalOp::WriteAsset.as_str(),
             &asset.system,
             &asset.asset_id,
             &payload,
@@ -34,12 +34,12 @@ pub(super) async fn write_asset(
     let after = match engine.dam().write_fields(&asset.asset_id, &fields).await {
         Ok(v) => v,
         Err(e) => {
-            telemetry::operation("write_asset", &asset.system, false);
+            telemetry::operation(JournalOp::WriteAsset.as_str(), &asset.system, false);
             close_journal(store, jid, failed_state(&e)).await?;
             return Err(e.into());
         }
     };
-    telemetry::operation("write_asset", &asset.system, true);
+    telemetry::operation(JournalOp::WriteAsset.as_str(), &asset.system, true);
     count_write(engine, run);
     let record = match engine.asset_record(&after, Some(asset)) {
         Ok(r) => r,

@@ -163,7 +163,7 @@ pub(super) async fn create_links(
         let journal = match store
             .journal_begin(
                 &run.run_id,
-                "create_link",
+                JournalOp::CreateLink.as_str(),
                 &plm_system,
                 link_id.as_str(),
                 &payload,
@@ -203,12 +203,12 @@ pub(super) async fn finish_create(
     let remote = match result {
         Ok(r) => r,
         Err(e) => {
-            telemetry::operation("create_link", system, false);
+            telemetry::operation(JournalOp::CreateLink.as_str(), system, false);
             close_journal(store, p.journal, failed_state(&e)).await?;
             return Err(e.into());
         }
     };
-    telemetry::operation("create_link", system, true);
+    telemetry::operation(JournalOp::CreateLink.as_str(), system, true);
     count_write(engine, run);
     settle_remote(engine, &mut p.link, &remote);
     store.upsert_link(&p.link).await?;
@@ -313,7 +313,7 @@ pub(super) async fn update_links(
         let journal = match store
             .journal_begin(
                 &run.run_id,
-                "update_link",
+                JournalOp::UpdateLink.as_str(),
                 &plm_system,
                 link.link_id.as_str(),
                 &payload,
@@ -392,7 +392,7 @@ pub(super) async fn finish_update(
     let kind = if p.status == LinkStatus::Retired {
         "retire_link"
     } else {
-        "update_link"
+        JournalOp::UpdateLink.as_str()
     };
     let remote = match result {
         Ok(r) => r,

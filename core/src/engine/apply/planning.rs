@@ -74,7 +74,7 @@ pub(super) async fn plan_one(
         let verdict = w.verdict();
         if visible != verdict.preserved {
             plan.conflicts.push(crate::engine::report::Conflict {
-                kind: "provenance",
+                kind: crate::engine::report::ConflictKind::Provenance,
                 link_id: String::new(),
                 asset_id: asset.asset_id.clone(),
                 part: targets

@@ -22,9 +22,9 @@ pub(crate) async fn recover(
     let mut creates: Vec<(i64, CreateIntent)> = Vec::new();
     for entry in pending {
         // Entries of other jobs sharing this state are theirs to recover.
-        let ours = match entry.op.as_str() {
-            "create_link" | "update_link" => entry.system == plm_system,
-            _ => entry
+        let ours = match entry.operation() {
+            Some(JournalOp::CreateLink | JournalOp::UpdateLink) => entry.system == plm_system,
+            Some(JournalOp::WriteAsset) | None => entry
                 .payload
                 .get("plm_system")
                 .and_then(|v| v.as_str())
@@ -42,7 +42,7 @@ pub(crate) async fn recover(
         {
             continue;
         }
-        if entry.op == "create_link" {
+        if entry.operation() == Some(JournalOp::CreateLink) {
             match serde_json::from_value::<CreateIntent>(entry.payload.clone()) {
                 Ok(i) => creates.push((entry.id, i)),
                 Err(e) => {

@@ -109,7 +109,7 @@ impl SyncEngine {
         scan: Option<&str>,
     ) -> Result<(), EngineError> {
         let system = self.dam.system();
-        self.quarantine_rejected(store, run, system, "asset", &page.rejected)
+        self.quarantine_rejected(store, run, system, RecordKind::Asset, &page.rejected)
             .await?;
         let mut records = Vec::with_capacity(page.items.len());
         let stored_all = read_ahead(&page.items, self.opts.concurrency, |v| {
@@ -134,7 +134,7 @@ impl SyncEngine {
                     }) => {}
                 Ok(r) => records.push(r),
                 Err(reason) => {
-                    self.quarantine(store, run, system, &v.asset_id, "asset", &reason)
+                    self.quarantine(store, run, system, &v.asset_id, RecordKind::Asset, &reason)
                         .await?;
                 }
             }
@@ -181,7 +181,7 @@ impl SyncEngine {
                     Some(v) => match self.asset_record(&v, stored.as_ref()) {
                         Ok(rec) => store.upsert_assets(&[rec], &self.peers()).await?,
                         Err(reason) => {
-                            self.quarantine(store, run, &system, &id, "asset", &reason)
+                            self.quarantine(store, run, &system, &id, RecordKind::Asset, &reason)
                                 .await?
                         }
                     },

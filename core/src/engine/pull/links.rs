@@ -21,8 +21,14 @@ impl SyncEngine {
                 async move { plm.changed_links(&q).await }
             },
             |page: Page<RemoteLink>| async move {
-                self.quarantine_rejected(store, run, self.plm.system(), "link", &page.rejected)
-                    .await?;
+                self.quarantine_rejected(
+                    store,
+                    run,
+                    self.plm.system(),
+                    RecordKind::Link,
+                    &page.rejected,
+                )
+                .await?;
                 let mut strangers = Vec::new();
                 let mut duplicated = Vec::new();
                 for l in &page.items {
@@ -35,7 +41,7 @@ impl SyncEngine {
                                 run,
                                 self.plm.system(),
                                 &l.remote_id,
-                                "link",
+                                RecordKind::Link,
                                 &reason,
                             )
                             .await?;

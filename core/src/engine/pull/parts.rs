@@ -85,7 +85,7 @@ impl SyncEngine {
         page: Page<PartRevision>,
     ) -> Result<(), EngineError> {
         let system = self.plm.system();
-        self.quarantine_rejected(store, run, system, "part", &page.rejected)
+        self.quarantine_rejected(store, run, system, RecordKind::Part, &page.rejected)
             .await?;
         let now = Utc::now();
         let mut records = Vec::with_capacity(page.items.len());
@@ -100,7 +100,7 @@ impl SyncEngine {
                 Ok(r) => r,
                 Err(reason) => {
                     let id = format!("{}/{}", p.number, p.revision);
-                    self.quarantine(store, run, system, &id, "part", &reason)
+                    self.quarantine(store, run, system, &id, RecordKind::Part, &reason)
                         .await?;
                     continue;
                 }
