@@ -1,74 +1,109 @@
 #!/usr/bin/env bash
-# Runs every property test (`prop_*`) of the workspace for a chosen time, with fresh random
-# seeds each round, and stops at the first failure.
+# Runs every property test (`prop_*`) of the workspace for a chosen time, round after round with
+# a fresh random seed and many cases, and stops at the first failure.
 #
-#   scripts/props.sh [DURATION] [CASES_PER_ROUND]
+#   scripts/props.sh [DURATION] [CASES]
 #
-# DURATION: 90s, 10m, 1h or plain seconds (default 60s). Each crate's targets run in their own
-# loop, all crates at once, until DURATION has passed; CASES_PER_ROUND (default 2000) is each
-# target's PROPTEST_CASES per round. A failure prints the minimal failing input and proptest
-# records it under the crate's `proptest-regressions/` (commit that file: the case is replayed
-# first from then on). The figures it prints are what BENCHMARKS-style notes quote.
+# DURATION: 90s, 10m, 1h or plain seconds (default 60s). CASES: PROPTEST_CASES of every target
+# in each round (default 2000; `cargo test` runs 256, or fewer for the slow targets).
+# PROPS_RELEASE=1 builds and runs the tests in release mode: each case runs several times
+# faster, but the first build of the release test binaries takes many minutes. The default
+# (debug) reuses the binaries `cargo test` builds. PROPS_IGNORED=1 runs the ignored targets too
+# (the findings, `#[ignore = "finding: …"]`), which then fail at once.
 #
-# A newcomer adds a target by writing a `prop_…` test in the crate's `src/props.rs` with the
-# strategies of `partreel_testkit::props`; nothing here needs to change.
+# Each round runs each crate's test binary (built once up front, then run directly, so a round
+# never waits on cargo's lock) with `PROPTEST_RNG_SEED` set to a new random seed. At the end it
+# prints, per target, the rounds and cases it ran. A failure stops everything and prints the
+# minimal failing input, the line proptest added to the crate's `proptest-regressions/` (commit
+# it: the case is replayed first from then on) and the command that repeats the round.
+#
+# A newcomer adds a target by writing a `prop_…` test in a crate's `src/props.rs`; nothing here
+# changes unless a new crate gets a `props` module (add it to `targets` below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 to_secs() {
     case "$1" in
-        *h) echo $(( ${1%h} * 3600 )) ;;
-        *m) echo $(( ${1%m} * 60 )) ;;
+        *h) echo $((${1%h} * 3600)) ;;
+        *m) echo $((${1%m} * 60)) ;;
         *s) echo "${1%s}" ;;
         *) echo "$1" ;;
     esac
 }
 duration=$(to_secs "${1:-60s}")
 cases="${2:-2000}"
-# crate and the cargo target holding its props module.
+profile=()
+[ "${PROPS_RELEASE:-0}" = 1 ] && profile=(--release)
+ignored=()
+[ "${PROPS_IGNORED:-0}" = 1 ] && ignored=(--include-ignored)
+
+# package, its cargo target holding the props module, and the package's directory (the test
+# binary runs there, as under `cargo test`).
 targets=(
-    "partreel-connector --lib"
-    "partreel-core --lib"
-    "partreel-windchill --lib"
-    "partreel-teamcenter --lib"
-    "partreel-threedx --lib"
-    "partreel-bynder --lib"
-    "partreel-aem --lib"
-    "partreel --bin partreel"
+    "partreel-connector|--lib|connector"
+    "partreel-core|--lib|core"
+    "partreel-windchill|--lib|connectors/windchill"
+    "partreel-teamcenter|--lib|connectors/teamcenter"
+    "partreel-threedx|--lib|connectors/threedx"
+    "partreel-bynder|--lib|connectors/bynder"
+    "partreel-aem|--lib|connectors/aem"
+    "partreel|--bin partreel|."
 )
+
 logs=$(mktemp -d)
-echo "building the test binaries…"
+declare -A exe
+echo "building the test binaries${profile:+ (release)}…"
 for t in "${targets[@]}"; do
+    IFS='|' read -r pkg target _ <<<"$t"
     # shellcheck disable=SC2086
-    cargo test -q -p $t --no-run 2>"$logs/build.log" || { cat "$logs/build.log"; exit 2; }
+    if ! cargo test "${profile[@]}" -q -p "$pkg" $target --no-run --message-format=json \
+        >"$logs/build.json" 2>"$logs/build.log"; then
+        cat "$logs/build.log"
+        exit 2
+    fi
+    exe[$pkg]=$(grep -o '"executable":"[^"]*"' "$logs/build.json" | tail -1 | cut -d'"' -f4)
+    [ -n "${exe[$pkg]}" ] || { echo "no test binary for $pkg"; exit 2; }
 done
-deadline=$(( $(date +%s) + duration ))
+
+declare -A ran
+rounds=0
+deadline=$(($(date +%s) + duration))
 echo "running every prop_ target for ${duration}s, ${cases} cases per target per round"
-
-run_crate() {
-    local t="$1" name="${1%% *}" rounds=0 targets_n=0
-    while [ "$(date +%s)" -lt "$deadline" ]; do
-        # shellcheck disable=SC2086
-        if ! PROPTEST_CASES="$cases" cargo test -q -p $t -- prop_ --test-threads 1 \
-            >"$logs/$name.log" 2>&1; then
-            echo "FAILED: $name (round $((rounds + 1)))"
-            grep -E "minimal failing input|panicked|prop_" "$logs/$name.log" | head -20
-            echo "full output: $logs/$name.log"
-            return 1
+while [ "$(date +%s)" -lt "$deadline" ]; do
+    rounds=$((rounds + 1))
+    for t in "${targets[@]}"; do
+        [ "$(date +%s)" -lt "$deadline" ] || break
+        IFS='|' read -r pkg target dir <<<"$t"
+        seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+        touch "$logs/marker"
+        log="$logs/$pkg.log"
+        if ! (cd "$dir" && PROPTEST_RNG_SEED="$seed" PROPTEST_CASES="$cases" \
+            "${exe[$pkg]}" prop_ "${ignored[@]}" >"$log" 2>&1); then
+            echo
+            echo "FAILED: $pkg, round $rounds (PROPTEST_RNG_SEED=$seed PROPTEST_CASES=$cases)"
+            grep -E "^test .* FAILED$|panicked at" "$log" | head -5 || true
+            # The assertion's message and the shrunk input, up to proptest's counters.
+            sed -n '/^Test failed/,/successes:/p' "$log" | head -60
+            find . -path ./target -prune -o -path '*/proptest-regressions/*' \
+                -newer "$logs/marker" -type f -print | while read -r f; do
+                echo "regression recorded in $f:"
+                tail -n 1 "$f"
+            done
+            failed=$(grep -oE "^test [^ ]+ \.\.\. FAILED" "$log" | head -1 | cut -d' ' -f2)
+            echo "repeat it: PROPTEST_RNG_SEED=$seed PROPTEST_CASES=$cases cargo test" \
+                "${profile[@]}" -p "$pkg" "$target" -- --exact "$failed" "${ignored[@]}"
+            echo "full output: $log"
+            exit 1
         fi
-        targets_n=$(grep -oE "ok\. [0-9]+ passed" "$logs/$name.log" | grep -oE "[0-9]+" | head -1)
-        rounds=$((rounds + 1))
+        while read -r name; do
+            ran["$pkg $name"]=$((${ran["$pkg $name"]:-0} + 1))
+        done < <(grep -oE "^test [^ ]+ \.\.\. ok$" "$log" | cut -d' ' -f2)
     done
-    echo "$name: each of its $targets_n targets ran $rounds rounds × $cases = $((rounds * cases)) cases, no failure"
-}
+done
 
-pids=()
-for t in "${targets[@]}"; do
-    run_crate "$t" &
-    pids+=($!)
-done
-status=0
-for p in "${pids[@]}"; do
-    wait "$p" || status=1
-done
-exit "$status"
+echo
+echo "no failure in ${duration}s (${rounds} rounds); per target: rounds × ${cases} cases"
+for key in "${!ran[@]}"; do
+    printf '%-22s %-64s %4d rounds %9d cases\n' ${key} "${ran[$key]}" \
+        "$((${ran[$key]} * cases))"
+done | sort

@@ -1,16 +1,19 @@
 //! Property tests of what the HTTP plumbing reads from any server: `Retry-After` (seconds or an
 //! HTTP date), `Date`, and the message of an error body (OData, SOA, Siren and plain shapes).
-//! Properties: never panic; a message is bounded; a date written in the HTTP form reads back
-//! the same. Run longer with `scripts/props.sh`.
+//! Also the link status text a PLM record carries. Properties: never panic; a message is
+//! bounded; a date written in the HTTP form reads back the same, and as a `Retry-After` it is
+//! the wait until then by the server's clock; a status written reads back the same. Run longer
+//! with `scripts/props.sh`; add a target as one more `prop_…` test below.
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use partreel_testkit::props::{bytes, json, odd_text};
+use partreel_testkit::props::{bytes, json, json_text, odd_text};
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use crate::http::{Response, parse_http_date};
+use crate::model::LinkStatus;
 
 const ERROR_KEYS: &[&str] = &[
     "error",
@@ -23,6 +26,9 @@ const ERROR_KEYS: &[&str] = &[
     "detail",
 ];
 
+/// The server's clock in [`response`].
+const SERVER_SECS: i64 = 1_800_000_000;
+
 fn response(retry_after: Option<&str>, body: Vec<u8>) -> Response {
     let mut headers = HeaderMap::new();
     if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
@@ -32,7 +38,7 @@ fn response(retry_after: Option<&str>, body: Vec<u8>) -> Response {
         status: StatusCode::TOO_MANY_REQUESTS,
         headers,
         body: Bytes::from(body),
-        server_time: Some(Utc.timestamp_opt(1_800_000_000, 0).single().expect("time")),
+        server_time: Some(Utc.timestamp_opt(SERVER_SECS, 0).single().expect("time")),
     }
 }
 
@@ -62,5 +68,32 @@ proptest! {
         let t = Utc.timestamp_opt(secs, 0).single().expect("time");
         let text = t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         prop_assert_eq!(parse_http_date(&text), Some(t));
+    }
+
+    #[test]
+    fn prop_json_text_error_bodies_give_a_bounded_message(text in json_text(ERROR_KEYS)) {
+        let r = response(None, text.into_bytes());
+        prop_assert!(r.error_message().chars().count() <= 300);
+        let _ = r.error_code();
+    }
+
+    #[test]
+    fn prop_retry_after_dates_read_as_the_wait_until_then(ahead in -1_000_000i64..1_000_000) {
+        let at = Utc.timestamp_opt(SERVER_SECS + ahead, 0).single().expect("time");
+        let r = response(Some(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()), Vec::new());
+        // A date in the past is no wait to honour; chrono's `to_std` refuses a negative span.
+        let want = u64::try_from(ahead).ok().map(std::time::Duration::from_secs);
+        prop_assert_eq!(r.retry_after(), want);
+    }
+
+    #[test]
+    fn prop_link_statuses_round_trip(s in prop_oneof![
+        proptest::sample::select(&["active", "retired", "non_compliant", "rights_expired"][..]).prop_map(str::to_string),
+        odd_text(),
+    ]) {
+        if let Some(status) = LinkStatus::parse(&s) {
+            prop_assert_eq!(status.as_str(), s.as_str());
+            prop_assert_eq!(LinkStatus::parse(status.as_str()), Some(status));
+        }
     }
 }

@@ -6,7 +6,12 @@
 //!   branches are reached), with every kind of value in every place — wrong types, huge and
 //!   negative numbers, empty and odd strings, deep nesting;
 //! - [`mutated`]: a known-good record with fields dropped, retyped or replaced, which reaches
-//!   the deepest paths.
+//!   the deepest paths;
+//! - [`json_text`]: the same trees as the bytes a server sends — some cut short, some with
+//!   numbers no machine type holds (`1e400`, 30 digits), some nested hundreds deep — for the
+//!   parsers that start from bytes;
+//! - [`deep`]: a tree nested up to 256 levels, built without a parser's depth limit, for code
+//!   that walks a `Value` itself.
 //!
 //! The properties a parser must keep: never panic, never allocate beyond the input's size, and
 //! name the record (its id) or field in every error. Run them longer with
@@ -179,4 +184,89 @@ pub fn id_of(v: &Value, key: &str) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
+}
+
+/// Number literals no machine type holds, or only just: what a drifting server might send.
+pub fn huge_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(
+            &[
+                "1e400",
+                "-1e400",
+                "1E+308",
+                "4.9e-325",
+                "-0",
+                "-0.0",
+                "123456789012345678901234567890",
+                "-9223372036854775809",
+                "18446744073709551616",
+                "0.000000000000000000000000000001",
+                "1.7976931348623157e309",
+            ][..]
+        )
+        .prop_map(str::to_string),
+        "-?[1-9][0-9]{19,60}",
+        "-?[0-9]\\.[0-9]{1,30}[eE][+-]?[0-9]{3,6}",
+    ]
+}
+
+/// JSON text: a tree of `json(keys)` serialised as is, with its `null`s replaced by huge
+/// numbers, cut short at any character, or wrapped in 1 to 400 levels of arrays and objects
+/// (beyond `serde_json`'s limit of 128).
+pub fn json_text(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => json(keys).prop_map(|v| v.to_string()),
+        2 => (json(keys), huge_number()).prop_map(|(v, n)| {
+            let text = v.to_string();
+            if text.contains("null") {
+                text.replace("null", &n)
+            } else {
+                format!("[{text},{n}]")
+            }
+        }),
+        1 => (json(keys), any::<proptest::sample::Index>()).prop_map(|(v, at)| {
+            let text = v.to_string();
+            let cut = text
+                .char_indices()
+                .map(|(i, _)| i)
+                .nth(at.index(text.chars().count().max(1)))
+                .unwrap_or(0);
+            text[..cut].to_string()
+        }),
+        1 => (
+            1usize..400,
+            proptest::sample::select(keys),
+            any::<bool>(),
+            scalar()
+        )
+            .prop_map(|(depth, key, objects, inner)| {
+                let (open, close) = if objects {
+                    (format!("{{{}:", Value::from(key)), "}")
+                } else {
+                    ("[".to_string(), "]")
+                };
+                format!("{}{inner}{}", open.repeat(depth), close.repeat(depth))
+            }),
+    ]
+}
+
+/// A JSON tree nested 1 to 256 levels deep (arrays and objects keyed from `keys`), built
+/// directly: no parser's depth limit stands in front of the code under test.
+pub fn deep(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
+    (
+        proptest::collection::vec((proptest::sample::select(keys), any::<bool>()), 1..256),
+        scalar(),
+    )
+        .prop_map(|(levels, mut v)| {
+            for (key, object) in levels {
+                v = if object {
+                    let mut m = Map::new();
+                    m.insert(key.to_string(), v);
+                    Value::Object(m)
+                } else {
+                    Value::Array(vec![v])
+                };
+            }
+            v
+        })
 }

@@ -1,16 +1,20 @@
 //! Property tests of what this connector parses from AEM: QueryBuilder results and their hits
 //! (`p.hits=full`), Siren entities of the Assets HTTP API (with `srn:paging`), Sling/core
-//! response bodies, and times. Properties: never panic; a rejected clip names its path; times
-//! written as query bounds read back the same. Run longer with `scripts/props.sh`.
+//! response bodies, `srn:paging`, and times. Properties: never panic; a rejected clip names its
+//! path; times written as query bounds, or in the ECMA form Sling's JSON writer uses, read back
+//! the same; metadata written in an asset update reads back from the asset as written. Run
+//! longer with `scripts/props.sh`; add a target as one more `prop_…` test below.
 
-use chrono::{DateTime, TimeZone, Utc};
-use partreel_testkit::props::{bytes, json, mutated, odd_text, record};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use partreel_testkit::props::{bytes, deep, json, json_text, mutated, odd_text, record};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::convert::{Convert, format_bound, metadata_fields, parse_time};
-use crate::wire::{CoreResponse, QueryResult, SirenEntity};
+use crate::wire::{AssetUpdate, CoreResponse, QueryResult, SirenEntity, SrnPaging};
 
 const KEYS: &[&str] = &[
     "jcr:path",
@@ -115,5 +119,56 @@ proptest! {
     #[test]
     fn prop_odd_times_never_panic(s in odd_text()) {
         let _ = parse_time(&s);
+    }
+
+    #[test]
+    fn prop_bodies_as_text_never_panic(text in json_text(KEYS)) {
+        let _ = CoreResponse::message(text.as_bytes());
+        if let Ok(q) = serde_json::from_str::<QueryResult>(&text) {
+            for hit in &q.hits {
+                check_hit(hit);
+            }
+        }
+        if let Ok(e) = serde_json::from_str::<SirenEntity>(&text)
+            && let Some(p) = e.properties.get("srn:paging")
+        {
+            let _ = serde_json::from_value::<SrnPaging>(p.clone());
+        }
+    }
+
+    #[test]
+    fn prop_deep_hits_never_panic(v in deep(KEYS)) {
+        check_hit(&v);
+        if let Some(m) = v.as_object() {
+            let _ = metadata_fields(m);
+        }
+    }
+
+    #[test]
+    fn prop_sling_dates_round_trip(secs in 0i64..253_402_300_799, offset_min in -14 * 60i32..=14 * 60, millis in 0u32..1000) {
+        let t: DateTime<Utc> = Utc.timestamp_opt(secs, 0).single().expect("in range");
+        let zone = FixedOffset::east_opt(offset_min * 60).expect("offset");
+        let local = t.with_timezone(&zone);
+        prop_assert_eq!(parse_time(&local.format("%a %b %d %Y %H:%M:%S GMT%z").to_string()), Some(t));
+        let with_ms = t + chrono::Duration::milliseconds(i64::from(millis));
+        prop_assert_eq!(
+            parse_time(&with_ms.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()),
+            Some(with_ms)
+        );
+    }
+
+    #[test]
+    fn prop_metadata_updates_read_back_as_written(
+        props in proptest::collection::btree_map("(dc|acme|partreel|dam):[a-zA-Z][a-zA-Z0-9_]{0,10}", odd_text(), 0..8)
+    ) {
+        let update = AssetUpdate {
+            class: "asset",
+            properties: props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        };
+        let body = serde_json::to_value(&update).expect("json");
+        let metadata = body["properties"].as_object().expect("properties");
+        let read = metadata_fields(metadata);
+        let want: BTreeMap<String, String> = props.clone();
+        prop_assert_eq!(read.into_iter().collect::<BTreeMap<_, _>>(), want);
     }
 }

@@ -118,10 +118,12 @@ fn modified(obj: &ModelObject, name: &str) -> Result<DateTime<Utc>, String> {
     parse_time(&s).ok_or_else(|| format!("{name}: {s:?} is not a date-time"))
 }
 
-/// A Teamcenter date value: RFC 3339 (`2026-11-20T09:30:00+00:00`), or without offset (UTC).
+/// A Teamcenter date value: RFC 3339 (`2026-11-20T09:30:00+00:00`, the documented form), with a
+/// colon-less offset (`+0000`, as Java's date formats write it), or without offset (UTC).
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|t| t.with_timezone(&Utc))
         .ok()
         .or_else(|| {

@@ -843,3 +843,23 @@ async fn an_update_accepted_but_not_applied_is_a_record_error() {
     let msg = err.to_string();
     assert!(msg.contains(FORM) && msg.contains("ptp_status"), "{msg}");
 }
+
+/// Dates read in the documented RFC 3339 form, with a colon-less offset, with fractions, and
+/// without offset (UTC); anything else is not a date.
+#[test]
+fn teamcenter_dates_read_in_each_form_servers_write() {
+    use chrono::{TimeZone, Utc};
+    let at = Utc
+        .with_ymd_and_hms(2026, 11, 21, 8, 0, 0)
+        .single()
+        .expect("date");
+    for s in [
+        "2026-11-21T08:00:00+00:00",
+        "2026-11-21T09:00:00+0100",
+        "2026-11-21T08:00:00.000+0000",
+        "2026-11-21T08:00:00",
+    ] {
+        assert_eq!(crate::convert::parse_time(s), Some(at), "{s}");
+    }
+    assert_eq!(crate::convert::parse_time("21.11.2026 08:00"), None);
+}

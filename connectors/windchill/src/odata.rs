@@ -55,6 +55,16 @@ pub(crate) fn any_eq(property: &str, values: &[String]) -> String {
         .join(" or ")
 }
 
+/// Whether `path` is the service root `root` or lies below it: on a path-segment boundary, so
+/// `…/odata/v5` does not admit its sibling `…/odata/v5x`.
+fn under(path: &str, root: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    path == root
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// Parses a continuation (`@odata.nextLink`, absolute or relative to `base`) and checks that it
 /// points at the configured service: same scheme, host and port, and under the base path —
 /// credentials are never sent anywhere else.
@@ -74,7 +84,7 @@ pub(crate) fn next_link(base: &Url, link: &str, rebase: bool) -> Result<Url, Str
     let same_origin = url.scheme() == base.scheme()
         && url.host_str() == base.host_str()
         && url.port_or_known_default() == base.port_or_known_default();
-    if !url.path().starts_with(base.path()) {
+    if !under(url.path(), base.path()) {
         return Err(format!(
             "@odata.nextLink points outside the configured service ({}://{}{})",
             url.scheme(),

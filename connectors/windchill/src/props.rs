@@ -1,15 +1,23 @@
 //! Property tests of what this connector parses from Windchill: OData Part and Document
 //! records (pages of `ProdMgmt/Parts`, `DocMgmt/Documents`) and the `$metadata` EDMX (XML,
-//! with `BaseType` chains). Properties: never panic, never loop (a `BaseType` cycle ends with
-//! an error); a rejected record names its `ID`; every property read from `$metadata` was
-//! declared on the type or one of its bases. Run longer with `scripts/props.sh`.
+//! with `BaseType` chains), the collection page around them (`value`, `@odata.nextLink`), the
+//! CSRF nonce and OData error bodies, and the typed values written to soft attributes.
+//! Properties: never panic, never loop (a `BaseType` cycle ends with an error); a rejected record
+//! names its `ID`; every property read from `$metadata` was declared on the type or one of its
+//! bases; a followed `@odata.nextLink` never leaves the configured service; a typed value
+//! written then read back compares equal to what was written. Run longer with
+//! `scripts/props.sh`; add a target as one more `prop_…` test below, with this vocabulary.
 
-use partreel_testkit::props::{bytes, json, mutated, odd_text, record};
+use partreel_testkit::props::{bytes, deep, json, json_text, mutated, odd_text, record};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use url::Url;
 
-use crate::convert::{link, part};
+use crate::convert::{link, part, text};
 use crate::metadata::{derived_types, properties};
+use crate::odata::next_link;
+use crate::typed;
+use crate::wire::{Collection, CsrfToken, ErrorBody};
 
 const PART_KEYS: &[&str] = &[
     "ID",
@@ -35,6 +43,29 @@ const DOC_KEYS: &[&str] = &[
     "CreatedOn",
     "@odata.type",
 ];
+
+/// A collection page's and an error body's vocabulary, with the records'.
+const PAGE_KEYS: &[&str] = &[
+    "value",
+    "@odata.nextLink",
+    "@odata.context",
+    "@odata.count",
+    "error",
+    "code",
+    "message",
+    "NonceKey",
+    "NonceValue",
+    "ID",
+    "Number",
+    "Revision",
+    "State",
+    "Value",
+    "LastModified",
+    "PartreelLinkId",
+];
+
+/// The configured service of the `next_link` target.
+const BASE: &str = "https://plm.example.com/Windchill/servlet/odata";
 
 fn good_part() -> Value {
     json!({"ID": "OR:wt.part.WTPart:1", "Number": "TR-1001", "Name": "Turbo Racer",
@@ -166,5 +197,98 @@ proptest! {
         bytes.extend_from_slice(junk.as_bytes());
         let _ = properties(&bytes, "Part");
         let _ = derived_types(&bytes, "Part");
+    }
+
+    #[test]
+    fn prop_collection_pages_never_panic(text in prop_oneof![json_text(PAGE_KEYS), bytes().prop_map(|b| String::from_utf8_lossy(&b).into_owned())]) {
+        if let Ok(page) = serde_json::from_str::<Collection>(&text) {
+            for rec in &page.value {
+                check(rec);
+            }
+            if let Some(next) = page.next_link {
+                let base = Url::parse(BASE).expect("base");
+                let _ = next_link(&base, &next, false);
+                let _ = next_link(&base, &next, true);
+            }
+        }
+        let _ = serde_json::from_str::<ErrorBody>(&text);
+        let _ = serde_json::from_str::<CsrfToken>(&text);
+    }
+
+    #[test]
+    fn prop_deep_records_never_panic(v in deep(PART_KEYS)) {
+        check(&v);
+        let _ = text(&v);
+    }
+
+    #[test]
+    fn prop_next_links_never_leave_the_service(
+        link in prop_oneof![
+            (
+                proptest::sample::select(&["https", "http", "ftp", "HTTPS", ""][..]),
+                proptest::sample::select(&["plm.example.com", "PLM.example.com", "plm.example.com:443", "plm.example.com:8443", "evil.example", "plm.example.com.evil", "user@evil.example", ""][..]),
+                proptest::sample::select(&["/Windchill/servlet/odata", "/Windchill/servlet/odataX", "/Windchill/servlet", "/Windchill/servlet/odata/../../x", "/other", "", "/Windchill/servlet/odata/%2e%2e/x"][..]),
+                "[A-Za-z0-9/?&=$'()%.:_-]{0,30}",
+            )
+                .prop_map(|(scheme, host, path, rest)| {
+                    if scheme.is_empty() {
+                        format!("{path}{rest}")
+                    } else {
+                        format!("{scheme}://{host}{path}{rest}")
+                    }
+                }),
+            odd_text(),
+        ],
+        rebase in any::<bool>(),
+    ) {
+        let base = Url::parse(BASE).expect("base");
+        if let Ok(u) = next_link(&base, &link, rebase) {
+            prop_assert_eq!(u.scheme(), base.scheme(), "{}", link);
+            prop_assert_eq!(u.host_str(), base.host_str(), "{}", link);
+            prop_assert_eq!(u.port_or_known_default(), base.port_or_known_default(), "{}", link);
+            prop_assert!(u.path().starts_with(base.path()), "{} -> {}", link, u);
+        }
+    }
+
+    #[test]
+    fn prop_typed_values_read_back_as_written(
+        kind in proptest::sample::select(&[
+            "Edm.String", "", "Edm.Boolean", "Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte",
+            "Edm.Double", "Edm.Single", "Edm.Decimal", "Edm.DateTimeOffset", "Edm.Date", "PTC.EnumType",
+        ][..]),
+        written in prop_oneof![
+            odd_text(),
+            proptest::sample::select(&["true", "Yes", "n", "0", "1", "-0", "+7", " 42 ", "4.50", "1e3", "NaN", "inf", "2026-12-31", "2026-12-31T10:00:00+01:00", "2026-02-30"][..]).prop_map(str::to_string),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| f.to_string()),
+        ],
+    ) {
+        match typed::value(kind, &written) {
+            Ok(v) => {
+                // What a read gives back for the value written (null: the property cleared).
+                let read = text(&v).unwrap_or_default();
+                prop_assert!(
+                    v.is_null() || typed::same(kind, &read, &written),
+                    "{kind}: wrote {written:?}, read {read:?}"
+                );
+            }
+            Err(e) => prop_assert!(e.contains(kind), "the error names the type: {e}"),
+        }
+    }
+
+    #[test]
+    fn prop_next_links_stay_under_the_base_path(
+        sibling in "[A-Za-z0-9_-]{1,8}",
+        rest in "(/[A-Za-z0-9()'$=?&]{0,12}){0,3}",
+        rebase in any::<bool>(),
+    ) {
+        // `odata::next_link` promises a continuation "under the base path"; `/odataX` shares
+        // the base path's text but is a sibling, not under it.
+        let base = Url::parse(BASE).expect("base");
+        let link = format!("{BASE}{sibling}{rest}");
+        if let Ok(u) = next_link(&base, &link, rebase) {
+            let under = u.path() == base.path() || u.path().starts_with(&format!("{}/", base.path()));
+            prop_assert!(under, "{} was followed", u);
+        }
     }
 }

@@ -1181,6 +1181,9 @@ fn a_next_link_from_behind_a_proxy_is_rebased_only_when_configured() {
     );
     let outside = "http://windchill-app:8080/other/odata/DocMgmt/Documents?$skiptoken=50";
     assert!(crate::odata::next_link(&base, outside, true).is_err());
+    // A sibling path sharing the base path's text is outside too (`…/odataadmin`).
+    let sibling = "https://plm.example.com/Windchill/servlet/odataadmin/Users?$skiptoken=1";
+    assert!(crate::odata::next_link(&base, sibling, false).is_err());
     let same = "https://plm.example.com/Windchill/servlet/odata/DocMgmt/Documents?$skiptoken=9";
     assert_eq!(
         crate::odata::next_link(&base, same, false)

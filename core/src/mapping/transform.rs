@@ -83,15 +83,17 @@ impl Transform {
 }
 
 impl fmt::Display for Transform {
-    /// Writes the transform as it is spelled in a mapping file.
+    /// Writes the transform as it is spelled in a mapping file (TOML that reads back the same).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Transform::Trim => f.write_str("\"trim\""),
             Transform::Upper => f.write_str("\"upper\""),
             Transform::Lower => f.write_str("\"lower\""),
             Transform::ValueMap(map) => {
-                let entries: Vec<String> =
-                    map.iter().map(|(r, c)| format!("{r:?} = {c:?}")).collect();
+                let entries: Vec<String> = map
+                    .iter()
+                    .map(|(r, c)| format!("{} = {}", toml_str(r), toml_str(c)))
+                    .collect();
                 write!(f, "{{ value_map = {{ {} }} }}", entries.join(", "))
             }
             Transform::Boolean {
@@ -99,12 +101,44 @@ impl fmt::Display for Transform {
                 false_words,
             } => write!(
                 f,
-                "{{ boolean = {{ true = {true_words:?}, false = {false_words:?} }} }}"
+                "{{ boolean = {{ true = {}, false = {} }} }}",
+                toml_array(true_words),
+                toml_array(false_words)
             ),
-            Transform::Date { format } => write!(f, "{{ date = {{ format = {format:?} }} }}"),
+            Transform::Date { format } => {
+                write!(f, "{{ date = {{ format = {} }} }}", toml_str(format))
+            }
             Transform::MaxLength(n) => write!(f, "{{ max_length = {n} }}"),
         }
     }
+}
+
+/// A TOML basic string: quote, backslash and the control characters escaped as TOML spells them
+/// (Rust's `{:?}` writes `\0` or `\u{7f}`, which TOML refuses); everything else as it is.
+fn toml_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A TOML array of basic strings.
+fn toml_array(words: &[String]) -> String {
+    let items: Vec<String> = words.iter().map(|w| toml_str(w)).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// Case-insensitive comparison of yes/no words.
