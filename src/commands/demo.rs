@@ -36,11 +36,12 @@ const INTERRUPTED: u8 = 130;
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("partreel-demo-{}", std::process::id()));
     let _cleanup = DemoDir(dir.clone());
-    // The signal branch first: its handlers are installed before the syncs print or do
-    // anything, so a Ctrl-C right after the first line still cleans up.
+    let mut shutdown = super::Shutdown::listen();
+    // Listening before the syncs print or do anything: a Ctrl-C right after the first line, or
+    // right after "Ctrl-C to stop", still stops the demo and cleans up.
     let sim = tokio::select! {
         biased;
-        () = super::shutdown_signal() => {
+        () = shutdown.wait() => {
             eprintln!("partreel demo: interrupted; its folder {} is removed", dir.display());
             return Ok(ExitCode::from(INTERRUPTED));
         }
@@ -60,7 +61,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "Emulators stay up; run `partreel sync --config {}` again. Ctrl-C to stop.",
             config_path.display()
         );
-        super::shutdown_signal().await;
+        shutdown.wait().await;
         viewer.stop().await?;
     }
     sim.shutdown().await;

@@ -160,6 +160,7 @@ fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig, Vec<String>)> {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut shutdown = super::Shutdown::listen();
     let (state, mut cfg, dam_names) = read(&args.config)?;
     if let Some(listen) = args.listen {
         cfg.listen = listen;
@@ -170,7 +171,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // The viewer's errors name the `viewer` key themselves.
         .with_context(|| args.config.display().to_string())?;
     println!("partreel viewer listening on {}", running.url);
-    super::shutdown_signal().await;
+    shutdown.wait().await;
     running.stop().await?;
     Ok(ExitCode::SUCCESS)
 }

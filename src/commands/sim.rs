@@ -9,6 +9,7 @@ use partreel_sim::{GeneratedPlm, Sim, SimConfig};
 use crate::cli::{GeneratedPlmArg, SimArgs};
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    let mut shutdown = super::Shutdown::listen();
     let sim = Sim::start(SimConfig {
         parts: args.parts,
         clips: args.clips,
@@ -55,7 +56,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         "control API: GET {{emulator}}/__sim/requests, POST /__sim/faults, POST /__sim/clock/advance?secs=N"
     );
     println!("Ctrl-C to stop.");
-    super::shutdown_signal().await;
+    shutdown.wait().await;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -57,6 +57,8 @@ struct Scheduled {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub async fn run(args: DaemonArgs) -> anyhow::Result<ExitCode> {
+    // From the start: a SIGTERM while the daemon starts up is a graceful stop, not lost.
+    let mut signals = crate::commands::Shutdown::listen();
     let cfg = config::load(&args.config)?;
     let jobs = daemon_jobs(&cfg)?;
     let metrics = server::install_metrics().context("cannot install the metrics recorder")?;
@@ -152,7 +154,7 @@ pub async fn run(args: DaemonArgs) -> anyhow::Result<ExitCode> {
         loops.spawn(job_loop(s, shutdown.clone(), statuses.clone()));
     }
 
-    crate::commands::shutdown_signal().await;
+    signals.wait().await;
     let bound = Duration::from_secs(args.shutdown_timeout_secs);
     let running: Vec<String> = statuses
         .lock()
@@ -174,7 +176,7 @@ pub async fn run(args: DaemonArgs) -> anyhow::Result<ExitCode> {
         bound.as_secs()
     );
     shutdown.trigger();
-    let drained = shutdown::drain(&mut loops, bound).await;
+    let drained = shutdown::drain(&mut loops, bound, &mut signals).await;
     upkeep.abort();
     server.abort();
     match drained {

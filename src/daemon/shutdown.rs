@@ -59,7 +59,11 @@ pub enum Drained {
 }
 
 /// Waits for every task of `loops` to end, at most `bound`, or until a second signal.
-pub async fn drain(loops: &mut JoinSet<()>, bound: Duration) -> Drained {
+pub async fn drain(
+    loops: &mut JoinSet<()>,
+    bound: Duration,
+    signals: &mut crate::commands::Shutdown,
+) -> Drained {
     let all = async {
         while let Some(r) = loops.join_next().await {
             if let Err(e) = r
@@ -72,6 +76,6 @@ pub async fn drain(loops: &mut JoinSet<()>, bound: Duration) -> Drained {
     tokio::select! {
         () = all => Drained::Clean,
         () = tokio::time::sleep(bound) => Drained::TimedOut,
-        () = crate::commands::shutdown_signal() => Drained::Interrupted,
+        () = signals.wait() => Drained::Interrupted,
     }
 }
