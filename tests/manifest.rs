@@ -86,3 +86,56 @@ fn the_engine_carries_no_test_signer() {
         "{path} has a fixtures feature"
     );
 }
+
+/// Crash injection is in test builds only: the binary's normal dependency on `partreel-core`
+/// does not enable `crash-injection` (nor does core by default); its dev-dependency does, so
+/// the end-to-end tests' binary can abort on purpose while `cargo build` and `cargo run`
+/// cannot.
+#[test]
+#[allow(clippy::assertions_on_constants)] // `crash::ENABLED` is what differs between builds.
+fn crash_injection_is_enabled_by_the_tests_only() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |path: String| -> toml::Table {
+        let text = std::fs::read_to_string(&path).expect("read manifest");
+        text.parse().expect("manifest parses")
+    };
+    let bin = read(format!("{root}/Cargo.toml"));
+    let features = |table: &str| -> Vec<String> {
+        bin.get(table)
+            .and_then(|d| d.get("partreel-core"))
+            .and_then(|c| c.get("features"))
+            .and_then(|f| f.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        !features("dependencies").contains(&"crash-injection".to_string()),
+        "the shipped binary enables crash injection"
+    );
+    assert!(
+        features("dev-dependencies").contains(&"crash-injection".to_string()),
+        "the tests' binary needs crash injection"
+    );
+    let core = read(format!("{root}/core/Cargo.toml"));
+    let default = core
+        .get("features")
+        .and_then(|f| f.get("default"))
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !default
+            .iter()
+            .any(|f| f.as_str() == Some("crash-injection")),
+        "partreel-core enables crash injection by default"
+    );
+    // Constant within one build, but which build this is is the point.
+    assert!(
+        partreel_core::engine::crash::ENABLED,
+        "this test build has crash injection"
+    );
+}

@@ -181,7 +181,7 @@ pub fn write(path: &Path, text: &str) {
 }
 
 /// Env var the binary reads to abort right after the Nth remote write (crash-safety tests).
-pub const CRASH_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
+pub const CRASH_ENV: &str = partreel_core::engine::crash::CRASH_AFTER_WRITES_ENV;
 
 /// Time between two scheduled runs: well past the engine's overlap window (30 s by default).
 pub const BETWEEN_RUNS: std::time::Duration = std::time::Duration::from_secs(600);

@@ -10,9 +10,6 @@ use serde_json::json;
 use crate::cli::SyncArgs;
 use crate::{config, wiring};
 
-/// Environment variable of the crash-safety tests: abort right after this many remote writes.
-pub const CRASH_AFTER_WRITES_ENV: &str = "PARTREEL_TEST_CRASH_AFTER_WRITES";
-
 /// Exit code of a run that stopped at `sync.run_deadline_secs` (work left queued).
 pub const DEADLINE_EXIT: u8 = 3;
 /// Exit code of a degraded run: it quarantined every clip it handled, or more than the
@@ -26,9 +23,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--record-wire {}: {e}", dir.display()))?;
     }
     let jobs = cfg.select_jobs(args.job.as_deref())?;
-    let crash_after = std::env::var(CRASH_AFTER_WRITES_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let crash_after = partreel_core::engine::crash::after_writes();
     // Progress bars only for a person watching: a terminal, a text report.
     let bars = (!args.json && !args.no_progress && std::io::stdout().is_terminal())
         .then(super::progress::Bars::new);

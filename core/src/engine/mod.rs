@@ -25,6 +25,7 @@
 //! - [`report`]: the run's report.
 
 pub mod apply;
+pub mod crash;
 mod duplicates;
 mod journal;
 mod options;

@@ -27,7 +27,8 @@ pub struct SyncOptions {
     /// This process's identity in work leases and the journal: unique per process (see
     /// [`crate::state::owner`]).
     pub owner: String,
-    /// Test-only: abort the process right after this many remote writes (crash-safety tests).
+    /// Crash-safety tests: abort the process right after this many remote writes. Honoured only
+    /// in a build with the `crash-injection` feature (see [`super::crash`]); ignored otherwise.
     pub crash_after_writes: Option<u64>,
     /// Every PLM system paired with this DAM in the configuration (this engine's included):
     /// a changed clip is queued for each, so jobs sharing a DAM each plan it.
