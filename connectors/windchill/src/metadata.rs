@@ -117,13 +117,13 @@ fn parse(xml: &[u8]) -> Result<HashMap<String, EntityType>, String> {
                     depth += 1;
                 }
                 match e.local_name().as_ref() {
-                    "Schema" => {
+                    b"Schema" => {
                         qualifiers = [attr(e, "Namespace")?, attr(e, "Alias")?]
                             .into_iter()
                             .flatten()
                             .collect();
                     }
-                    "EntityType" => {
+                    b"EntityType" => {
                         let t = EntityType {
                             name: attr(e, "Name")?.unwrap_or_default(),
                             base: attr(e, "BaseType")?,
@@ -135,7 +135,7 @@ fn parse(xml: &[u8]) -> Result<HashMap<String, EntityType>, String> {
                             current = Some(t);
                         }
                     }
-                    "Property" => {
+                    b"Property" => {
                         if let (Some(t), Some(name)) = (current.as_mut(), attr(e, "Name")?) {
                             t.properties.push(PropertyInfo {
                                 writable: !READ_ONLY.contains(&name.as_str()),
@@ -145,7 +145,7 @@ fn parse(xml: &[u8]) -> Result<HashMap<String, EntityType>, String> {
                             in_property = !empty;
                         }
                     }
-                    "Annotation" if in_property => {
+                    b"Annotation" if in_property => {
                         let term = attr(e, "Term")?.unwrap_or_default();
                         let on = attr(e, "Bool")?.is_none_or(|b| b != "false");
                         if on
@@ -161,8 +161,8 @@ fn parse(xml: &[u8]) -> Result<HashMap<String, EntityType>, String> {
             Event::End(ref e) => {
                 depth = depth.saturating_sub(1);
                 match e.local_name().as_ref() {
-                    "Property" => in_property = false,
-                    "EntityType" => {
+                    b"Property" => in_property = false,
+                    b"EntityType" => {
                         if let Some(t) = current.take() {
                             insert(&mut types, &qualifiers, t);
                         }
