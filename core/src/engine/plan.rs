@@ -180,6 +180,11 @@ pub fn three_way(dam: Option<&str>, plm: Option<&str>, base: Option<&str>) -> Th
 
 /// Plans one clip. `targets` are the part revisions it should be linked to (empty when the clip
 /// is archived, deleted or untagged); `existing` are its links as stored.
+///
+/// By step: for each target, the link record's values ([`Planner::link_values`]), then its
+/// create or update ([`Planner::link_op`]) and, from the tagged revision, what the clip takes
+/// ([`Planner::clip_takes`]); then the retirements ([`Planner::retire`]); the clip's own write
+/// goes first.
 pub fn plan_clip(
     ctx: PlanContext<'_>,
     maps: &MappingSet,
@@ -187,26 +192,15 @@ pub fn plan_clip(
     targets: &[Target],
     existing: &[LinkRecord],
 ) -> Plan {
-    let mut plan = Plan::default();
-    let link_fields: Vec<String> = maps
-        .plm
-        .fields_for(Entity::Link)
-        .map(|f| f.canonical.clone())
-        .collect();
-    let part_fields: Vec<String> = maps
-        .plm
-        .fields_for(Entity::Part)
-        .map(|f| f.canonical.clone())
-        .collect();
-    let dam_fields: Vec<String> = maps
-        .dam
-        .fields_for(Entity::Asset)
-        .map(|f| f.canonical.clone())
-        .collect();
-    let live = !(asset.archived || asset.deleted);
-    let status = link_status(asset, ctx.today);
-    let mut dam_changes = CanonicalValues::new();
-
+    let fields = Fields::of(maps);
+    let mut p = Planner {
+        maps,
+        asset,
+        fields: &fields,
+        status: link_status(asset, ctx.today),
+        plan: Plan::default(),
+        dam_changes: CanonicalValues::new(),
+    };
     for target in targets {
         let part = &target.part;
         let link_id = LinkId::new(
@@ -217,14 +211,84 @@ pub fn plan_clip(
             &part.revision,
         );
         let stored = existing.iter().find(|l| l.link_id == link_id);
-        let empty = CanonicalValues::new();
-        let plm_now = stored.map(|l| &l.plm_values).unwrap_or(&empty);
-        let base = stored.map(|l| &l.base).unwrap_or(&empty);
-        let computed = derived(asset, &link_id, status);
+        let (desired, new_base) = p.link_values(target, &link_id, stored);
+        let op = p.link_op(target, link_id, stored, desired, new_base);
+        p.plan.ops.extend(op);
+        if target.origin == LinkOrigin::Tagged {
+            p.clip_takes(part, stored);
+        }
+    }
+    let live = !(asset.archived || asset.deleted);
+    p.retire(existing, targets, live);
 
+    // The clip is written first: link bases record values the clip is about to take, so a
+    // failed clip write must leave them unstored, or the next run would read the clip's old
+    // value as a DAM-side change and write it over the PLM's.
+    let mut plan = p.plan;
+    if live && !p.dam_changes.is_empty() {
+        plan.ops.insert(
+            0,
+            Op::WriteAsset {
+                changes: p.dam_changes,
+            },
+        );
+    }
+    plan
+}
+
+/// The canonical fields each side's mapping holds.
+struct Fields {
+    /// On the PLM's link record.
+    link: Vec<String>,
+    /// On the PLM's part revision.
+    part: Vec<String>,
+    /// On the DAM's clip.
+    dam: Vec<String>,
+}
+
+impl Fields {
+    fn of(maps: &MappingSet) -> Self {
+        let names = |m: &crate::mapping::Mapping, e: Entity| -> Vec<String> {
+            m.fields_for(e).map(|f| f.canonical.clone()).collect()
+        };
+        Self {
+            link: names(&maps.plm, Entity::Link),
+            part: names(&maps.plm, Entity::Part),
+            dam: names(&maps.dam, Entity::Asset),
+        }
+    }
+}
+
+/// One clip's planning in progress.
+struct Planner<'a> {
+    maps: &'a MappingSet,
+    asset: &'a AssetRecord,
+    fields: &'a Fields,
+    /// The status its live links should have.
+    status: LinkStatus,
+    plan: Plan,
+    /// What to write to the clip (all its links together).
+    dam_changes: CanonicalValues,
+}
+
+impl Planner<'_> {
+    /// Step 1, fields: the values the link record on `target` should hold, and the base to
+    /// store with them. A `newest` field the PLM changed goes to the clip (tagged link only);
+    /// one changed on both sides is a conflict and written nowhere.
+    fn link_values(
+        &mut self,
+        target: &Target,
+        link_id: &LinkId,
+        stored: Option<&LinkRecord>,
+    ) -> (CanonicalValues, CanonicalValues) {
+        let empty = CanonicalValues::new();
+        let plm_now = stored.map_or(&empty, |l| &l.plm_values);
+        let base = stored.map_or(&empty, |l| &l.base);
+        let computed = derived(self.asset, link_id, self.status);
         let mut desired = CanonicalValues::new();
         let mut new_base = base.clone();
-        for f in &link_fields {
+        let fields = self.fields;
+        for f in &fields.link {
             if canonical::DERIVED.contains(&f.as_str()) {
                 if let Some(v) = computed.get(f) {
                     desired.insert(f.clone(), v.clone());
@@ -232,173 +296,190 @@ pub fn plan_clip(
                 }
                 continue;
             }
-            let on_part = part_fields.contains(f);
-            let on_dam = dam_fields.contains(f);
-            let value: Option<Option<String>> = match maps.owner(f) {
-                Owner::Dam => Some(get(&asset.values, f).map(str::to_string)),
-                Owner::Plm if on_part => Some(get(&part.values, f).map(str::to_string)),
-                // Only the link record holds it and the PLM owns it: PLM users edit it there.
-                Owner::Plm => None,
-                Owner::Newest => {
-                    let other = if on_dam {
-                        get(&asset.values, f)
-                    } else if on_part {
-                        get(&part.values, f)
-                    } else {
-                        None
-                    };
-                    match three_way(other, get(plm_now, f), get(base, f)) {
-                        ThreeWay::Agreed(v) | ThreeWay::ToPlm(v) => Some(v),
-                        ThreeWay::ToDam(v) if on_dam && target.origin == LinkOrigin::Tagged => {
-                            dam_changes.insert(f.clone(), v.clone().unwrap_or_default());
-                            Some(v)
-                        }
-                        // The other side is not written from this link (a carried link, or a
-                        // field the DAM does not hold): the link keeps its value and the base
-                        // stays, or the next run would take the old value for a change and
-                        // overwrite the PLM edit with it.
-                        ThreeWay::ToDam(_) => None,
-                        ThreeWay::Conflict => {
-                            plan.conflicts.push(Conflict {
-                                kind: super::report::ConflictKind::ThreeWay,
-                                link_id: link_id.to_string(),
-                                asset_id: asset.asset_id.clone(),
-                                part: format!("{}/{}", part.number, part.revision),
-                                field: f.clone(),
-                                dam_value: other.map(str::to_string),
-                                plm_value: get(plm_now, f).map(str::to_string),
-                                base_value: get(base, f).map(str::to_string),
-                            });
-                            None
-                        }
-                    }
-                }
+            let Some(value) = self.link_value(f, target, link_id, plm_now, base) else {
+                continue;
             };
-            if let Some(v) = value {
-                match &v {
-                    Some(s) => {
-                        desired.insert(f.clone(), s.clone());
-                        new_base.insert(f.clone(), s.clone());
+            match value {
+                Some(s) => {
+                    desired.insert(f.clone(), s.clone());
+                    new_base.insert(f.clone(), s);
+                }
+                None => {
+                    desired.insert(f.clone(), String::new());
+                    new_base.remove(f);
+                }
+            }
+        }
+        (desired, new_base)
+    }
+
+    /// The value field `f` of the link record takes by its owner: `Some(None)` clears it,
+    /// `None` leaves the link's value (and its base) as they are.
+    fn link_value(
+        &mut self,
+        f: &str,
+        target: &Target,
+        link_id: &LinkId,
+        plm_now: &CanonicalValues,
+        base: &CanonicalValues,
+    ) -> Option<Option<String>> {
+        let (asset, part) = (self.asset, &target.part);
+        let on_part = self.fields.part.iter().any(|p| p == f);
+        let on_dam = self.fields.dam.iter().any(|d| d == f);
+        match self.maps.owner(f) {
+            Owner::Dam => Some(get(&asset.values, f).map(str::to_string)),
+            Owner::Plm if on_part => Some(get(&part.values, f).map(str::to_string)),
+            // Only the link record holds it and the PLM owns it: PLM users edit it there.
+            Owner::Plm => None,
+            Owner::Newest => {
+                let other = if on_dam {
+                    get(&asset.values, f)
+                } else if on_part {
+                    get(&part.values, f)
+                } else {
+                    None
+                };
+                match three_way(other, get(plm_now, f), get(base, f)) {
+                    ThreeWay::Agreed(v) | ThreeWay::ToPlm(v) => Some(v),
+                    ThreeWay::ToDam(v) if on_dam && target.origin == LinkOrigin::Tagged => {
+                        self.dam_changes
+                            .insert(f.to_string(), v.clone().unwrap_or_default());
+                        Some(v)
                     }
-                    None => {
-                        desired.insert(f.clone(), String::new());
-                        new_base.remove(f);
+                    // The other side is not written from this link (a carried link, or a
+                    // field the DAM does not hold): the link keeps its value and the base
+                    // stays, or the next run would take the old value for a change and
+                    // overwrite the PLM edit with it.
+                    ThreeWay::ToDam(_) => None,
+                    ThreeWay::Conflict => {
+                        self.plan.conflicts.push(Conflict {
+                            kind: super::report::ConflictKind::ThreeWay,
+                            link_id: link_id.to_string(),
+                            asset_id: asset.asset_id.clone(),
+                            part: format!("{}/{}", part.number, part.revision),
+                            field: f.to_string(),
+                            dam_value: other.map(str::to_string),
+                            plm_value: get(plm_now, f).map(str::to_string),
+                            base_value: get(base, f).map(str::to_string),
+                        });
+                        None
                     }
                 }
             }
         }
+    }
 
+    /// Step 2, create or update: the link record is created when it has no remote record yet,
+    /// updated with the fields that differ, or only re-recorded locally when nothing remote
+    /// changes but its status, base or origin does.
+    fn link_op(
+        &self,
+        target: &Target,
+        link_id: LinkId,
+        stored: Option<&LinkRecord>,
+        desired: CanonicalValues,
+        new_base: CanonicalValues,
+    ) -> Option<Op> {
+        let status = self.status;
         match stored {
             Some(l) if l.remote_id.is_some() => {
                 let changes: CanonicalValues = desired
-                    .iter()
-                    .filter(|(f, v)| get(plm_now, f) != Some(v.as_str()).filter(|s| !s.is_empty()))
-                    .map(|(f, v)| (f.clone(), v.clone()))
+                    .into_iter()
+                    .filter(|(f, v)| {
+                        get(&l.plm_values, f) != Some(v.as_str()).filter(|s| !s.is_empty())
+                    })
                     .collect();
                 if !changes.is_empty() {
-                    plan.ops.push(Op::UpdateLink {
+                    Some(Op::UpdateLink {
                         link: l.clone(),
                         status,
                         changes,
                         base: new_base,
-                    });
+                    })
                 } else if l.status != status || l.base != new_base || l.origin != target.origin {
                     let mut rec = l.clone();
                     rec.status = status;
                     rec.base = new_base;
                     rec.origin = target.origin;
-                    plan.ops.push(Op::Record { link: rec });
+                    Some(Op::Record { link: rec })
+                } else {
+                    None
                 }
             }
-            _ => plan.ops.push(Op::CreateLink {
+            _ => Some(Op::CreateLink {
                 link_id,
-                part: part.clone(),
+                part: target.part.clone(),
                 origin: target.origin,
                 status,
                 values: desired.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
                 base: new_base,
             }),
         }
+    }
 
-        // The clip takes PLM-owned values from its tagged part revision, and the values
-        // partreel computes (the watermark verdict) where the DAM mapping gives them a field.
-        if target.origin == LinkOrigin::Tagged {
-            let computed = clip_derived(asset);
-            for f in &dam_fields {
-                if canonical::DERIVED.contains(&f.as_str()) {
-                    let want = computed
-                        .get(f)
-                        .map(String::as_str)
-                        .filter(|s| !s.is_empty());
-                    if want.is_some() && want != get(&asset.values, f) {
-                        dam_changes.insert(f.clone(), want.unwrap_or_default().to_string());
-                    }
-                    continue;
-                }
-                if maps.owner(f) != Owner::Plm {
-                    continue;
-                }
-                let want = if part_fields.contains(f) {
-                    get(&part.values, f)
-                } else if link_fields.contains(f) {
-                    get(plm_now, f)
-                } else {
-                    continue;
-                };
-                if want.is_some() && want != get(&asset.values, f) {
-                    dam_changes.insert(f.clone(), want.unwrap_or_default().to_string());
-                }
+    /// Step 3, clip writes: the clip takes PLM-owned values from its tagged part revision (or
+    /// its link record, for a field only that holds), and the values partreel computes (the
+    /// watermark verdict) where the DAM mapping gives them a field.
+    fn clip_takes(&mut self, part: &PartRecord, stored: Option<&LinkRecord>) {
+        let asset = self.asset;
+        let empty = CanonicalValues::new();
+        let plm_now = stored.map_or(&empty, |l| &l.plm_values);
+        let computed = clip_derived(asset);
+        let fields = self.fields;
+        for f in &fields.dam {
+            let want = if canonical::DERIVED.contains(&f.as_str()) {
+                computed
+                    .get(f)
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty())
+            } else if self.maps.owner(f) != Owner::Plm {
+                continue;
+            } else if self.fields.part.contains(f) {
+                get(&part.values, f)
+            } else if self.fields.link.contains(f) {
+                get(plm_now, f)
+            } else {
+                continue;
+            };
+            if let Some(want) = want
+                && Some(want) != get(&asset.values, f)
+            {
+                self.dam_changes.insert(f.clone(), want.to_string());
             }
         }
     }
 
-    // Links the clip should no longer have are retired, never deleted.
-    for l in existing {
-        let wanted = live
-            && targets
-                .iter()
-                .any(|t| t.part.number == l.part_number && t.part.revision == l.part_revision);
-        if wanted || l.status == LinkStatus::Retired {
-            continue;
-        }
-        let mut changes = CanonicalValues::new();
-        if link_fields.iter().any(|f| f == canonical::LINK_STATUS) {
-            changes.insert(
-                canonical::LINK_STATUS.into(),
-                LinkStatus::Retired.as_str().into(),
-            );
-        }
-        if l.remote_id.is_some() && !changes.is_empty() {
-            let mut base = l.base.clone();
-            base.insert(
-                canonical::LINK_STATUS.into(),
-                LinkStatus::Retired.as_str().into(),
-            );
-            plan.ops.push(Op::UpdateLink {
-                link: l.clone(),
-                status: LinkStatus::Retired,
-                changes,
-                base,
-            });
-        } else {
-            let mut rec = l.clone();
-            rec.status = LinkStatus::Retired;
-            plan.ops.push(Op::Record { link: rec });
+    /// Step 4, retirements: links the clip should no longer have are retired, never deleted —
+    /// remotely when the link record maps a status and exists, else in the local record only.
+    fn retire(&mut self, existing: &[LinkRecord], targets: &[Target], live: bool) {
+        let retired = LinkStatus::Retired.as_str();
+        let maps_status = self.fields.link.iter().any(|f| f == canonical::LINK_STATUS);
+        for l in existing {
+            let wanted = live
+                && targets
+                    .iter()
+                    .any(|t| t.part.number == l.part_number && t.part.revision == l.part_revision);
+            if wanted || l.status == LinkStatus::Retired {
+                continue;
+            }
+            if l.remote_id.is_some() && maps_status {
+                let changes =
+                    CanonicalValues::from([(canonical::LINK_STATUS.into(), retired.into())]);
+                let mut base = l.base.clone();
+                base.insert(canonical::LINK_STATUS.into(), retired.into());
+                self.plan.ops.push(Op::UpdateLink {
+                    link: l.clone(),
+                    status: LinkStatus::Retired,
+                    changes,
+                    base,
+                });
+            } else {
+                let mut rec = l.clone();
+                rec.status = LinkStatus::Retired;
+                self.plan.ops.push(Op::Record { link: rec });
+            }
         }
     }
-
-    // The clip is written first: link bases record values the clip is about to take, so a
-    // failed clip write must leave them unstored, or the next run would read the clip's old
-    // value as a DAM-side change and write it over the PLM's.
-    if live && !dam_changes.is_empty() {
-        plan.ops.insert(
-            0,
-            Op::WriteAsset {
-                changes: dam_changes,
-            },
-        );
-    }
-    plan
 }
 
 /// Orders revision labels: shorter first, then by text (A < B < … < Z < AA; 1 < 2 < 10).
