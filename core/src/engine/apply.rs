@@ -151,10 +151,40 @@ pub(super) async fn batch(
     run: &Arc<RunState>,
     items: Vec<WorkItem>,
 ) -> Result<(), EngineError> {
-    let concurrency = engine.opts().concurrency.max(1);
-    // Reads and bookkeeping of different clips go to the store concurrently: a shared
-    // (PostgreSQL) store answers them on several sessions at once; SQLite takes them in turn.
-    let assets = super::read_ahead(&items, concurrency, |item| {
+    let mut loaded = load(engine, store, items).await?;
+    // The clips' files first: their verdicts feed the plans.
+    if let Some(checker) = &engine.opts().provenance {
+        loaded = check_files(engine, store, run, checker, loaded).await?;
+    }
+    let mut clips = plan_all(engine, store, run, loaded).await?;
+    let mut fatal: Option<EngineError> = None;
+
+    // 1. The clips' own metadata.
+    let results = write_assets(engine, store, run, &clips).await;
+    settle_outcomes(&mut clips, results, &mut fatal);
+
+    // 2. Link creations, then updates.
+    let creates: Vec<(usize, Op)> = take_ops(&mut clips, |op| matches!(op, Op::CreateLink { .. }));
+    let results = create_links(engine, store, run, &clips, creates).await;
+    settle_outcomes(&mut clips, results, &mut fatal);
+    let updates: Vec<(usize, Op)> = take_ops(&mut clips, |op| matches!(op, Op::UpdateLink { .. }));
+    let results = update_links(engine, store, run, &clips, updates).await;
+    settle_outcomes(&mut clips, results, &mut fatal);
+
+    // 3. Local-only records, and the queue.
+    settle_all(engine, store, run, clips).await?;
+    fatal.map_or(Ok(()), Err)
+}
+
+/// Reads the queued clips from the store (concurrently: a shared PostgreSQL store answers on
+/// several sessions at once; SQLite takes them in turn); a clip no longer stored leaves the
+/// queue.
+async fn load(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    items: Vec<WorkItem>,
+) -> Result<Vec<(WorkItem, AssetRecord)>, EngineError> {
+    let assets = super::read_ahead(&items, engine.opts().concurrency.max(1), |item| {
         store.asset(&item.dam_system, &item.asset_id)
     })
     .await?;
@@ -165,29 +195,47 @@ pub(super) async fn batch(
             None => store.finish_work(&engine.opts().owner, &item).await?,
         }
     }
-    // The clips' files first (concurrently): their verdicts feed the plans.
-    if let Some(checker) = &engine.opts().provenance {
-        // A stop (or the deadline) between two downloads leaves the clips not yet fetched
-        // queued for the next run.
-        let checked: Vec<Result<Option<(WorkItem, AssetRecord)>, EngineError>> =
-            futures::stream::iter(loaded)
-                .map(|(item, asset)| async move {
-                    if engine.halt(run).is_some() {
-                        return Ok(None);
-                    }
-                    let asset = check_file(engine, store, run, checker, asset).await?;
-                    Ok(Some((item, asset)))
-                })
-                .buffer_unordered(engine.opts().concurrency.max(1))
-                .collect()
-                .await;
-        loaded = checked
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-    }
+    Ok(loaded)
+}
+
+/// Checks the clips' files concurrently. A stop (or the deadline) between two downloads leaves
+/// the clips not yet fetched queued for the next run.
+async fn check_files(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    checker: &Arc<crate::provenance::Checker>,
+    loaded: Vec<(WorkItem, AssetRecord)>,
+) -> Result<Vec<(WorkItem, AssetRecord)>, EngineError> {
+    let checked: Vec<Result<Option<(WorkItem, AssetRecord)>, EngineError>> =
+        futures::stream::iter(loaded)
+            .map(|(item, asset)| async move {
+                if engine.halt(run).is_some() {
+                    return Ok(None);
+                }
+                let asset = check_file(engine, store, run, checker, asset).await?;
+                Ok(Some((item, asset)))
+            })
+            .buffer_unordered(engine.opts().concurrency.max(1))
+            .collect()
+            .await;
+    Ok(checked
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Plans every clip (concurrently, reported in queue order). A dry run records the plan and
+/// takes the clip off the queue; a clip that cannot be planned for its own reasons is
+/// quarantined; the rest are returned to be applied.
+async fn plan_all(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    loaded: Vec<(WorkItem, AssetRecord)>,
+) -> Result<Vec<Planned>, EngineError> {
     let mut clips: Vec<Planned> = Vec::with_capacity(loaded.len());
     let plans: Vec<_> = loaded
         .into_iter()
@@ -195,7 +243,7 @@ pub(super) async fn batch(
         .collect();
     let plans: Vec<(WorkItem, AssetRecord, Result<ClipPlan, EngineError>)> =
         futures::stream::iter(plans)
-            .buffered(concurrency)
+            .buffered(engine.opts().concurrency.max(1))
             .collect()
             .await;
     for (item, asset, plan) in plans {
@@ -233,9 +281,16 @@ pub(super) async fn batch(
             Err(e) => return Err(e),
         }
     }
-    let mut fatal: Option<EngineError> = None;
+    Ok(clips)
+}
 
-    // 1. The clips' own metadata.
+/// Writes every clip's own metadata, concurrently; a stop skips the writes not yet started.
+async fn write_assets(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    clips: &[Planned],
+) -> Vec<(usize, Result<(), EngineError>)> {
     let writes: Vec<(usize, CanonicalValues)> = clips
         .iter()
         .enumerate()
@@ -246,30 +301,28 @@ pub(super) async fn batch(
             })
         })
         .collect();
-    let results: Vec<(usize, Result<(), EngineError>)> = {
-        let clips = &clips;
-        futures::stream::iter(writes)
-            .map(|(i, changes)| async move {
-                if engine.halt(run).is_some() {
-                    return (i, Err(EngineError::Stopping));
-                }
-                (i, write_asset(engine, store, run, &clips[i], changes).await)
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await
-    };
-    settle_outcomes(&mut clips, results, &mut fatal);
+    futures::stream::iter(writes)
+        .map(|(i, changes)| async move {
+            if engine.halt(run).is_some() {
+                return (i, Err(EngineError::Stopping));
+            }
+            (i, write_asset(engine, store, run, &clips[i], changes).await)
+        })
+        .buffer_unordered(engine.opts().concurrency.max(1))
+        .collect()
+        .await
+}
 
-    // 2. Link creations, then updates.
-    let creates: Vec<(usize, Op)> = take_ops(&mut clips, |op| matches!(op, Op::CreateLink { .. }));
-    let results = create_links(engine, store, run, &clips, creates).await;
-    settle_outcomes(&mut clips, results, &mut fatal);
-    let updates: Vec<(usize, Op)> = take_ops(&mut clips, |op| matches!(op, Op::UpdateLink { .. }));
-    let results = update_links(engine, store, run, &clips, updates).await;
-    settle_outcomes(&mut clips, results, &mut fatal);
-
-    // 3. Local-only records, and the queue (clips done are settled concurrently).
+/// Settles each clip by its outcome: one whose writes all went through stores its local-only
+/// records and leaves the queue (concurrently); one refused for its own reasons is
+/// quarantined; the others stay queued (leased to this process, which takes them again next
+/// run; another process takes them over once this one is gone).
+async fn settle_all(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    mut clips: Vec<Planned>,
+) -> Result<(), EngineError> {
     let mut done = Vec::new();
     for c in &mut clips {
         if matches!(c.outcome, Outcome::Done) {
@@ -288,33 +341,27 @@ pub(super) async fn batch(
         .map(|d| settle_clip(engine, store, d))
         .collect();
     let settled: Vec<Result<(), EngineError>> = futures::stream::iter(settles)
-        .buffer_unordered(concurrency)
+        .buffer_unordered(engine.opts().concurrency.max(1))
         .collect()
         .await;
     settled.into_iter().collect::<Result<Vec<()>, _>>()?;
-    for c in &mut clips {
-        match &c.outcome {
-            Outcome::Done => {}
-            Outcome::Quarantine(reason) => {
-                run.report.lock().await.clips_quarantined_after_planning += 1;
-                engine
-                    .quarantine(
-                        store,
-                        run,
-                        &c.asset.system,
-                        &c.asset.asset_id,
-                        RecordKind::Asset,
-                        reason,
-                    )
-                    .await?;
-                store.finish_work(&engine.opts().owner, &c.item).await?;
-            }
-            // Left queued (and leased to this process, which takes them again next run;
-            // another process takes them over once this one is gone).
-            Outcome::Fatal | Outcome::LeftToOther | Outcome::Deferred => {}
+    for c in &clips {
+        if let Outcome::Quarantine(reason) = &c.outcome {
+            run.report.lock().await.clips_quarantined_after_planning += 1;
+            engine
+                .quarantine(
+                    store,
+                    run,
+                    &c.asset.system,
+                    &c.asset.asset_id,
+                    RecordKind::Asset,
+                    reason,
+                )
+                .await?;
+            store.finish_work(&engine.opts().owner, &c.item).await?;
         }
     }
-    fatal.map_or(Ok(()), Err)
+    Ok(())
 }
 
 /// What is left to do locally for a clip whose remote writes all went through.

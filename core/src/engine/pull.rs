@@ -126,53 +126,27 @@ where
     C: FnMut(DateTime<Utc>) -> CFut,
     CFut: Future<Output = Result<(), super::EngineError>>,
 {
-    let mut lower = cursor.start;
-    let mut continuation: Option<String> = None;
+    let mut keyset = Keyset {
+        lower: cursor.start,
+        continuation: None,
+        followed: Default::default(),
+    };
+    let mut order = OrderCheck::default();
     let mut first_server_time: Option<DateTime<Utc>> = None;
     let mut last_seen: Option<DateTime<Utc>> = None;
     let mut count = 0u64;
-    // Continuations followed since the last keyset restart: a server that cycles through them
-    // would never end the feed.
-    let mut followed: std::collections::HashSet<String> = std::collections::HashSet::new();
-    // The newest modification time read so far, and by which record.
-    let mut floor: Option<(DateTime<Utc>, String)> = None;
-    // The records of the page before (id, time), to catch a continuation that repeats them.
-    let mut previous: std::collections::HashSet<(String, DateTime<Utc>)> = Default::default();
     loop {
-        let by_continuation = continuation.is_some();
+        let by_continuation = keyset.continuation.is_some();
         let page = fetch(ChangeQuery {
-            since: lower,
-            continuation: continuation.clone(),
+            since: keyset.lower,
+            continuation: keyset.continuation.clone(),
             page_size,
         })
         .await?;
         if first_server_time.is_none() {
             first_server_time = page.server_time;
         }
-        for item in &page.items {
-            let (key, at) = (item.feed_key(), modified(item));
-            if let Some((newest, by)) = &floor
-                && at < *newest
-            {
-                return Err(super::EngineError::Feed(format!(
-                    "the server answered out of modified order: record {key} (modified {at}) came \
-                     after record {by} (modified {newest}); the feed is not sorted oldest first, so \
-                     the cursor stays where it was and nothing past it is skipped"
-                )));
-            }
-            if by_continuation && previous.contains(&(key.to_string(), at)) {
-                return Err(super::EngineError::Feed(format!(
-                    "the server's continuation repeated record {key} (modified {at}) of the page \
-                     before; its paging does not advance, so the cursor stays where it was"
-                )));
-            }
-            floor = Some((at, key.to_string()));
-        }
-        previous = page
-            .items
-            .iter()
-            .map(|i| (i.feed_key().to_string(), modified(i)))
-            .collect();
+        order.check(&page.items, modified, by_continuation)?;
         let page_last = page.items.iter().map(modified).max();
         let next = page.continuation.clone();
         count += page.items.len() as u64;
@@ -190,30 +164,94 @@ where
             return Ok((None, count));
         }
         let Some(next) = next else { break };
-        match (page_last, lower) {
+        keyset.advance(page_last, next)?;
+    }
+    Ok((cursor.at_end(first_server_time, last_seen), count))
+}
+
+/// Where the next page of a feed is read from: a time bound (keyset paging on the
+/// modification time) and, while one timestamp fills whole pages, the server's continuation.
+struct Keyset {
+    lower: Option<DateTime<Utc>>,
+    continuation: Option<String>,
+    /// Continuations followed since the last keyset restart: a server that cycles through them
+    /// would never end the feed.
+    followed: std::collections::HashSet<String>,
+}
+
+impl Keyset {
+    /// Moves on after a page whose newest record is `page_last` and whose continuation is
+    /// `next`.
+    fn advance(
+        &mut self,
+        page_last: Option<DateTime<Utc>>,
+        next: String,
+    ) -> Result<(), super::EngineError> {
+        match (page_last, self.lower) {
             // The page moved past the lower bound: restart the query from its last time.
-            (Some(t), Some(l)) if t > l => {
-                lower = Some(t);
-                continuation = None;
-                followed.clear();
-            }
-            (Some(t), None) => {
-                lower = Some(t);
-                continuation = None;
-                followed.clear();
-            }
+            (Some(t), Some(l)) if t > l => self.restart(t),
+            (Some(t), None) => self.restart(t),
             // One timestamp filled the page (or the page was empty): follow the server.
             _ => {
-                if !followed.insert(next.clone()) {
+                if !self.followed.insert(next.clone()) {
                     return Err(super::EngineError::Feed(format!(
                         "the server returned continuation {next} twice; stopping this feed"
                     )));
                 }
-                continuation = Some(next);
+                self.continuation = Some(next);
             }
         }
+        Ok(())
     }
-    Ok((cursor.at_end(first_server_time, last_seen), count))
+
+    fn restart(&mut self, from: DateTime<Utc>) {
+        self.lower = Some(from);
+        self.continuation = None;
+        self.followed.clear();
+    }
+}
+
+/// Checks that a feed comes oldest first and that its continuations advance.
+#[derive(Default)]
+struct OrderCheck {
+    /// The newest modification time read so far, and by which record.
+    floor: Option<(DateTime<Utc>, String)>,
+    /// The records of the page before (id, time), to catch a continuation that repeats them.
+    previous: std::collections::HashSet<(String, DateTime<Utc>)>,
+}
+
+impl OrderCheck {
+    fn check<T: FeedRecord>(
+        &mut self,
+        items: &[T],
+        modified: fn(&T) -> DateTime<Utc>,
+        by_continuation: bool,
+    ) -> Result<(), super::EngineError> {
+        for item in items {
+            let (key, at) = (item.feed_key(), modified(item));
+            if let Some((newest, by)) = &self.floor
+                && at < *newest
+            {
+                return Err(super::EngineError::Feed(format!(
+                    "the server answered out of modified order: record {key} (modified {at}) came \
+                     after record {by} (modified {newest}); the feed is not sorted oldest first, so \
+                     the cursor stays where it was and nothing past it is skipped"
+                )));
+            }
+            if by_continuation && self.previous.contains(&(key.to_string(), at)) {
+                return Err(super::EngineError::Feed(format!(
+                    "the server's continuation repeated record {key} (modified {at}) of the page \
+                     before; its paging does not advance, so the cursor stays where it was"
+                )));
+            }
+            self.floor = Some((at, key.to_string()));
+        }
+        self.previous = items
+            .iter()
+            .map(|i| (i.feed_key().to_string(), modified(i)))
+            .collect();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

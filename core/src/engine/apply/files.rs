@@ -18,7 +18,6 @@ pub(super) async fn check_file(
     checker: &Arc<crate::provenance::Checker>,
     mut asset: AssetRecord,
 ) -> Result<AssetRecord, EngineError> {
-    use crate::provenance::ProvenanceError;
     if asset.archived || asset.deleted {
         return Ok(asset);
     }
@@ -37,23 +36,53 @@ pub(super) async fn check_file(
             asset.system, asset.asset_id
         ))
         .await;
-    if let Some(stored) = store.asset(&asset.system, &asset.asset_id).await?
-        && stored.watermark.checked_version.as_deref() == Some(file_version.as_str())
-    {
-        let (w, s) = (&mut asset.watermark, stored.watermark);
-        w.provenance = s.provenance;
-        w.claim_generator = s.claim_generator;
-        w.evidence = s.evidence;
-        w.check_error = s.check_error;
-        w.checked_version = s.checked_version;
-        tracing::debug!(asset = %asset.asset_id, "clip file checked by another job already");
+    if took_stored_verdict(store, &mut asset, &file_version).await? {
         return Ok(asset);
     }
+    let outcome = download_and_check(engine, run, checker, &asset.asset_id).await?;
+    record_verdict(&mut asset, outcome, file_version);
+    store
+        .upsert_assets(std::slice::from_ref(&asset), &[])
+        .await?;
+    Ok(asset)
+}
+
+/// Takes the verdict another job stored for this file version, if there is one.
+async fn took_stored_verdict(
+    store: &Arc<dyn StateStore>,
+    asset: &mut AssetRecord,
+    file_version: &str,
+) -> Result<bool, EngineError> {
+    let Some(stored) = store.asset(&asset.system, &asset.asset_id).await? else {
+        return Ok(false);
+    };
+    if stored.watermark.checked_version.as_deref() != Some(file_version) {
+        return Ok(false);
+    }
+    let (w, s) = (&mut asset.watermark, stored.watermark);
+    w.provenance = s.provenance;
+    w.claim_generator = s.claim_generator;
+    w.evidence = s.evidence;
+    w.check_error = s.check_error;
+    w.checked_version = s.checked_version;
+    tracing::debug!(asset = %asset.asset_id, "clip file checked by another job already");
+    Ok(true)
+}
+
+/// Streams the clip's original to this run's files folder (at most the policy's size), reads
+/// its manifest and removes the file. The outer error ends the run (the DAM is failing); the
+/// inner one is this clip's verdict.
+async fn download_and_check(
+    engine: &SyncEngine,
+    run: &RunState,
+    checker: &Arc<crate::provenance::Checker>,
+    asset_id: &str,
+) -> Result<Result<crate::provenance::Evidence, crate::provenance::ProvenanceError>, EngineError> {
+    use crate::provenance::ProvenanceError;
     let dir = run.files_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| EngineError::Feed(format!("cannot create {}: {e}", dir.display())))?;
-    let safe: String = asset
-        .asset_id
+    let safe: String = asset_id
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -65,11 +94,7 @@ pub(super) async fn check_file(
         .collect();
     let dest = dir.join(format!("{safe}.bin"));
     let max = checker.policy().max_file_bytes;
-    let outcome = match engine
-        .dam()
-        .download_original(&asset.asset_id, &dest, max)
-        .await
-    {
+    let outcome = match engine.dam().download_original(asset_id, &dest, max).await {
         Ok(Some(_)) => checker.check_bounded(&dest).await,
         Ok(None) => Err(ProvenanceError::io(
             &dest,
@@ -97,10 +122,20 @@ pub(super) async fn check_file(
     if outcome.is_ok() {
         run.download_failures.store(0, Ordering::SeqCst);
     }
-    // A cut-short download says nothing lasting about the file: it is fetched again next run
-    // (the other outcomes are properties of this file version and are not re-checked).
-    let transient = matches!(outcome, Err(ProvenanceError::Truncated { .. }));
     let _ = std::fs::remove_file(&dest);
+    Ok(outcome)
+}
+
+/// Puts the check's outcome on the clip's watermark record. A cut-short download says nothing
+/// lasting about the file: it is fetched again next run (the other outcomes are properties of
+/// this file version and are not re-checked).
+fn record_verdict(
+    asset: &mut AssetRecord,
+    outcome: Result<crate::provenance::Evidence, crate::provenance::ProvenanceError>,
+    file_version: String,
+) {
+    use crate::provenance::ProvenanceError;
+    let transient = matches!(outcome, Err(ProvenanceError::Truncated { .. }));
     let w = &mut asset.watermark;
     match outcome {
         Ok(ev) => {
@@ -117,8 +152,4 @@ pub(super) async fn check_file(
         }
     }
     w.checked_version = if transient { None } else { Some(file_version) };
-    store
-        .upsert_assets(std::slice::from_ref(&asset), &[])
-        .await?;
-    Ok(asset)
 }
