@@ -37,23 +37,8 @@ impl SyncEngine {
             self.progress(ProgressEvent::Queue { queued });
         }
         loop {
-            match self.halt(run) {
-                Some(Halt::Stop) => {
-                    tracing::info!("stop requested: the rest of the queue waits for the next run");
-                    run.report.lock().await.stopped_early = true;
-                    break;
-                }
-                Some(Halt::Deadline) => {
-                    tracing::warn!(
-                        deadline_secs = self.opts.deadline.map_or(0, |d| d.as_secs()),
-                        "the run reached its deadline (sync.run_deadline_secs): the rest of the queue waits for the next run"
-                    );
-                    let mut r = run.report.lock().await;
-                    r.stopped_early = true;
-                    r.deadline_reached = true;
-                    break;
-                }
-                None => {}
+            if self.stops_here(run).await {
+                break;
             }
             let items = store
                 .lease_work(
@@ -90,9 +75,41 @@ impl SyncEngine {
                 });
             }
         }
-        // A conflict stays until someone settles it: queue its clip again (after this run's
-        // drain, so it cannot hold the queue up) so the next run plans it again and reports
-        // the conflict again, still writing nothing.
+        self.requeue_conflicts(store, run).await?;
+        self.report_others(store, run).await
+    }
+
+    /// Whether a stop request or the run's deadline ends the drain here (said in the log and
+    /// the report; the rest of the queue waits for the next run).
+    async fn stops_here(&self, run: &Arc<RunState>) -> bool {
+        match self.halt(run) {
+            Some(Halt::Stop) => {
+                tracing::info!("stop requested: the rest of the queue waits for the next run");
+                run.report.lock().await.stopped_early = true;
+                true
+            }
+            Some(Halt::Deadline) => {
+                tracing::warn!(
+                    deadline_secs = self.opts.deadline.map_or(0, |d| d.as_secs()),
+                    "the run reached its deadline (sync.run_deadline_secs): the rest of the queue waits for the next run"
+                );
+                let mut r = run.report.lock().await;
+                r.stopped_early = true;
+                r.deadline_reached = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A conflict stays until someone settles it: its clip is queued again (after this run's
+    /// drain, so it cannot hold the queue up) so the next run plans it again and reports the
+    /// conflict again, still writing nothing.
+    async fn requeue_conflicts(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<(), EngineError> {
         let conflicted: Vec<WorkItem> = run
             .report
             .lock()
@@ -107,6 +124,16 @@ impl SyncEngine {
             })
             .collect();
         store.enqueue(&conflicted).await?;
+        Ok(())
+    }
+
+    /// Says (log and report) how many of this job's clips other processes sharing the state
+    /// hold leases on.
+    async fn report_others(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run: &Arc<RunState>,
+    ) -> Result<(), EngineError> {
         let others = self.other_holders(store).await?;
         let held: u64 = others.iter().map(|(_, n)| n).sum();
         if held > 0 {

@@ -280,6 +280,26 @@ impl SyncReport {
             let retries = self.retries.get(system).copied().unwrap_or(0);
             let _ = writeln!(out, "  requests {system:<14} {n} ({retries} retried)");
         }
+        self.render_conflicts(&mut out);
+        if self.left_to_others > 0 {
+            let _ = writeln!(
+                out,
+                "  left to others     {} (clips another partreel process is working on)",
+                self.left_to_others
+            );
+        }
+        self.render_duplicates(&mut out);
+        let _ = writeln!(out, "  quarantined        {}", self.quarantined.len());
+        for q in &self.quarantined {
+            let _ = writeln!(out, "    {} {}: {}", q.system, q.record, q.reason);
+        }
+        self.render_plan(&mut out);
+        out
+    }
+
+    /// The conflicts, one line each.
+    fn render_conflicts(&self, out: &mut String) {
+        use std::fmt::Write;
         let _ = writeln!(out, "  conflicts          {}", self.conflicts.len());
         for c in &self.conflicts {
             if c.kind == ConflictKind::Provenance {
@@ -299,13 +319,11 @@ impl SyncReport {
                 c.asset_id, c.part, c.field, c.dam_value, c.plm_value, c.base_value
             );
         }
-        if self.left_to_others > 0 {
-            let _ = writeln!(
-                out,
-                "  left to others     {} (clips another partreel process is working on)",
-                self.left_to_others
-            );
-        }
+    }
+
+    /// The duplicate links found and how each was settled.
+    fn render_duplicates(&self, out: &mut String) {
+        use std::fmt::Write;
         if !self.duplicates.is_empty() {
             let _ = writeln!(out, "  duplicate links    {}", self.duplicates.len());
             for d in &self.duplicates {
@@ -321,10 +339,11 @@ impl SyncReport {
                 );
             }
         }
-        let _ = writeln!(out, "  quarantined        {}", self.quarantined.len());
-        for q in &self.quarantined {
-            let _ = writeln!(out, "    {} {}: {}", q.system, q.record, q.reason);
-        }
+    }
+
+    /// A dry run's plan: every operation with its fields.
+    fn render_plan(&self, out: &mut String) {
+        use std::fmt::Write;
         if self.dry_run {
             let _ = writeln!(out, "  plan ({} operations):", self.plan.len());
             for op in &self.plan {
@@ -338,7 +357,6 @@ impl SyncReport {
                 }
             }
         }
-        out
     }
 }
 

@@ -81,7 +81,6 @@ impl SyncEngine {
         if asset.archived || asset.deleted {
             return Ok(Resolution::Targets(Vec::new()));
         }
-        let plm = self.plm.system();
         let value = |f: &str| asset.values.get(f).filter(|s| !s.is_empty()).cloned();
         if !self.opts.scope.admits(
             value(canonical::PART_NUMBER).as_deref(),
@@ -89,43 +88,9 @@ impl SyncEngine {
         ) {
             return Ok(Resolution::OutOfScope);
         }
-        let tagged: Vec<PartRecord> = match (
-            value(canonical::PART_NUMBER),
-            value(canonical::PART_REVISION),
-        ) {
-            (Some(number), Some(rev)) => match store.part(plm, &number, &rev).await? {
-                Some(p) => vec![p],
-                None => {
-                    return Ok(Resolution::Unresolved(format!(
-                        "part {number} revision {rev} not found in {plm}"
-                    )));
-                }
-            },
-            (Some(number), None) => match latest(store.parts_by_number(plm, &number).await?) {
-                Some(p) => vec![p],
-                None => {
-                    return Ok(Resolution::Unresolved(format!(
-                        "part {number} not found in {plm}"
-                    )));
-                }
-            },
-            (None, _) => match value(canonical::SKU) {
-                Some(sku) => {
-                    let mut by_number: BTreeMap<String, Vec<PartRecord>> = BTreeMap::new();
-                    for p in store.parts_by_sku(plm, &sku).await? {
-                        by_number.entry(p.number.clone()).or_default().push(p);
-                    }
-                    let parts: Vec<PartRecord> =
-                        by_number.into_values().filter_map(latest).collect();
-                    if parts.is_empty() {
-                        return Ok(Resolution::Unresolved(format!(
-                            "no part with SKU {sku} in {plm}"
-                        )));
-                    }
-                    parts
-                }
-                None => return Ok(Resolution::Untagged),
-            },
+        let tagged = match self.tagged_parts(store, &value).await? {
+            Ok(parts) => parts,
+            Err(unresolved) => return Ok(unresolved),
         };
         let mut targets: Vec<plan::Target> = tagged
             .iter()
@@ -135,29 +100,81 @@ impl SyncEngine {
             })
             .collect();
         if self.opts.carry_forward {
-            let existing = store
-                .links_for_asset(&asset.system, &asset.asset_id)
-                .await?;
-            for p in &tagged {
-                let Some(link) = existing
-                    .iter()
-                    .find(|l| l.part_number == p.number && l.part_revision == p.revision)
-                else {
-                    continue;
+            targets.extend(self.carried(store, asset, &tagged).await?);
+        }
+        Ok(Resolution::Targets(targets))
+    }
+
+    /// The part revisions a clip's tags name: the exact revision, else the latest revision of
+    /// the part number, else the latest revision of each part with the SKU. `Err` is the
+    /// resolution when none is found (or the clip has no tag).
+    async fn tagged_parts(
+        &self,
+        store: &Arc<dyn StateStore>,
+        value: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Result<Vec<PartRecord>, Resolution>, EngineError> {
+        let plm = self.plm.system();
+        let unresolved = |why: String| Ok(Err(Resolution::Unresolved(why)));
+        match (
+            value(canonical::PART_NUMBER),
+            value(canonical::PART_REVISION),
+        ) {
+            (Some(number), Some(rev)) => match store.part(plm, &number, &rev).await? {
+                Some(p) => Ok(Ok(vec![p])),
+                None => unresolved(format!("part {number} revision {rev} not found in {plm}")),
+            },
+            (Some(number), None) => match latest(store.parts_by_number(plm, &number).await?) {
+                Some(p) => Ok(Ok(vec![p])),
+                None => unresolved(format!("part {number} not found in {plm}")),
+            },
+            (None, _) => {
+                let Some(sku) = value(canonical::SKU) else {
+                    return Ok(Err(Resolution::Untagged));
                 };
-                for newer in store.parts_by_number(plm, &p.number).await? {
-                    if plan::revision_order(&newer.revision, &p.revision).is_gt()
-                        && newer.first_seen > link.created_at
-                    {
-                        targets.push(plan::Target {
-                            part: newer,
-                            origin: LinkOrigin::Carried,
-                        });
-                    }
+                let mut by_number: BTreeMap<String, Vec<PartRecord>> = BTreeMap::new();
+                for p in store.parts_by_sku(plm, &sku).await? {
+                    by_number.entry(p.number.clone()).or_default().push(p);
+                }
+                let parts: Vec<PartRecord> = by_number.into_values().filter_map(latest).collect();
+                if parts.is_empty() {
+                    return unresolved(format!("no part with SKU {sku} in {plm}"));
+                }
+                Ok(Ok(parts))
+            }
+        }
+    }
+
+    /// Carry-forward: the revisions newer than a tagged one that appeared after the clip was
+    /// linked to it.
+    async fn carried(
+        &self,
+        store: &Arc<dyn StateStore>,
+        asset: &AssetRecord,
+        tagged: &[PartRecord],
+    ) -> Result<Vec<plan::Target>, EngineError> {
+        let existing = store
+            .links_for_asset(&asset.system, &asset.asset_id)
+            .await?;
+        let mut carried = Vec::new();
+        for p in tagged {
+            let Some(link) = existing
+                .iter()
+                .find(|l| l.part_number == p.number && l.part_revision == p.revision)
+            else {
+                continue;
+            };
+            for newer in store.parts_by_number(self.plm.system(), &p.number).await? {
+                if plan::revision_order(&newer.revision, &p.revision).is_gt()
+                    && newer.first_seen > link.created_at
+                {
+                    carried.push(plan::Target {
+                        part: newer,
+                        origin: LinkOrigin::Carried,
+                    });
                 }
             }
         }
-        Ok(Resolution::Targets(targets))
+        Ok(carried)
     }
 }
 

@@ -82,30 +82,7 @@ impl SyncEngine {
         } else {
             self.store.clone()
         };
-        let run = Arc::new(RunState {
-            run_id: run_id.clone(),
-            report: Mutex::new(SyncReport {
-                run_id: run_id.clone(),
-                job: self.opts.job.clone(),
-                process: self.opts.owner.clone(),
-                dry_run: self.opts.dry_run,
-                started_at: Some(Utc::now()),
-                ..Default::default()
-            }),
-            writes: AtomicU64::new(0),
-            download_failures: AtomicU64::new(0),
-            started,
-        });
-        // A provisional report (job, process): what `partreel runs` shows of a run killed
-        // before its end, with the writes its journal holds.
-        let provisional = serde_json::to_string(&*run.report.lock().await).unwrap_or_default();
-        store.run_started(&run_id, Utc::now(), &provisional).await?;
-        tracing::info!(
-            plm = self.plm.system(),
-            dam = self.dam.system(),
-            dry_run = self.opts.dry_run,
-            "sync started"
-        );
+        let run = self.start_run(&store, &run_id, started).await?;
 
         // Downloads folders of earlier runs killed mid-download.
         let swept = sweep_stale_files(&std::env::temp_dir());
@@ -118,22 +95,7 @@ impl SyncEngine {
         let _ = std::fs::remove_dir_all(run.files_dir());
 
         let mut report = run.report.lock().await.clone();
-        for ((system, stats), before) in [
-            (self.plm.system(), self.plm.stats()),
-            (self.dam.system(), self.dam.stats()),
-        ]
-        .into_iter()
-        .zip(stats_before)
-        {
-            report.requests.insert(
-                system.to_string(),
-                stats.requests.saturating_sub(before.requests),
-            );
-            report.retries.insert(
-                system.to_string(),
-                stats.retries.saturating_sub(before.retries),
-            );
-        }
+        self.count_requests(&mut report, stats_before);
         report.duration_ms = started.elapsed().as_millis() as u64;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         if !self.opts.dry_run {
@@ -160,6 +122,65 @@ impl SyncEngine {
                 tracing::error!(error = %e, "sync failed");
                 Err(e)
             }
+        }
+    }
+
+    /// The run's shared state, and its start recorded with a provisional report (job,
+    /// process): what `partreel runs` shows of a run killed before its end, with the writes
+    /// its journal holds.
+    async fn start_run(
+        &self,
+        store: &Arc<dyn StateStore>,
+        run_id: &str,
+        started: Instant,
+    ) -> Result<Arc<RunState>, EngineError> {
+        let run = Arc::new(RunState {
+            run_id: run_id.to_string(),
+            report: Mutex::new(SyncReport {
+                run_id: run_id.to_string(),
+                job: self.opts.job.clone(),
+                process: self.opts.owner.clone(),
+                dry_run: self.opts.dry_run,
+                started_at: Some(Utc::now()),
+                ..Default::default()
+            }),
+            writes: AtomicU64::new(0),
+            download_failures: AtomicU64::new(0),
+            started,
+        });
+        let provisional = serde_json::to_string(&*run.report.lock().await).unwrap_or_default();
+        store.run_started(run_id, Utc::now(), &provisional).await?;
+        tracing::info!(
+            plm = self.plm.system(),
+            dam = self.dam.system(),
+            dry_run = self.opts.dry_run,
+            "sync started"
+        );
+        Ok(run)
+    }
+
+    /// This run's requests and retries per system: the connectors' counters since
+    /// `before` (a connector may be shared by several jobs).
+    fn count_requests(
+        &self,
+        report: &mut SyncReport,
+        before: [crate::connector::ConnectorStats; 2],
+    ) {
+        for ((system, stats), before) in [
+            (self.plm.system(), self.plm.stats()),
+            (self.dam.system(), self.dam.stats()),
+        ]
+        .into_iter()
+        .zip(before)
+        {
+            report.requests.insert(
+                system.to_string(),
+                stats.requests.saturating_sub(before.requests),
+            );
+            report.retries.insert(
+                system.to_string(),
+                stats.retries.saturating_sub(before.retries),
+            );
         }
     }
 

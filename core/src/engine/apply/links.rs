@@ -104,7 +104,6 @@ pub(super) async fn create_links(
     clips: &[Planned],
     ops: Vec<(usize, Op)>,
 ) -> Vec<(usize, Result<(), EngineError>)> {
-    let plm_system = engine.plm().system().to_string();
     let mut results = Vec::new();
     let mut prepared = Vec::new();
     for (i, op) in ops {
@@ -112,83 +111,85 @@ pub(super) async fn create_links(
             results.push((i, Err(EngineError::Stopping)));
             continue;
         }
-        let Op::CreateLink {
-            link_id,
-            part,
-            origin,
-            status,
-            values,
-            base,
-        } = op
-        else {
-            continue;
-        };
-        let asset = &clips[i].asset;
-        let fields = match to_remote(engine, Entity::Link, &values) {
-            Ok(f) => f,
-            Err(e) => {
-                results.push((i, Err(e)));
-                continue;
-            }
-        };
-        let now = Utc::now();
-        let link = LinkRecord {
-            link_id: link_id.clone(),
-            dam_system: asset.system.clone(),
-            asset_id: asset.asset_id.clone(),
-            plm_system: plm_system.clone(),
-            part_number: part.number.clone(),
-            part_revision: part.revision.clone(),
-            part_remote_id: part.remote_id.clone(),
-            remote_id: None,
-            status,
-            origin,
-            base,
-            plm_values: values,
-            plm_modified: None,
-            created_at: now,
-            updated_at: now,
-            run_id: run.run_id.clone(),
-        };
-        if let Err(e) = engine.hold_lease(store, &clips[i].item).await {
-            results.push((i, Err(e)));
-            continue;
+        match prepare_create(engine, store, run, &clips[i], i, op).await {
+            Ok(Some(p)) => prepared.push(p),
+            Ok(None) => {}
+            Err(e) => results.push((i, Err(e))),
         }
-        let payload = serde_json::to_value(CreateIntent {
-            owner: engine.opts().owner.clone(),
-            link: link.clone(),
-            fields: fields.clone(),
-        })
-        .unwrap_or_default();
-        let journal = match store
-            .journal_begin(
-                &run.run_id,
-                JournalOp::CreateLink.as_str(),
-                &plm_system,
-                link_id.as_str(),
-                &payload,
-            )
-            .await
-        {
-            Ok(j) => j,
-            Err(e) => {
-                results.push((i, Err(e.into())));
-                continue;
-            }
-        };
-        prepared.push(PreparedCreate {
-            clip: i,
-            journal,
-            link,
-            new: NewLink {
-                part: part_revision(&part),
-                link_id,
-                fields,
-            },
-        });
     }
     results.extend(dispatch(engine, store, run, prepared).await);
     results
+}
+
+/// One link creation made ready to send: its fields mapped, the clip's lease held and the
+/// intent journaled (so a crash after the remote write is recovered, never duplicated).
+async fn prepare_create(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    clip: &Planned,
+    i: usize,
+    op: Op,
+) -> Result<Option<PreparedCreate>, EngineError> {
+    let Op::CreateLink {
+        link_id,
+        part,
+        origin,
+        status,
+        values,
+        base,
+    } = op
+    else {
+        return Ok(None);
+    };
+    let plm_system = engine.plm().system().to_string();
+    let asset = &clip.asset;
+    let fields = to_remote(engine, Entity::Link, &values)?;
+    let now = Utc::now();
+    let link = LinkRecord {
+        link_id: link_id.clone(),
+        dam_system: asset.system.clone(),
+        asset_id: asset.asset_id.clone(),
+        plm_system: plm_system.clone(),
+        part_number: part.number.clone(),
+        part_revision: part.revision.clone(),
+        part_remote_id: part.remote_id.clone(),
+        remote_id: None,
+        status,
+        origin,
+        base,
+        plm_values: values,
+        plm_modified: None,
+        created_at: now,
+        updated_at: now,
+        run_id: run.run_id.clone(),
+    };
+    engine.hold_lease(store, &clip.item).await?;
+    let payload = serde_json::to_value(CreateIntent {
+        owner: engine.opts().owner.clone(),
+        link: link.clone(),
+        fields: fields.clone(),
+    })
+    .unwrap_or_default();
+    let journal = store
+        .journal_begin(
+            &run.run_id,
+            JournalOp::CreateLink.as_str(),
+            &plm_system,
+            link_id.as_str(),
+            &payload,
+        )
+        .await?;
+    Ok(Some(PreparedCreate {
+        clip: i,
+        journal,
+        link,
+        new: NewLink {
+            part: part_revision(&part),
+            link_id,
+            fields,
+        },
+    }))
 }
 
 /// Stores the outcome of one link creation.

@@ -18,19 +18,9 @@ pub(crate) async fn recover(
         "recovering writes an interrupted run left pending"
     );
     let mut work = Vec::new();
-    let plm_system = engine.plm().system();
     let mut creates: Vec<(i64, CreateIntent)> = Vec::new();
     for entry in pending {
-        // Entries of other jobs sharing this state are theirs to recover.
-        let ours = match entry.operation() {
-            Some(JournalOp::CreateLink | JournalOp::UpdateLink) => entry.system == plm_system,
-            Some(JournalOp::WriteAsset) | None => entry
-                .payload
-                .get("plm_system")
-                .and_then(|v| v.as_str())
-                .is_none_or(|p| p.is_empty() || p == plm_system),
-        };
-        if !ours || !is_recoverable(engine, &entry) {
+        if !is_ours(engine, &entry) || !is_recoverable(engine, &entry) {
             continue;
         }
         // Another process recovering at the same time must not recover it too.
@@ -56,7 +46,7 @@ pub(crate) async fn recover(
         // did not land.
         if let Ok(intent) = serde_json::from_value::<WriteIntent>(entry.payload.clone()) {
             let plm_system = if intent.plm_system.is_empty() {
-                plm_system.to_string()
+                engine.plm().system().to_string()
             } else {
                 intent.plm_system
             };
@@ -68,48 +58,73 @@ pub(crate) async fn recover(
         }
         close_journal(store, entry.id, JournalState::Abandoned).await?;
     }
-
-    // Creations: look every pending link id up at once (the connector batches the lookup),
-    // adopt what the PLM has, abandon the rest (the re-plan creates them).
     if !creates.is_empty() {
-        let ids: Vec<_> = creates
-            .iter()
-            .map(|(_, i)| i.link.link_id.clone())
-            .collect();
-        let found = engine.plm().find_links(&ids).await?;
-        for (journal, intent) in creates {
-            match found.iter().find(|r| r.link_id == intent.link.link_id) {
-                Some(remote) => {
-                    let part = store
-                        .part(
-                            &intent.link.plm_system,
-                            &intent.link.part_number,
-                            &intent.link.part_revision,
-                        )
-                        .await?;
-                    if let Some(part) = part {
-                        engine
-                            .plm()
-                            .ensure_attached(&part_revision(&part), remote)
-                            .await?;
-                    }
-                    let mut link = intent.link.clone();
-                    settle_remote(engine, &mut link, remote);
-                    store.upsert_link(&link).await?;
-                    close_journal(store, journal, JournalState::Applied).await?;
-                    run.report.lock().await.recovered += 1;
-                }
-                None => close_journal(store, journal, JournalState::Abandoned).await?,
-            }
-            work.push(WorkItem {
-                plm_system: intent.link.plm_system,
-                dam_system: intent.link.dam_system,
-                asset_id: intent.link.asset_id,
-            });
-        }
+        work.extend(recover_creates(engine, store, run, creates).await?);
     }
     store.enqueue(&work).await?;
     Ok(())
+}
+
+/// Whether a journal entry is this job's: entries of other jobs sharing this state are theirs
+/// to recover.
+fn is_ours(engine: &SyncEngine, entry: &crate::state::JournalEntry) -> bool {
+    let plm_system = engine.plm().system();
+    match entry.operation() {
+        Some(JournalOp::CreateLink | JournalOp::UpdateLink) => entry.system == plm_system,
+        Some(JournalOp::WriteAsset) | None => entry
+            .payload
+            .get("plm_system")
+            .and_then(|v| v.as_str())
+            .is_none_or(|p| p.is_empty() || p == plm_system),
+    }
+}
+
+/// Creations: looks every pending link id up at once (the connector batches the lookup),
+/// adopts what the PLM has, abandons the rest; returns the clips to plan again (the re-plan
+/// creates what was abandoned).
+async fn recover_creates(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    creates: Vec<(i64, CreateIntent)>,
+) -> Result<Vec<WorkItem>, EngineError> {
+    let ids: Vec<_> = creates
+        .iter()
+        .map(|(_, i)| i.link.link_id.clone())
+        .collect();
+    let found = engine.plm().find_links(&ids).await?;
+    let mut work = Vec::with_capacity(creates.len());
+    for (journal, intent) in creates {
+        match found.iter().find(|r| r.link_id == intent.link.link_id) {
+            Some(remote) => {
+                let part = store
+                    .part(
+                        &intent.link.plm_system,
+                        &intent.link.part_number,
+                        &intent.link.part_revision,
+                    )
+                    .await?;
+                if let Some(part) = part {
+                    engine
+                        .plm()
+                        .ensure_attached(&part_revision(&part), remote)
+                        .await?;
+                }
+                let mut link = intent.link.clone();
+                settle_remote(engine, &mut link, remote);
+                store.upsert_link(&link).await?;
+                close_journal(store, journal, JournalState::Applied).await?;
+                run.report.lock().await.recovered += 1;
+            }
+            None => close_journal(store, journal, JournalState::Abandoned).await?,
+        }
+        work.push(WorkItem {
+            plm_system: intent.link.plm_system,
+            dam_system: intent.link.dam_system,
+            asset_id: intent.link.asset_id,
+        });
+    }
+    Ok(work)
 }
 
 /// An entry is this process's to recover when this process wrote it, when the process that
