@@ -6,9 +6,17 @@
 //!   them as the DAMs' files (so `partreel demo` ships this crate through `partreel-sim`);
 //!   `partreel-core`'s own tests check them.
 //! - [`props`] (feature `props`): property-test strategies for parsers of outside data.
+//! - [`mock`] (feature `mock`): the wiremock server with a catch-all that fails unexpected
+//!   requests; [`logs`] (feature `logs`): a log buffer for the no-secret-in-logs tests.
 #![deny(missing_docs)]
 
 pub mod fixtures;
 
 #[cfg(feature = "props")]
 pub mod props;
+
+#[cfg(feature = "mock")]
+pub mod mock;
+
+#[cfg(feature = "logs")]
+pub mod logs;

@@ -4,8 +4,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -13,7 +13,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
-use wiremock::matchers::{any, body_string_contains, header, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::oauth::{ClientAuthMethod, ClientCredentials, set_basic, set_bearer};
@@ -49,18 +49,7 @@ fn client(config: &HttpConfig) -> HttpClient {
     HttpClient::new("testsys", config, &RateLimitConfig::default()).expect("build the test client")
 }
 
-/// A wiremock server whose catch-all answers 418 and must never be hit.
-async fn server() -> MockServer {
-    let s = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .named("unexpected request")
-        .expect(0)
-        .mount(&s)
-        .await;
-    s
-}
+use partreel_testkit::mock::server;
 
 fn url(base: &str, p: &str) -> Url {
     Url::parse(&format!("{base}{p}")).expect("test url")
@@ -981,29 +970,7 @@ fn secret_refs_deserialize_from_configuration() {
 // (f) no secret reaches a log
 // ---------------------------------------------------------------------------------------------
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
-    }
-}
+use partreel_testkit::logs::Captured;
 
 // current_thread (the default): the scoped subscriber sees every task of this test.
 #[tokio::test]
@@ -1012,17 +979,8 @@ async fn no_secret_or_token_reaches_the_logs() {
     mount_token_endpoint(&s, &[TOKEN_1, TOKEN_2]).await;
     mount_api(&s, TOKEN_2).await;
     let buf = Captured::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        // Callsites first hit by a test thread without a subscriber cache "never";
-        // rebuild so this thread's subscriber sees every event.
-        tracing::callsite::rebuild_interest_cache();
+        let _guard = buf.install();
         let http = client(&fast());
         let auth = credentials(&s, ClientAuthMethod::Basic);
         http.send(Request::get(url(&s.uri(), "/api?q=1")), &auth)

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
 use partreel_connector::ConnectorError;
@@ -11,7 +10,7 @@ use partreel_connector::connector::{ChangeQuery, DamConnector};
 use partreel_connector::model::RemoteFields;
 use serde_json::{Value, json};
 use url::Url;
-use wiremock::matchers::{any, body_json, header, method, path, query_param};
+use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::AemClient;
@@ -30,16 +29,7 @@ const SCOPE: &str = "AdobeID,openid,read_organizations,additional_info.projected
 
 // ---------------------------------------------------------------- helpers
 
-async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .named("catch-all")
-        .mount(&server)
-        .await;
-    server
-}
+use partreel_testkit::mock::server;
 
 /// Fast retries and a generous rate limit.
 const FAST: &str = r#"
@@ -1004,21 +994,7 @@ fn defaults_follow_adobe_and_unknown_keys_are_refused() {
     assert!(bad.is_err());
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use partreel_testkit::logs::Captured;
 
 // current_thread (the default): the scoped subscriber sees every task of this test.
 #[tokio::test]
@@ -1032,23 +1008,13 @@ async fn no_token_or_secret_in_logs_errors_or_debug() {
         .mount(&s)
         .await;
     let buf = Captured::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     let (err, debug) = {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        // Callsites first hit by a test thread without a subscriber cache "never";
-        // rebuild so this thread's subscriber sees every event.
-        tracing::callsite::rebuild_interest_cache();
+        let _guard = buf.install();
         let (c, _d) = ims_client(&s);
         let err = c.get_asset(ASSET).await.expect_err("401 twice");
         (err, format!("{c:?}"))
     };
-    let text =
-        String::from_utf8_lossy(&buf.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned();
+    let text = buf.text();
     assert!(
         text.contains("credentials renewed"),
         "the capture worked: {text}"

@@ -10,7 +10,7 @@ use partreel_connector::connector::{ChangeQuery, DamConnector};
 use partreel_connector::http::oauth::ClientAuthMethod;
 use partreel_connector::model::RemoteFields;
 use serde_json::{Value, json};
-use wiremock::matchers::{any, body_string_contains, header, method, path, query_param};
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::config::{BuildContext, BynderAuthConfig, BynderConfig};
@@ -27,16 +27,7 @@ const METAPROPS_PATH: &str = "/api/v4/metaproperties/";
 
 // ---------------------------------------------------------------- helpers
 
-async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .named("catch-all")
-        .mount(&server)
-        .await;
-    server
-}
+use partreel_testkit::mock::server;
 
 /// Fast retries, a generous rate limit, 1 ms between write re-reads.
 const FAST: &str = r#"

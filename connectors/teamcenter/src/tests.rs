@@ -10,7 +10,7 @@ use partreel_connector::http::{HttpConfig, RateLimitConfig, RetryConfig};
 use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use wiremock::matchers::{any, body_partial_json, header, method, path};
+use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::{BuildContext, TeamcenterClient, TeamcenterConfig};
@@ -27,15 +27,7 @@ fn p(op: &str) -> String {
     format!("/tc/JsonRestServices/{op}")
 }
 
-async fn server() -> MockServer {
-    let s = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .mount(&s)
-        .await;
-    s
-}
+use partreel_testkit::mock::server;
 
 fn config(s: &MockServer) -> TeamcenterConfig {
     let text = format!(

@@ -6,8 +6,6 @@
 //! re-read on a stale `cestamp`; plus secret hygiene.
 //! Every server answers an unexpected request with 500 "unexpected request".
 
-use std::sync::{Arc, Mutex};
-
 use partreel_connector::PlmConnector;
 use partreel_connector::connector::ChangeQuery;
 use partreel_connector::error::ConnectorError;
@@ -16,7 +14,7 @@ use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{
-    any, body_json, body_partial_json, body_string_contains, header, method, path, query_param,
+    body_json, body_partial_json, body_string_contains, header, method, path, query_param,
     query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -37,15 +35,7 @@ const PART_ID: &str = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
 const DOC_ID: &str = "D0C0000000000000000000000000000A";
 const LINK: &str = "ptp-0123456789abcdef01234567";
 
-async fn server() -> MockServer {
-    let s = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .mount(&s)
-        .await;
-    s
-}
+use partreel_testkit::mock::server;
 
 fn fast_http() -> HttpConfig {
     HttpConfig {
@@ -915,22 +905,7 @@ fn validation_names_every_bad_key() {
     assert!(unknown.is_err(), "unknown auth keys are refused");
 }
 
-/// A log sink for one test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use partreel_testkit::logs::Captured;
 
 // current_thread (the default): the scoped subscriber sees every task of this test.
 #[tokio::test]
@@ -959,17 +934,8 @@ async fn no_password_cookie_or_csrf_token_in_logs_errors_or_debug() {
         .mount(&s)
         .await;
     let buf = Captured::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     let (err, debug) = {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        // Callsites first hit by a test thread without a subscriber cache "never";
-        // rebuild so this thread's subscriber sees every event.
-        tracing::callsite::rebuild_interest_cache();
+        let _guard = buf.install();
         let (_d, c) = client_with(&s, cas(), 100);
         let err = c
             .create_link(
@@ -981,7 +947,7 @@ async fn no_password_cookie_or_csrf_token_in_logs_errors_or_debug() {
             .unwrap_err();
         (err, format!("{c:?} {:?}", c.session()))
     };
-    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    let text = buf.text();
     assert!(
         text.contains("3DSpace session expired"),
         "the capture worked: {text}"

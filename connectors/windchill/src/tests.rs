@@ -10,7 +10,7 @@ use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{
-    any, basic_auth, body_json, header, method, path, query_param, query_param_is_missing,
+    basic_auth, body_json, header, method, path, query_param, query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -26,18 +26,14 @@ const PART_SELECT: &str = "ID,Number,Name,Revision,State,LastModified,Sku,Weight
 const LINK_SELECT: &str = "ID,LastModified,CreatedOn,PartreelLinkId,Prompt,PartreelStatus";
 const SINCE: &str = "2026-11-01T00:00:00.750Z";
 
+/// The mock server, with `DocMgmt/$metadata` answered: writes read the document types first;
+/// tests that care mount their own.
 async fn server() -> MockServer {
-    let s = MockServer::start().await;
-    // Writes read the document types first; tests that care mount their own `$metadata`.
+    let s = partreel_testkit::mock::server().await;
     Mock::given(method("GET"))
         .and(path(p("DocMgmt/$metadata")))
         .respond_with(ResponseTemplate::new(200).set_body_raw(DOC_EDMX, "application/xml"))
         .with_priority(100)
-        .mount(&s)
-        .await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
         .mount(&s)
         .await;
     s
