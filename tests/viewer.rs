@@ -1,7 +1,9 @@
 //! The viewer (`partreel serve`) end to end: the real binary over state from a real sync
 //! against the emulators, driven by Debian's headless Chromium; credentials (static tokens and
 //! OIDC JWTs against a JWKS served here); the media proxy's host list and Range handling;
-//! 404 pages. Chromium is required: without it these tests fail and say how to install it.
+//! 404 pages. Each test runs on SQLite state and, when `PARTREEL_TEST_DATABASE_URL` names a
+//! test database, again on PostgreSQL state (the daemons' shared deployment). Without Chromium
+//! the browser tests skip with one line, unless `PARTREEL_TEST_REQUIRE_CHROMIUM` is set.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,13 +19,14 @@ use axum::routing::get;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use partreel_core::model::{CanonicalValues, LinkId, LinkStatus, ProvenanceState, WatermarkStatus};
+use partreel_core::state::postgres::PostgresStore;
 use partreel_core::state::sqlite::SqliteStore;
 use partreel_core::state::{AssetRecord, LinkOrigin, LinkRecord, PartRecord, StateStore};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::util::{Env, bin};
+use crate::util::{Env, TestSchema, bin, database_url, set_state};
 
 /// Token the viewers in these tests accept.
 const TOKEN: &str = "viewer-e2e-token-7f3a";
@@ -51,7 +54,7 @@ fn sha256_hex(s: &str) -> String {
 }
 
 /// A viewer configuration file: `state` plus `[viewer]` with the test tokens and `extra`.
-fn write_viewer_config(dir: &Path, state: &Path, extra: &str) -> PathBuf {
+fn write_viewer_config(dir: &Path, state: &TestState, extra: &str) -> PathBuf {
     let path = dir.join("viewer.toml");
     let text = format!(
         "state = {state:?}\n\n[viewer]\nlisten = \"127.0.0.1:0\"\n{extra}\n\
@@ -59,7 +62,7 @@ fn write_viewer_config(dir: &Path, state: &Path, extra: &str) -> PathBuf {
          [[viewer.tokens]]\nname = \"old\"\nsha256 = \"{}\"\nexpires = \"2020-01-01T00:00:00Z\"\n",
         sha256_hex(TOKEN),
         sha256_hex(EXPIRED_TOKEN),
-        state = state.display().to_string(),
+        state = state.location(),
     );
     std::fs::write(&path, text).expect("write viewer config");
     path
@@ -73,9 +76,15 @@ struct Viewer {
 
 impl Viewer {
     async fn start(config: &Path) -> Viewer {
+        Viewer::start_with(config, &[]).await
+    }
+
+    /// [`Viewer::start`] with extra environment variables.
+    async fn start_with(config: &Path, env: &[(&str, &str)]) -> Viewer {
         let mut child = tokio::process::Command::new(bin())
             .args(["serve", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -312,10 +321,77 @@ async fn spawn_foreign(hits: Arc<AtomicUsize>) -> SocketAddr {
     spawn_server(app).await
 }
 
+/// The state stores the viewer's tests run on: SQLite always, PostgreSQL too when the test
+/// database is configured (`PARTREEL_TEST_DATABASE_URL`; one skip line otherwise).
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if let Some(url) = database_url() {
+        all.push(Backend::Postgres(url));
+    }
+    all
+}
+
+impl Backend {
+    /// A fresh state on this backend: the SQLite file `file`, or a schema of its own.
+    async fn state(&self, file: PathBuf) -> TestState {
+        eprintln!("viewer on {self:?}");
+        match self {
+            Backend::Sqlite => TestState::File(file),
+            Backend::Postgres(base) => TestState::Pg(TestSchema::create(base).await),
+        }
+    }
+}
+
+/// Where one test's state lives.
+enum TestState {
+    File(PathBuf),
+    Pg(TestSchema),
+}
+
+impl TestState {
+    /// The configuration's `state` value.
+    fn location(&self) -> String {
+        match self {
+            TestState::File(p) => p.display().to_string(),
+            TestState::Pg(schema) => schema.url(),
+        }
+    }
+
+    /// The store, for writing what the viewer will read.
+    async fn store(&self) -> Box<dyn StateStore> {
+        match self {
+            TestState::File(p) => Box::new(SqliteStore::open(p).expect("open state")),
+            TestState::Pg(schema) => Box::new(
+                PostgresStore::connect(&schema.url())
+                    .await
+                    .expect("connect state"),
+            ),
+        }
+    }
+
+    /// Points the sync configuration `config` at this state.
+    fn use_in(&self, config: &Path) {
+        set_state(config, &self.location());
+    }
+
+    /// Drops the PostgreSQL schema.
+    async fn finish(self) {
+        if let TestState::Pg(schema) = self {
+            schema.drop_schema().await;
+        }
+    }
+}
+
 /// A state file written through the store's own API: part `VP-1` rev `A` with one clip per
 /// `(asset_id, rendition_url)`.
-async fn seed_state(path: &Path, clips: &[(&str, String)]) {
-    let store = SqliteStore::open(path).expect("open state");
+async fn seed_state(state: &TestState, clips: &[(&str, String)]) {
+    let store = state.store().await;
     let now = Utc::now();
     store
         .upsert_parts(&[PartRecord {
@@ -390,84 +466,89 @@ async fn part_page_in_chromium_after_a_real_sync() {
     if chromium().is_none() {
         return;
     }
-    let env = Env::story().await;
-    let ids = env.sim.bynder_asset_ids();
-    // Find a story clip on TR-1001/B by syncing first, then poison its prompt and sync again.
-    env.sync(&[]).await;
-    let store = SqliteStore::open(&env.state_path()).expect("state");
-    let links = store
-        .links_for_part("windchill", "TR-1001", Some("B"))
-        .await
-        .expect("links");
-    assert!(links.len() >= 2, "story links on TR-1001/B: {links:?}");
-    let poisoned = links[0].asset_id.clone();
-    assert!(ids.contains(&poisoned));
-    drop(store);
-    env.sim.bynder_edit(&poisoned, "Prompt", Some(XSS_PROMPT));
-    env.sync(&[]).await;
+    for backend in backends() {
+        let env = Env::story().await;
+        let state = backend.state(env.state_path()).await;
+        state.use_in(&env.config);
+        let ids = env.sim.bynder_asset_ids();
+        // Find a story clip on TR-1001/B by syncing first, then poison its prompt and sync again.
+        env.sync(&[]).await;
+        let store = state.store().await;
+        let links = store
+            .links_for_part("windchill", "TR-1001", Some("B"))
+            .await
+            .expect("links");
+        assert!(links.len() >= 2, "story links on TR-1001/B: {links:?}");
+        let poisoned = links[0].asset_id.clone();
+        assert!(ids.contains(&poisoned));
+        drop(store);
+        env.sim.bynder_edit(&poisoned, "Prompt", Some(XSS_PROMPT));
+        env.sync(&[]).await;
 
-    let dam_host = env
-        .sim
-        .bynder
-        .root
-        .trim_start_matches("http://")
-        .to_string();
-    let config = write_viewer_config(
-        env.dir.path(),
-        &env.state_path(),
-        &format!("dam_hosts = [\"{dam_host}\"]"),
-    );
-    let viewer = Viewer::start(&config).await;
-    let page = format!(
-        "{}/parts/windchill/TR-1001/B?access_token={TOKEN}",
-        viewer.url
-    );
-    let dom = dump_dom(&page).await;
-
-    assert!(dom.contains("TR-1001 / B"), "part heading:\n{dom}");
-    assert!(
-        dom.contains("chase-sequence-v3"),
-        "story clip listed:\n{dom}"
-    );
-    assert!(dom.contains("spoiler-closeup"), "story clip listed:\n{dom}");
-    assert!(
-        dom.contains("data-kind=\"watermark_preserved\""),
-        "badge:\n{dom}"
-    );
-    // The prompt is text: escaped in the DOM, no <img> element made, no script ran.
-    assert!(
-        dom.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;"),
-        "{dom}"
-    );
-    assert!(
-        !dom.contains("<img src=\"x\""),
-        "HTML from a prompt became an element"
-    );
-    assert!(!dom.contains("<title>pwned"), "script from a prompt ran");
-    let videos = video_tags(&dom);
-    assert_eq!(videos.len(), links.len(), "one player per clip: {videos:?}");
-    for v in &videos {
-        // The page's script saw the element start loading its source.
-        assert!(
-            attr(v, "data-event").is_some(),
-            "no media event recorded: {v}"
+        let dam_host = env
+            .sim
+            .bynder
+            .root
+            .trim_start_matches("http://")
+            .to_string();
+        let config = write_viewer_config(
+            env.dir.path(),
+            &state,
+            &format!("dam_hosts = [\"{dam_host}\"]"),
         );
-        let src = attr(v, "src").expect("src").replace("&amp;", "&");
-        assert!(src.starts_with("/media/bynder/"), "{src}");
-        // The same signed URL delivers the DAM's bytes through the proxy, with Range.
-        let r = tokio::time::timeout(
-            Duration::from_secs(60),
-            viewer.get(&src, None, &[("Range", "bytes=0-15")]),
-        )
-        .await
-        .expect("the proxy (and the DAM emulator's file route) answered within 60 s");
-        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{src}");
-        let body = r.bytes().await.expect("body");
-        assert_eq!(body.len(), 16);
-        assert_eq!(&body[4..8], b"ftyp", "an ISO BMFF file from the DAM");
+        let viewer = Viewer::start(&config).await;
+        let page = format!(
+            "{}/parts/windchill/TR-1001/B?access_token={TOKEN}",
+            viewer.url
+        );
+        let dom = dump_dom(&page).await;
+
+        assert!(dom.contains("TR-1001 / B"), "part heading:\n{dom}");
+        assert!(
+            dom.contains("chase-sequence-v3"),
+            "story clip listed:\n{dom}"
+        );
+        assert!(dom.contains("spoiler-closeup"), "story clip listed:\n{dom}");
+        assert!(
+            dom.contains("data-kind=\"watermark_preserved\""),
+            "badge:\n{dom}"
+        );
+        // The prompt is text: escaped in the DOM, no <img> element made, no script ran.
+        assert!(
+            dom.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;"),
+            "{dom}"
+        );
+        assert!(
+            !dom.contains("<img src=\"x\""),
+            "HTML from a prompt became an element"
+        );
+        assert!(!dom.contains("<title>pwned"), "script from a prompt ran");
+        let videos = video_tags(&dom);
+        assert_eq!(videos.len(), links.len(), "one player per clip: {videos:?}");
+        for v in &videos {
+            // The page's script saw the element start loading its source.
+            assert!(
+                attr(v, "data-event").is_some(),
+                "no media event recorded: {v}"
+            );
+            let src = attr(v, "src").expect("src").replace("&amp;", "&");
+            assert!(src.starts_with("/media/bynder/"), "{src}");
+            // The same signed URL delivers the DAM's bytes through the proxy, with Range.
+            let r = tokio::time::timeout(
+                Duration::from_secs(60),
+                viewer.get(&src, None, &[("Range", "bytes=0-15")]),
+            )
+            .await
+            .expect("the proxy (and the DAM emulator's file route) answered within 60 s");
+            assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{src}");
+            let body = r.bytes().await.expect("body");
+            assert_eq!(body.len(), 16);
+            assert_eq!(&body[4..8], b"ftyp", "an ISO BMFF file from the DAM");
+        }
+        let shot = screenshot(&page, "viewer-part.png").await;
+        eprintln!("screenshot: {}", shot.display());
+        state.finish().await;
     }
-    let shot = screenshot(&page, "viewer-part.png").await;
-    eprintln!("screenshot: {}", shot.display());
 }
 
 /// A playable clip through the proxy: Chromium's `<video>` reaches `loadeddata`.
@@ -478,22 +559,25 @@ async fn video_plays_through_the_proxy_in_chromium() {
     }
     let foreign = spawn_foreign(Arc::new(AtomicUsize::new(0))).await;
     let dam = spawn_dam(foreign).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.db");
-    seed_state(&state, &[("PLAY-1", format!("http://{dam}/plain.webm"))]).await;
-    let config = write_viewer_config(dir.path(), &state, &format!("dam_hosts = [\"{dam}\"]"));
-    let viewer = Viewer::start(&config).await;
-    let page = format!("{}/parts/plm/VP-1/A?access_token={TOKEN}", viewer.url);
-    let dom = dump_dom(&page).await;
-    let videos = video_tags(&dom);
-    assert_eq!(videos.len(), 1, "{dom}");
-    assert_eq!(
-        attr(videos[0], "data-loaded"),
-        Some("true"),
-        "the <video> did not load its source: {}",
-        videos[0]
-    );
-    screenshot(&page, "viewer-playing.png").await;
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = backend.state(dir.path().join("state.db")).await;
+        seed_state(&state, &[("PLAY-1", format!("http://{dam}/plain.webm"))]).await;
+        let config = write_viewer_config(dir.path(), &state, &format!("dam_hosts = [\"{dam}\"]"));
+        let viewer = Viewer::start(&config).await;
+        let page = format!("{}/parts/plm/VP-1/A?access_token={TOKEN}", viewer.url);
+        let dom = dump_dom(&page).await;
+        let videos = video_tags(&dom);
+        assert_eq!(videos.len(), 1, "{dom}");
+        assert_eq!(
+            attr(videos[0], "data-loaded"),
+            Some("true"),
+            "the <video> did not load its source: {}",
+            videos[0]
+        );
+        screenshot(&page, "viewer-playing.png").await;
+        state.finish().await;
+    }
 }
 
 /// 401 without a credential, with a wrong one, with an expired static token, and for JWTs
@@ -513,71 +597,74 @@ async fn credentials_are_required_and_checked() {
         }),
     ))
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.db");
-    seed_state(&state, &[("C-1", "http://127.0.0.1:9/x.webm".into())]).await;
-    let config = write_viewer_config(
-        dir.path(),
-        &state,
-        &format!(
-            "[viewer.oidc]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"http://{idp}/jwks.json\"\n"
-        ),
-    );
-    let viewer = Viewer::start(&config).await;
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = backend.state(dir.path().join("state.db")).await;
+        seed_state(&state, &[("C-1", "http://127.0.0.1:9/x.webm".into())]).await;
+        let config = write_viewer_config(
+            dir.path(),
+            &state,
+            &format!(
+                "[viewer.oidc]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"http://{idp}/jwks.json\"\n"
+            ),
+        );
+        let viewer = Viewer::start(&config).await;
 
-    let jwt = |key: &str, kid: &str, iss: &str, aud: &str, exp_in: i64| {
-        let mut h = Header::new(Algorithm::ES256);
-        h.kid = Some(kid.into());
-        let claims = json!({"sub": "engineer@acme.test", "iss": iss, "aud": aud,
+        let jwt = |key: &str, kid: &str, iss: &str, aud: &str, exp_in: i64| {
+            let mut h = Header::new(Algorithm::ES256);
+            h.kid = Some(kid.into());
+            let claims = json!({"sub": "engineer@acme.test", "iss": iss, "aud": aud,
                             "exp": Utc::now().timestamp() + exp_in});
-        jsonwebtoken::encode(
-            &h,
-            &claims,
-            &EncodingKey::from_ec_der(&hex::decode(key).expect("hex")),
-        )
-        .expect("sign")
-    };
-    let good = jwt(KEY_A, "k1", ISSUER, AUDIENCE, 300);
-    let refused = [
-        (
-            "wrong audience",
-            jwt(KEY_A, "k1", ISSUER, "someone-else", 300),
-        ),
-        (
-            "wrong issuer",
-            jwt(KEY_A, "k1", "https://evil.test/", AUDIENCE, 300),
-        ),
-        ("expired", jwt(KEY_A, "k1", ISSUER, AUDIENCE, -3600)),
-        ("other key", jwt(KEY_B, "k1", ISSUER, AUDIENCE, 300)),
-        ("unknown kid", jwt(KEY_B, "k2", ISSUER, AUDIENCE, 300)),
-    ];
-    for path in [
-        "/",
-        "/parts/plm/VP-1/A",
-        "/api/v1/parts/plm/VP-1/A",
-        "/api/v1/openapi.json",
-    ] {
-        for (what, token) in [
-            ("no token", None),
-            ("wrong token", Some("not-the-token")),
-            ("expired token", Some(EXPIRED_TOKEN)),
-        ]
-        .into_iter()
-        .chain(refused.iter().map(|(w, t)| (*w, Some(t.as_str()))))
-        {
-            let r = viewer.get(path, token, &[]).await;
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}: {what}");
-            assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
-            let body = r.text().await.expect("body");
-            assert!(
-                !body.contains('<'),
-                "{path}: {what}: a 401 is never a page: {body}"
-            );
+            jsonwebtoken::encode(
+                &h,
+                &claims,
+                &EncodingKey::from_ec_der(&hex::decode(key).expect("hex")),
+            )
+            .expect("sign")
+        };
+        let good = jwt(KEY_A, "k1", ISSUER, AUDIENCE, 300);
+        let refused = [
+            (
+                "wrong audience",
+                jwt(KEY_A, "k1", ISSUER, "someone-else", 300),
+            ),
+            (
+                "wrong issuer",
+                jwt(KEY_A, "k1", "https://evil.test/", AUDIENCE, 300),
+            ),
+            ("expired", jwt(KEY_A, "k1", ISSUER, AUDIENCE, -3600)),
+            ("other key", jwt(KEY_B, "k1", ISSUER, AUDIENCE, 300)),
+            ("unknown kid", jwt(KEY_B, "k2", ISSUER, AUDIENCE, 300)),
+        ];
+        for path in [
+            "/",
+            "/parts/plm/VP-1/A",
+            "/api/v1/parts/plm/VP-1/A",
+            "/api/v1/openapi.json",
+        ] {
+            for (what, token) in [
+                ("no token", None),
+                ("wrong token", Some("not-the-token")),
+                ("expired token", Some(EXPIRED_TOKEN)),
+            ]
+            .into_iter()
+            .chain(refused.iter().map(|(w, t)| (*w, Some(t.as_str()))))
+            {
+                let r = viewer.get(path, token, &[]).await;
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}: {what}");
+                assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
+                let body = r.text().await.expect("body");
+                assert!(
+                    !body.contains('<'),
+                    "{path}: {what}: a 401 is never a page: {body}"
+                );
+            }
+            for (what, token) in [("static token", TOKEN), ("JWT", good.as_str())] {
+                let r = viewer.get(path, Some(token), &[]).await;
+                assert_eq!(r.status(), StatusCode::OK, "{path}: {what}");
+            }
         }
-        for (what, token) in [("static token", TOKEN), ("JWT", good.as_str())] {
-            let r = viewer.get(path, Some(token), &[]).await;
-            assert_eq!(r.status(), StatusCode::OK, "{path}: {what}");
-        }
+        state.finish().await;
     }
 }
 
@@ -593,9 +680,10 @@ async fn proxy_keeps_to_dam_hosts_and_serves_ranges() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.db");
-    seed_state(
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = backend.state(dir.path().join("state.db")).await;
+        seed_state(
         &state,
         &[
             ("PLAIN", format!("http://{dam}/plain.webm")),
@@ -615,131 +703,136 @@ async fn proxy_keeps_to_dam_hosts_and_serves_ranges() {
         ],
     )
     .await;
-    let config = write_viewer_config(
-        dir.path(),
-        &state,
-        &format!("dam_hosts = [\"{dam}\", \"{closed}\"]"),
-    );
-    let viewer = Viewer::start(&config).await;
-    let total = CLIP.len();
-    let media = |id: &str| format!("/media/dam/{id}");
-
-    for id in ["PLAIN", "RANGED"] {
-        let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
-        assert_eq!(r.status(), StatusCode::OK, "{id}");
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "video/webm");
-        assert_eq!(
-            r.bytes().await.expect("body").as_ref(),
-            CLIP,
-            "{id}: whole file"
+        let config = write_viewer_config(
+            dir.path(),
+            &state,
+            &format!("dam_hosts = [\"{dam}\", \"{closed}\"]"),
         );
-        for (range, start, end) in [
-            ("bytes=0-99", 0, 99),
-            ("bytes=100-", 100, total - 1),
-            ("bytes=1000-1999", 1000, 1999),
-        ] {
-            let r = viewer
-                .get(&media(id), Some(TOKEN), &[("Range", range)])
-                .await;
-            assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{id} {range}");
-            assert_eq!(
-                r.headers()[header::CONTENT_RANGE].to_str().expect("ascii"),
-                format!("bytes {start}-{end}/{total}"),
-                "{id} {range}"
-            );
-            let body = r.bytes().await.expect("body");
-            assert_eq!(body.as_ref(), &CLIP[start..=end], "{id} {range}");
-        }
-    }
-    let r = viewer
-        .get(
-            &media("PLAIN"),
-            Some(TOKEN),
-            &[("Range", &format!("bytes={total}-"))],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-    assert_eq!(
-        r.headers()[header::CONTENT_RANGE].to_str().expect("ascii"),
-        format!("bytes */{total}")
-    );
+        let viewer = Viewer::start(&config).await;
+        let total = CLIP.len();
+        let media = |id: &str| format!("/media/dam/{id}");
 
-    for id in ["FOREIGN", "REDIR-OUT"] {
-        let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{id}");
-        let body = r.text().await.expect("body");
-        assert!(body.contains("not a configured DAM host"), "{id}: {body}");
-    }
-    assert_eq!(
-        foreign_hits.load(Ordering::SeqCst),
-        0,
-        "the foreign host was contacted"
-    );
-    // An upstream refusal or a host that cannot be reached is a 502 that names neither the
-    // URL nor its signature.
-    for id in ["DENIED", "UNREACHABLE"] {
-        let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
-        assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "{id}");
-        let body = r.text().await.expect("body");
-        for secret in [
-            "X-Amz-Signature",
-            "5ec7e7519",
-            "AKIAPARTREEL",
-            "denied.webm",
-            "gone.webm",
-        ] {
-            assert!(!body.contains(secret), "{id}: {body}");
+        for id in ["PLAIN", "RANGED"] {
+            let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
+            assert_eq!(r.status(), StatusCode::OK, "{id}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "video/webm");
+            assert_eq!(
+                r.bytes().await.expect("body").as_ref(),
+                CLIP,
+                "{id}: whole file"
+            );
+            for (range, start, end) in [
+                ("bytes=0-99", 0, 99),
+                ("bytes=100-", 100, total - 1),
+                ("bytes=1000-1999", 1000, 1999),
+            ] {
+                let r = viewer
+                    .get(&media(id), Some(TOKEN), &[("Range", range)])
+                    .await;
+                assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{id} {range}");
+                assert_eq!(
+                    r.headers()[header::CONTENT_RANGE].to_str().expect("ascii"),
+                    format!("bytes {start}-{end}/{total}"),
+                    "{id} {range}"
+                );
+                let body = r.bytes().await.expect("body");
+                assert_eq!(body.as_ref(), &CLIP[start..=end], "{id} {range}");
+            }
         }
-        assert!(body.contains("server log"), "{id}: {body}");
+        let r = viewer
+            .get(
+                &media("PLAIN"),
+                Some(TOKEN),
+                &[("Range", &format!("bytes={total}-"))],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(
+            r.headers()[header::CONTENT_RANGE].to_str().expect("ascii"),
+            format!("bytes */{total}")
+        );
+
+        for id in ["FOREIGN", "REDIR-OUT"] {
+            let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{id}");
+            let body = r.text().await.expect("body");
+            assert!(body.contains("not a configured DAM host"), "{id}: {body}");
+        }
+        assert_eq!(
+            foreign_hits.load(Ordering::SeqCst),
+            0,
+            "the foreign host was contacted"
+        );
+        // An upstream refusal or a host that cannot be reached is a 502 that names neither the
+        // URL nor its signature.
+        for id in ["DENIED", "UNREACHABLE"] {
+            let r = viewer.get(&media(id), Some(TOKEN), &[]).await;
+            assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "{id}");
+            let body = r.text().await.expect("body");
+            for secret in [
+                "X-Amz-Signature",
+                "5ec7e7519",
+                "AKIAPARTREEL",
+                "denied.webm",
+                "gone.webm",
+            ] {
+                assert!(!body.contains(secret), "{id}: {body}");
+            }
+            assert!(body.contains("server log"), "{id}: {body}");
+        }
+        let r = viewer.get(&media("FTP"), Some(TOKEN), &[]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let body = r.text().await.expect("body");
+        assert!(
+            body.contains("ftp://") && body.contains("only http and https"),
+            "{body}"
+        );
+        let r = viewer.get(&media("REDIR-IN"), Some(TOKEN), &[]).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "a redirect within the DAM host is followed"
+        );
+        assert_eq!(r.bytes().await.expect("body").as_ref(), CLIP);
+        // The proxy needs a credential or a page's signature too.
+        let r = viewer.get(&media("PLAIN"), None, &[]).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        state.finish().await;
     }
-    let r = viewer.get(&media("FTP"), Some(TOKEN), &[]).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let body = r.text().await.expect("body");
-    assert!(
-        body.contains("ftp://") && body.contains("only http and https"),
-        "{body}"
-    );
-    let r = viewer.get(&media("REDIR-IN"), Some(TOKEN), &[]).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::OK,
-        "a redirect within the DAM host is followed"
-    );
-    assert_eq!(r.bytes().await.expect("body").as_ref(), CLIP);
-    // The proxy needs a credential or a page's signature too.
-    let r = viewer.get(&media("PLAIN"), None, &[]).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 /// Unknown part revision or clip: a 404 page that names what was not found.
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_part_or_clip_is_a_404_page_naming_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.db");
-    seed_state(&state, &[("C-1", "http://127.0.0.1:9/x.webm".into())]).await;
-    let config = write_viewer_config(dir.path(), &state, "");
-    let viewer = Viewer::start(&config).await;
-    for (path, says) in [
-        (
-            "/parts/plm/NOPE-404/Z",
-            "part revision plm / NOPE-404 / Z was not found",
-        ),
-        (
-            "/clips/dam/NO-SUCH-CLIP",
-            "clip dam / NO-SUCH-CLIP was not found",
-        ),
-        (
-            "/media/dam/NO-SUCH-CLIP",
-            "clip dam / NO-SUCH-CLIP was not found",
-        ),
-    ] {
-        let r = viewer.get(path, Some(TOKEN), &[]).await;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
-        let body = r.text().await.expect("body");
-        assert!(body.contains(says), "{path}: {body}");
+    for backend in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = backend.state(dir.path().join("state.db")).await;
+        seed_state(&state, &[("C-1", "http://127.0.0.1:9/x.webm".into())]).await;
+        let config = write_viewer_config(dir.path(), &state, "");
+        let viewer = Viewer::start(&config).await;
+        for (path, says) in [
+            (
+                "/parts/plm/NOPE-404/Z",
+                "part revision plm / NOPE-404 / Z was not found",
+            ),
+            (
+                "/clips/dam/NO-SUCH-CLIP",
+                "clip dam / NO-SUCH-CLIP was not found",
+            ),
+            (
+                "/media/dam/NO-SUCH-CLIP",
+                "clip dam / NO-SUCH-CLIP was not found",
+            ),
+        ] {
+            let r = viewer.get(path, Some(TOKEN), &[]).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+            let body = r.text().await.expect("body");
+            assert!(body.contains(says), "{path}: {body}");
+        }
+        let r = viewer.get("/parts/plm/VP-1/A", Some(TOKEN), &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        state.finish().await;
     }
-    let r = viewer.get("/parts/plm/VP-1/A", Some(TOKEN), &[]).await;
-    assert_eq!(r.status(), StatusCode::OK);
 }
 
 /// Every DAM's clips play through the proxy after a real sync: AEM's renditions are served
@@ -747,57 +840,102 @@ async fn unknown_part_or_clip_is_a_404_page_naming_it() {
 /// credentials (from the same configuration file), and Bynder's preview URLs without any.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_plays_each_dams_clips_with_that_dams_credentials() {
-    let env = Env::start(partreel_sim::SimConfig::default(), crate::util::fast()).await;
-    let report = env.sync(&[]).await;
-    let aem_report = env.sync(&["--job", "windchill-aem"]).await;
-    let mut text = std::fs::read_to_string(&env.config).expect("read config");
-    text.push_str(&format!(
+    for backend in backends() {
+        let env = Env::start(partreel_sim::SimConfig::default(), crate::util::fast()).await;
+        let state = backend.state(env.state_path()).await;
+        state.use_in(&env.config);
+        let report = env.sync(&[]).await;
+        let aem_report = env.sync(&["--job", "windchill-aem"]).await;
+        let mut text = std::fs::read_to_string(&env.config).expect("read config");
+        text.push_str(&format!(
         "\n[viewer]\nlisten = \"127.0.0.1:0\"\n\n[[viewer.tokens]]\nname = \"e2e\"\nsha256 = \"{}\"\n",
         sha256_hex(TOKEN)
     ));
-    std::fs::write(&env.config, text).expect("write config");
-    let links = {
-        let store = SqliteStore::open(&env.state_path()).expect("state");
-        store.links_page(None, 1000).await.expect("links")
-    };
-    let viewer = Viewer::start(&env.config).await;
-    for dam in ["aem", "bynder"] {
-        let link = links
+        std::fs::write(&env.config, text).expect("write config");
+        let links = {
+            let store = state.store().await;
+            store.links_page(None, 1000).await.expect("links")
+        };
+        let viewer = Viewer::start(&env.config).await;
+        for dam in ["aem", "bynder"] {
+            let link = links
+                .iter()
+                .find(|l| l.dam_system == dam)
+                .unwrap_or_else(|| {
+                    let systems: Vec<&str> = links.iter().map(|l| l.dam_system.as_str()).collect();
+                    panic!("a {dam} link after the story syncs: {systems:?} {report} {aem_report}")
+                });
+            // As the pages write it: one path segment (an AEM asset id is a path).
+            let media = format!("/media/{dam}/{}", link.asset_id.replace('/', "%2F"));
+            let r = viewer.get(&media, Some(TOKEN), &[]).await;
+            assert_eq!(r.status(), StatusCode::OK, "{media}");
+            let body = r.bytes().await.expect("body");
+            assert_eq!(
+                &body[4..8],
+                b"ftyp",
+                "{media}: an ISO BMFF file from the DAM"
+            );
+            let r = viewer
+                .get(&media, Some(TOKEN), &[("Range", "bytes=0-15")])
+                .await;
+            assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{media}");
+            assert_eq!(r.bytes().await.expect("body").len(), 16, "{media}");
+        }
+        // The AEM emulator refuses an unauthenticated fetch of the same rendition: the proxy's
+        // credentials are what made it play.
+        let aem = links
             .iter()
-            .find(|l| l.dam_system == dam)
-            .unwrap_or_else(|| {
-                let systems: Vec<&str> = links.iter().map(|l| l.dam_system.as_str()).collect();
-                panic!("a {dam} link after the story syncs: {systems:?} {report} {aem_report}")
-            });
-        // As the pages write it: one path segment (an AEM asset id is a path).
-        let media = format!("/media/{dam}/{}", link.asset_id.replace('/', "%2F"));
-        let r = viewer.get(&media, Some(TOKEN), &[]).await;
-        assert_eq!(r.status(), StatusCode::OK, "{media}");
-        let body = r.bytes().await.expect("body");
-        assert_eq!(
-            &body[4..8],
-            b"ftyp",
-            "{media}: an ISO BMFF file from the DAM"
-        );
-        let r = viewer
-            .get(&media, Some(TOKEN), &[("Range", "bytes=0-15")])
-            .await;
-        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{media}");
-        assert_eq!(r.bytes().await.expect("body").len(), 16, "{media}");
+            .find(|l| l.dam_system == "aem")
+            .expect("an aem link");
+        let store = state.store().await;
+        let url = store
+            .asset("aem", &aem.asset_id)
+            .await
+            .expect("asset")
+            .and_then(|a| a.rendition_url)
+            .expect("a rendition URL");
+        let plain = reqwest::get(&url).await.expect("GET rendition");
+        assert_eq!(plain.status(), StatusCode::UNAUTHORIZED, "{url}");
+        drop(store);
+        state.finish().await;
     }
-    // The AEM emulator refuses an unauthenticated fetch of the same rendition: the proxy's
-    // credentials are what made it play.
-    let aem = links
-        .iter()
-        .find(|l| l.dam_system == "aem")
-        .expect("an aem link");
-    let store = SqliteStore::open(&env.state_path()).expect("state");
-    let url = store
-        .asset("aem", &aem.asset_id)
+}
+
+/// On the daemons' PostgreSQL state the URL, password included, comes from the environment
+/// (`PARTREEL__STATE`, as for the daemon) and wins over the file's placeholder; a database
+/// without partreel's tables is refused, saying to run a sync first, and left without them.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_takes_the_state_url_from_the_environment() {
+    let Some(base) = database_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = Backend::Postgres(base.clone())
+        .state(dir.path().join("unused.db"))
+        .await;
+    let placeholder = TestState::File(PathBuf::from("postgres://partreel@127.0.0.1:9/none"));
+    let config = write_viewer_config(dir.path(), &placeholder, "");
+
+    // No tables yet: refused, nothing created.
+    let out = tokio::process::Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("PARTREEL__STATE", state.location())
+        .output()
         .await
-        .expect("asset")
-        .and_then(|a| a.rendition_url)
-        .expect("a rendition URL");
-    let plain = reqwest::get(&url).await.expect("GET rendition");
-    assert_eq!(plain.status(), StatusCode::UNAUTHORIZED, "{url}");
+        .expect("run partreel serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run a sync first"), "{err}");
+
+    seed_state(&state, &[("C-1", "http://127.0.0.1:9/x.webm".into())]).await;
+    let viewer = Viewer::start_with(&config, &[("PARTREEL__STATE", &state.location())]).await;
+    let r = viewer
+        .get("/api/v1/parts/plm/VP-1/A", Some(TOKEN), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("prompt of C-1"), "{body}");
+    drop(viewer);
+    state.finish().await;
 }

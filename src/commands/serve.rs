@@ -5,15 +5,17 @@
 //! is empty, the DAMs' API hosts are the only hosts the media proxy may fetch from. When the
 //! file configures DAM systems, their connectors are built (the whole file is loaded and
 //! checked then) so the media proxy fetches each DAM's renditions with that DAM's credentials.
+//! `state` is a SQLite file or a PostgreSQL URL (the daemons' shared state); either way the
+//! viewer opens it read-only and never creates it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use partreel_core::connector::DamConnector;
-use partreel_core::state::view::SqliteView;
+use partreel_core::state::view::{PostgresView, SqliteView, ViewStore};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -45,11 +47,33 @@ struct SystemKeys {
     base_url: Option<String>,
 }
 
+/// The environment override of `state` (the configuration's `PARTREEL__SECTION__KEY` scheme).
+const STATE_ENV: &str = "PARTREEL__STATE";
+
 /// System types that are DAMs.
 const DAM_TYPES: &[&str] = &["bynder", "aem"];
 
 fn default_state() -> String {
     "partreel.db".into()
+}
+
+/// Where the state the viewer reads lives.
+#[derive(Debug, Clone)]
+pub enum StateAt {
+    /// A SQLite state file.
+    File(PathBuf),
+    /// A PostgreSQL URL (`postgres://…`).
+    Url(String),
+}
+
+impl StateAt {
+    /// Opens the read-only view, with at most `connections` queries at once.
+    async fn open(&self, connections: usize) -> anyhow::Result<Arc<dyn ViewStore>> {
+        Ok(match self {
+            StateAt::File(path) => Arc::new(SqliteView::open(path, connections)?),
+            StateAt::Url(url) => Arc::new(PostgresView::connect(url, connections).await?),
+        })
+    }
 }
 
 /// A viewer serving in the background.
@@ -74,13 +98,13 @@ pub type Dams = BTreeMap<String, Arc<dyn DamConnector>>;
 
 /// Validates `cfg`, opens the state read-only, binds and serves in the background; the media
 /// proxy uses `dams`' credentials.
-pub async fn start(state: &Path, cfg: &ViewerConfig, dams: Dams) -> anyhow::Result<Running> {
+pub async fn start(state: &StateAt, cfg: &ViewerConfig, dams: Dams) -> anyhow::Result<Running> {
     let validated = cfg
         .validate()
         .map_err(|errs| anyhow::anyhow!("{} problem(s):\n  {}", errs.len(), errs.join("\n  ")))?;
-    let view = SqliteView::open(state, validated.query_connections)?;
+    let view = state.open(validated.query_connections).await?;
     let listen = validated.listen;
-    let st = Arc::new(ViewerState::new(Arc::new(view), validated)?.with_dams(dams));
+    let st = Arc::new(ViewerState::new(view, validated)?.with_dams(dams));
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("viewer: cannot listen on {listen}"))?;
@@ -115,7 +139,7 @@ fn dam_connectors(path: &Path, names: &[String]) -> anyhow::Result<Dams> {
         .collect()
 }
 
-fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig, Vec<String>)> {
+fn read(path: &Path) -> anyhow::Result<(StateAt, ViewerConfig, Vec<String>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read configuration {}", path.display()))?;
     let file: ServeFile =
@@ -124,18 +148,21 @@ fn read(path: &Path) -> anyhow::Result<(PathBuf, ViewerConfig, Vec<String>)> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let s = file.state.trim();
-    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        bail!(
-            "{}: state: the viewer reads SQLite state only",
-            path.display()
-        );
-    }
-    let state = Path::new(s.strip_prefix("sqlite://").unwrap_or(s));
-    let state = if state.is_absolute() {
-        state.to_path_buf()
+    // As for the daemon, the environment's PARTREEL__STATE wins (the URL with its password
+    // comes from a secret, the file holds a placeholder).
+    let from_env = std::env::var(STATE_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let s = from_env.as_deref().unwrap_or(&file.state).trim();
+    let state = if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        StateAt::Url(s.to_string())
     } else {
-        dir.join(state)
+        let file = Path::new(s.strip_prefix("sqlite://").unwrap_or(s));
+        StateAt::File(if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            dir.join(file)
+        })
     };
     let mut viewer = file.viewer;
     let dam_names: Vec<String> = file
@@ -197,5 +224,8 @@ pub async fn start_demo(
     };
     let (_, _, dam_names) = read(config)?;
     let dams = dam_connectors(config, &dam_names)?;
-    Ok((start(state, &cfg, dams).await?, token))
+    Ok((
+        start(&StateAt::File(state.to_path_buf()), &cfg, dams).await?,
+        token,
+    ))
 }

@@ -3,17 +3,23 @@
 //!
 //! Each check takes a fresh, empty store. A store's test module runs the whole suite with
 //! `conformance_suite!(fresh)`, where `async fn fresh() -> Option<impl Fixture>` opens a new
-//! store (or returns `None` to skip, after saying why).
+//! store (or returns `None` to skip, after saying why). The viewer's read side is part of the
+//! contract: the view checks write through the store and read through the [`ViewStore`] the
+//! fixture opens on the same state, as `partreel serve` does.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::view::ViewStore;
 use super::*;
 use crate::model::{LinkId, LinkStatus, ProvenanceState, WatermarkStatus};
 
 /// A fresh store and whatever keeps it alive (temporary folder, test schema).
+#[async_trait::async_trait]
 pub(crate) trait Fixture: Send + Sync {
     /// The store under test.
     fn store(&self) -> &dyn StateStore;
+    /// A read-only view of the same state, opened as the viewer opens it.
+    async fn view(&self) -> Box<dyn ViewStore>;
 }
 
 /// Generates one `#[tokio::test]` per check, in a `conformance` module, from `fresh`.
@@ -35,10 +41,12 @@ macro_rules! conformance_suite {
             journal_take_over_is_once,
             quarantine_counts_attempts_and_clears,
             runs_latest_first,
-            scratch_copy_is_independent
+            scratch_copy_is_independent;
+            view_search_part_and_clip,
+            view_orders_and_missing_rows
         );
     };
-    (@tests $fresh:ident; $($name:ident),* $(,)?) => {
+    (@tests $fresh:ident; $($name:ident),* ; $($view:ident),* $(,)?) => {
         mod conformance {
             use $crate::state::conformance::Fixture as _;
             $(
@@ -46,6 +54,14 @@ macro_rules! conformance_suite {
                 async fn $name() {
                     let Some(fx) = super::$fresh().await else { return };
                     $crate::state::conformance::$name(fx.store()).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $view() {
+                    let Some(fx) = super::$fresh().await else { return };
+                    let view = fx.view().await;
+                    $crate::state::conformance::$view(fx.store(), view.as_ref()).await;
                 }
             )*
         }
@@ -818,4 +834,188 @@ pub(crate) async fn scratch_copy_is_independent(s: &dyn StateStore) {
     );
     assert_eq!(s.journal_pending().await.expect("pending").len(), 1);
     assert!(s.runs(10).await.expect("runs").is_empty());
+}
+
+fn view_link(asset: &str, number: &str, revision: &str, status: LinkStatus) -> LinkRecord {
+    LinkRecord {
+        link_id: LinkId::new("bynder", asset, "wc", number, revision),
+        plm_system: "wc".into(),
+        part_number: number.into(),
+        status,
+        ..link("unused", asset, revision)
+    }
+}
+
+/// Search (part columns, clips' prompt, campaign and title; `%` and `_` taken literally;
+/// ASCII case ignored; empty lists all), a part revision, its revisions with live clip counts,
+/// its clips (retired last) and a clip with its part revisions.
+pub(crate) async fn view_search_part_and_clip(s: &dyn StateStore, v: &dyn ViewStore) {
+    let mut racer_b = part("P-1", "B", Some("SKU-P1"));
+    racer_b.name = "Racer 2".into();
+    s.upsert_parts(&[
+        part("P-1", "A", Some("SKU-P1")),
+        racer_b,
+        part("Q-7", "A", None),
+    ])
+    .await
+    .expect("parts");
+    let mut c1 = asset("c1");
+    c1.values = vals(&[("prompt", "desert chase"), ("campaign", "Summer_50%")]);
+    let mut c2 = asset("c2");
+    c2.values = vals(&[("prompt", "studio"), ("campaign", "Summer_50%")]);
+    s.upsert_assets(&[c1, c2], &[]).await.expect("assets");
+    for l in [
+        view_link("c1", "P-1", "B", LinkStatus::Active),
+        view_link("c2", "P-1", "B", LinkStatus::Retired),
+        view_link("c1", "P-1", "A", LinkStatus::Active),
+    ] {
+        s.upsert_link(&l).await.expect("link");
+    }
+
+    let numbers = |hits: Vec<view::PartHit>| {
+        hits.into_iter()
+            .map(|h| format!("{}/{}", h.number, h.revision))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        numbers(v.search("chase", 10).await.expect("prompt")),
+        ["P-1/A", "P-1/B"]
+    );
+    assert_eq!(
+        numbers(v.search("CHASE", 10).await.expect("case")),
+        ["P-1/A", "P-1/B"],
+        "ASCII case ignored"
+    );
+    assert_eq!(v.search("50%", 10).await.expect("campaign").len(), 2);
+    assert!(
+        v.search("5_%", 10).await.expect("escaped").is_empty(),
+        "_ and % are literal"
+    );
+    assert_eq!(
+        numbers(v.search("racer 2", 10).await.expect("name")),
+        ["P-1/B"]
+    );
+    assert_eq!(
+        numbers(v.search("Clip c2", 10).await.expect("title")),
+        ["P-1/B"]
+    );
+    assert_eq!(
+        numbers(v.search("", 10).await.expect("all")),
+        ["P-1/A", "P-1/B", "Q-7/A"]
+    );
+    assert_eq!(v.search("", 1).await.expect("limit").len(), 1);
+
+    let revs = v.part_revisions("wc", "P-1").await.expect("revs");
+    assert_eq!(
+        revs.iter()
+            .map(|r| (r.revision.as_str(), r.clip_count, r.sku.as_deref()))
+            .collect::<Vec<_>>(),
+        vec![("A", 1, Some("SKU-P1")), ("B", 1, Some("SKU-P1"))],
+        "retired links not counted"
+    );
+    let p = v
+        .part_revision("wc", "P-1", "B")
+        .await
+        .expect("part")
+        .expect("found");
+    assert_eq!(
+        (p.name.as_str(), p.remote_id.as_str(), p.modified),
+        ("Racer 2", "OR:P-1:B", at(1, 10))
+    );
+    assert_eq!(p.values.get("sku").map(String::as_str), Some("SKU-P1"));
+    assert_eq!(p.lifecycle_state.as_deref(), Some("RELEASED"));
+
+    let clips = v.links_of_part("wc", "P-1", "B").await.expect("links");
+    assert_eq!(clips.len(), 2);
+    assert_eq!(clips[0].link.asset_id, "c1");
+    assert_eq!(clips[1].link.status, LinkStatus::Retired, "retired last");
+    let c1 = clips[0].clip.as_ref().expect("asset joined");
+    assert_eq!(c1.prompt.as_deref(), Some("desert chase"));
+    assert_eq!(c1.campaign.as_deref(), Some("Summer_50%"));
+    assert_eq!(c1.version.as_deref(), Some("2"));
+    assert_eq!(c1.modified, at(3, 5));
+    assert!(c1.watermark_preserved);
+    assert_eq!(clips[0].link.created_at, at(1, 0));
+
+    let detail = v.clip("bynder", "c1").await.expect("clip").expect("found");
+    assert_eq!(detail.clip.title, "Clip c1");
+    assert_eq!(
+        detail
+            .links
+            .iter()
+            .map(|l| (
+                l.link.part_revision.as_str(),
+                l.part.as_ref().map(|p| p.clip_count)
+            ))
+            .collect::<Vec<_>>(),
+        vec![("A", Some(1)), ("B", Some(1))]
+    );
+    assert!(v.clip("bynder", "nope").await.expect("clip").is_none());
+    assert!(
+        v.part_revision("wc", "P-1", "Z")
+            .await
+            .expect("part")
+            .is_none()
+    );
+}
+
+/// Revision labels shorter first (`B` before `AA`); a link whose asset or part row is missing
+/// still shows, without it; a link's run end comes from the run history; links newest first.
+pub(crate) async fn view_orders_and_missing_rows(s: &dyn StateStore, v: &dyn ViewStore) {
+    s.upsert_parts(&[
+        part("P-2", "AA", None),
+        part("P-2", "B", None),
+        part("P-2", "A", None),
+    ])
+    .await
+    .expect("parts");
+    let revs = v.part_revisions("wc", "P-2").await.expect("revs");
+    assert_eq!(
+        revs.iter().map(|r| r.revision.as_str()).collect::<Vec<_>>(),
+        ["A", "B", "AA"]
+    );
+    assert_eq!(revs[0].sku, None, "empty SKU reads as none");
+
+    s.upsert_assets(&[asset("c5")], &[]).await.expect("asset");
+    s.run_started("r-done", at(4, 0), "{}")
+        .await
+        .expect("start");
+    s.run_finished("r-done", "ok", "{}").await.expect("finish");
+    let mut older = view_link("c5", "P-2", "A", LinkStatus::Active);
+    older.run_id = "r-done".into();
+    let mut newer = view_link("gone", "P-2", "A", LinkStatus::Active);
+    newer.updated_at = at(5, 0);
+    newer.run_id = "r-unknown".into();
+    s.upsert_link(&older).await.expect("link");
+    s.upsert_link(&newer).await.expect("link");
+    let clips = v.links_of_part("wc", "P-2", "A").await.expect("links");
+    assert_eq!(
+        clips
+            .iter()
+            .map(|c| c.link.asset_id.as_str())
+            .collect::<Vec<_>>(),
+        ["gone", "c5"],
+        "newest sync first"
+    );
+    assert!(clips[0].clip.is_none(), "no asset row: no clip");
+    assert_eq!(
+        clips[0].link.run_finished_at, None,
+        "run not in the history"
+    );
+    assert!(clips[1].link.run_finished_at.is_some(), "finished run");
+    assert_eq!(clips[1].link.synced_at, at(1, 0));
+
+    // A clip linked to a revision the state has no row for.
+    s.upsert_link(&view_link("c5", "P-9", "C", LinkStatus::Active))
+        .await
+        .expect("link");
+    let detail = v.clip("bynder", "c5").await.expect("clip").expect("found");
+    assert_eq!(
+        detail
+            .links
+            .iter()
+            .map(|l| (l.link.part_number.as_str(), l.part.is_some()))
+            .collect::<Vec<_>>(),
+        [("P-2", true), ("P-9", false)]
+    );
 }

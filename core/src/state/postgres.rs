@@ -41,6 +41,9 @@
 
 mod migrations;
 mod pool;
+mod view;
+
+pub use self::view::PostgresView;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -163,37 +166,66 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
 }
 
-impl PostgresStore {
-    /// Connects to `url` (`postgres://` or `postgresql://`), checks the database answers and
-    /// brings its schema up to date.
-    pub async fn connect(url: &str) -> Result<PostgresStore> {
+/// Connection settings parsed from a URL, with what messages about it may say.
+pub(super) struct Settings {
+    /// The driver's settings (with partreel's defaults for the connect timeout and the
+    /// application name).
+    pub config: tokio_postgres::Config,
+    /// The URL without its password.
+    pub location: String,
+    password: Option<Vec<u8>>,
+}
+
+impl Settings {
+    /// Parses `url` (`postgres://` or `postgresql://`).
+    pub fn parse(url: &str) -> Result<Settings> {
         let location = redact_url(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| StateError::Open {
             location: location.clone(),
             message: format!("not a usable PostgreSQL URL: {e}"),
         })?;
-        let password = config.get_password().map(<[u8]>::to_vec);
-        // Messages never carry the password, even if a driver message were to echo it.
-        let scrub = |message: String| match password.as_deref() {
-            Some(p) if !p.is_empty() => message.replace(String::from_utf8_lossy(p).as_ref(), "***"),
-            _ => message,
-        };
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("partreel");
         }
-        let mut first = pool::open(&config).await.map_err(|e| StateError::Open {
-            location: location.clone(),
-            message: scrub(format!("cannot connect: {}", describe(&e))),
-        })?;
+        let password = config.get_password().map(<[u8]>::to_vec);
+        Ok(Settings {
+            config,
+            location,
+            password,
+        })
+    }
+
+    /// An open error at this location; the message never carries the password, even if a
+    /// driver message were to echo it.
+    pub fn open_error(&self, message: String) -> StateError {
+        let message = match self.password.as_deref() {
+            Some(p) if !p.is_empty() => message.replace(String::from_utf8_lossy(p).as_ref(), "***"),
+            _ => message,
+        };
+        StateError::Open {
+            location: self.location.clone(),
+            message,
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`), checks the database answers and
+    /// brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<PostgresStore> {
+        let settings = Settings::parse(url)?;
+        let mut first = pool::open(&settings.config)
+            .await
+            .map_err(|e| settings.open_error(format!("cannot connect: {}", describe(&e))))?;
         migrations::migrate(&mut first)
             .await
-            .map_err(|e| StateError::Open {
-                location: location.clone(),
-                message: scrub(e.to_string()),
-            })?;
+            .map_err(|e| settings.open_error(e.to_string()))?;
+        let Settings {
+            config, location, ..
+        } = settings;
         Ok(PostgresStore {
             pool: Arc::new(Pool::new(config, location.clone(), MAX_CONNECTIONS, first)),
             location,

@@ -505,124 +505,18 @@ impl ViewStore for SqliteView {
 
 #[cfg(test)]
 mod tests {
-    //! The view over a store filled through the write API.
+    //! What only the SQLite view has to show: its connections are read-only and it never
+    //! creates a file. Its answers are checked by the stores' conformance suite
+    //! (`view_*` checks), against PostgreSQL too.
 
     use super::*;
-    use crate::model::{LinkId, ProvenanceState};
-    use crate::state::{AssetRecord, LinkRecord, PartRecord, StateStore};
-
-    fn part(number: &str, revision: &str, name: &str) -> PartRecord {
-        PartRecord {
-            system: "wc".into(),
-            number: number.into(),
-            revision: revision.into(),
-            remote_id: format!("OR:{number}{revision}"),
-            name: name.into(),
-            lifecycle_state: Some("RELEASED".into()),
-            sku: Some(format!("SKU-{number}")),
-            modified: Utc::now(),
-            values: CanonicalValues::new(),
-            first_seen: Utc::now(),
-        }
-    }
-
-    fn asset(id: &str, prompt: &str) -> AssetRecord {
-        AssetRecord {
-            system: "by".into(),
-            asset_id: id.into(),
-            title: format!("{id}.mp4"),
-            modified: Utc::now(),
-            version: None,
-            archived: false,
-            deleted: false,
-            rendition_url: Some(format!("http://dam.test/{id}.mp4")),
-            values: [
-                ("prompt".to_string(), prompt.to_string()),
-                ("campaign".to_string(), "Summer_50%".to_string()),
-            ]
-            .into_iter()
-            .collect(),
-            watermark: WatermarkStatus {
-                visible_field: Some(true),
-                provenance: ProvenanceState::Valid,
-                claim_generator: None,
-                ..Default::default()
-            },
-        }
-    }
-
-    fn link(asset: &str, number: &str, revision: &str, status: LinkStatus) -> LinkRecord {
-        LinkRecord {
-            link_id: LinkId::new("by", asset, "wc", number, revision),
-            dam_system: "by".into(),
-            asset_id: asset.into(),
-            plm_system: "wc".into(),
-            part_number: number.into(),
-            part_revision: revision.into(),
-            part_remote_id: "x".into(),
-            remote_id: None,
-            status,
-            origin: LinkOrigin::Tagged,
-            base: CanonicalValues::new(),
-            plm_values: CanonicalValues::new(),
-            plm_modified: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            run_id: "run-1".into(),
-        }
-    }
 
     #[tokio::test]
-    async fn view_reads_what_the_store_wrote_and_cannot_write() {
+    async fn view_cannot_write() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
-        store
-            .upsert_parts(&[part("P-1", "A", "Racer"), part("P-1", "B", "Racer 2")])
-            .await
-            .expect("parts");
-        store
-            .upsert_assets(&[asset("c1", "desert chase"), asset("c2", "studio")], &[])
-            .await
-            .expect("assets");
-        for l in [
-            link("c1", "P-1", "B", LinkStatus::Active),
-            link("c2", "P-1", "B", LinkStatus::Retired),
-            link("c1", "P-1", "A", LinkStatus::Active),
-        ] {
-            store.upsert_link(&l).await.expect("link");
-        }
         let view = store.view(2).expect("view");
-
-        let hits = view.search("chase", 10).await.expect("search");
-        assert_eq!(hits.len(), 2, "{hits:?}");
-        assert_eq!(view.search("50%", 10).await.expect("campaign").len(), 2);
-        assert!(view.search("5_%", 10).await.expect("escaped").is_empty());
-        assert_eq!(view.search("", 10).await.expect("all").len(), 2);
-
-        let revs = view.part_revisions("wc", "P-1").await.expect("revs");
-        assert_eq!(
-            revs.iter()
-                .map(|r| (r.revision.as_str(), r.clip_count))
-                .collect::<Vec<_>>(),
-            vec![("A", 1), ("B", 1)]
-        );
-        let clips = view.links_of_part("wc", "P-1", "B").await.expect("links");
-        assert_eq!(clips.len(), 2);
-        assert_eq!(clips[1].link.status, LinkStatus::Retired, "retired last");
-        let c1 = clips[0].clip.as_ref().expect("asset joined");
-        assert_eq!(c1.prompt.as_deref(), Some("desert chase"));
-        assert!(c1.watermark_preserved);
-
-        let detail = view.clip("by", "c1").await.expect("clip").expect("found");
-        assert_eq!(detail.links.len(), 2);
-        assert!(view.clip("by", "nope").await.expect("clip").is_none());
-        assert!(
-            view.part_revision("wc", "P-1", "Z")
-                .await
-                .expect("part")
-                .is_none()
-        );
-
+        assert!(view.search("", 10).await.expect("search").is_empty());
         let c = view.conns[0].lock().expect("lock");
         assert!(c.execute("DELETE FROM links", []).is_err(), "read-only");
     }

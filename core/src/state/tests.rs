@@ -219,9 +219,13 @@ struct SqliteFixture {
     store: SqliteStore,
 }
 
+#[async_trait::async_trait]
 impl super::conformance::Fixture for SqliteFixture {
     fn store(&self) -> &dyn StateStore {
         &self.store
+    }
+    async fn view(&self) -> Box<dyn super::view::ViewStore> {
+        Box::new(self.store.view(2).expect("open the view"))
     }
 }
 

@@ -221,4 +221,5 @@ pub trait ViewStore: Send + Sync {
     async fn clip(&self, dam_system: &str, asset_id: &str) -> Result<Option<ClipDetail>>;
 }
 
+pub use super::postgres::PostgresView;
 pub use super::sqlite_view::SqliteView;

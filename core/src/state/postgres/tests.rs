@@ -118,9 +118,17 @@ impl Drop for TestDb {
     }
 }
 
+#[async_trait::async_trait]
 impl Fixture for TestDb {
     fn store(&self) -> &dyn StateStore {
         self.pg()
+    }
+    async fn view(&self) -> Box<dyn crate::state::view::ViewStore> {
+        Box::new(
+            PostgresView::connect(&self.schema.url(), 2)
+                .await
+                .expect("open the view"),
+        )
     }
 }
 
@@ -371,4 +379,36 @@ fn redacts_passwords_in_urls() {
         "postgres://postgres@127.0.0.1:5432/test"
     );
     assert!(!redact_url("postgres://a:b c@[bad/x?password=z").contains("b c"));
+}
+
+/// The viewer's sessions are read-only, and it neither creates nor migrates a schema: an empty
+/// one is refused, saying to run a sync first, and stays empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_is_read_only_and_never_creates_state() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let err = PostgresView::connect(&schema.url(), 1)
+        .await
+        .expect_err("no state yet");
+    assert!(err.to_string().contains("run a sync first"), "{err}");
+    let tables: i64 = admin(&schema.base)
+        .await
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+            &[&schema.name],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(tables, 0, "the view created nothing");
+
+    let store = schema.connect().await;
+    drop(store);
+    let view = PostgresView::connect(&schema.url(), 1).await.expect("view");
+    let err = view
+        .execute_for_test("DELETE FROM links")
+        .await
+        .expect_err("read-only session");
+    assert!(err.to_string().contains("read-only"), "{err}");
 }
