@@ -14,6 +14,7 @@ mod manifest;
 mod postgres;
 mod provenance;
 mod provenance_sync;
+mod state_file;
 mod sync;
 mod teamcenter;
 mod threedx;

@@ -36,6 +36,7 @@ macro_rules! conformance_suite {
             lease_order_limit_and_finish,
             enqueue_all_assets_counts_new_items,
             requeue_while_leased_and_foreign_finish,
+            a_new_lease_clears_requeued,
             lease_renewal_holders_and_release,
             journal_pending_survives_until_closed,
             journal_take_over_is_once,
@@ -477,6 +478,29 @@ pub(crate) async fn observe_link_updates_and_queues_only_on_change(s: &dyn State
 }
 
 /// Leases: held against other owners until they expire, renewable by their owner, per pair.
+/// An item queued again while leased is marked requeued for its holder; whoever leases it
+/// next reads the newest change anyway, so the mark goes with the new lease and that
+/// holder's finish removes the item. (The stores once disagreed: SQLite kept the mark, so the
+/// item stayed queued and was planned once more for nothing.)
+pub(crate) async fn a_new_lease_clears_requeued(s: &dyn StateStore) {
+    s.enqueue(&[item("wc", "x")]).await.expect("enqueue");
+    // A lease of zero seconds runs out at once, as a dead process's does.
+    let held = s.lease_work("a", "wc", "b", 10, 0).await.expect("lease a");
+    assert_eq!(held, [item("wc", "x")]);
+    s.enqueue(&[item("wc", "x")])
+        .await
+        .expect("requeue while leased");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let taken = s.lease_work("b", "wc", "b", 10, 60).await.expect("lease b");
+    assert_eq!(taken, held, "the run-out lease is taken over");
+    s.finish_work("b", &taken[0]).await.expect("finish b");
+    assert_eq!(
+        s.work_len().await.expect("len"),
+        0,
+        "b read the newest change: nothing left to plan"
+    );
+}
+
 pub(crate) async fn leases_exclude_other_owners_until_expiry(s: &dyn StateStore) {
     s.enqueue(&[item("wc", "1"), item("wc", "2")])
         .await

@@ -8,6 +8,7 @@
 
 pub mod owner;
 pub mod postgres;
+mod rules;
 pub mod sqlite;
 mod sqlite_view;
 pub mod view;

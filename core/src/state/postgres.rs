@@ -728,15 +728,13 @@ impl StateStore for PostgresStore {
         };
         const T: &str = "links";
         let known: Option<String> = col(&row, T, "remote_id")?;
-        if let Some(known) = known.filter(|k| !k.is_empty() && k != remote_id) {
+        if let Some(known) = super::rules::other_record(known, remote_id) {
             c.rollback().await.map_err(q)?;
             return Ok(Observed::OtherRecord(known));
         }
         let seen: Option<DateTime<Utc>> = col(&row, T, "plm_modified")?;
         let seen_vals: CanonicalValues = json(&row, T, "plm_vals")?;
-        // An echo only when the values are the same too (see the SQLite store); times compare
-        // at the stored precision, as their fixed-width text would.
-        if seen.map(super::fmt_time) == Some(super::fmt_time(modified)) && &seen_vals == values {
+        if super::rules::is_echo(seen, &seen_vals, modified, values) {
             c.rollback().await.map_err(q)?;
             return Ok(Observed::Known);
         }

@@ -27,48 +27,7 @@ use super::{
 };
 use crate::model::{CanonicalValues, LinkId, LinkStatus, WatermarkStatus};
 
-/// Schema version written in `meta`; bump with a migration when tables change.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cursors (
-  system TEXT NOT NULL, stream TEXT NOT NULL, at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  PRIMARY KEY (system, stream));
-CREATE TABLE IF NOT EXISTS parts (
-  system TEXT NOT NULL, number TEXT NOT NULL, revision TEXT NOT NULL, remote_id TEXT NOT NULL,
-  name TEXT NOT NULL, lifecycle_state TEXT, sku TEXT, modified TEXT NOT NULL, vals TEXT NOT NULL,
-  first_seen TEXT NOT NULL, PRIMARY KEY (system, number, revision));
-CREATE INDEX IF NOT EXISTS parts_by_sku ON parts (system, sku);
-CREATE TABLE IF NOT EXISTS assets (
-  system TEXT NOT NULL, asset_id TEXT NOT NULL, title TEXT NOT NULL, modified TEXT NOT NULL,
-  version TEXT, archived INTEGER NOT NULL, deleted INTEGER NOT NULL, rendition_url TEXT,
-  vals TEXT NOT NULL, watermark TEXT NOT NULL, last_scan TEXT, PRIMARY KEY (system, asset_id));
-CREATE TABLE IF NOT EXISTS links (
-  link_id TEXT PRIMARY KEY, dam_system TEXT NOT NULL, asset_id TEXT NOT NULL,
-  plm_system TEXT NOT NULL, part_number TEXT NOT NULL, part_revision TEXT NOT NULL,
-  part_remote_id TEXT NOT NULL, remote_id TEXT, status TEXT NOT NULL, origin TEXT NOT NULL,
-  base TEXT NOT NULL, plm_vals TEXT NOT NULL, plm_modified TEXT, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL, run_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS links_by_asset ON links (dam_system, asset_id);
-CREATE INDEX IF NOT EXISTS links_by_part ON links (plm_system, part_number, part_revision);
-CREATE TABLE IF NOT EXISTS work (
-  plm_system TEXT NOT NULL, dam_system TEXT NOT NULL, asset_id TEXT NOT NULL,
-  enqueued_at TEXT NOT NULL, leased_by TEXT, lease_until TEXT,
-  requeued INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (plm_system, dam_system, asset_id));
-CREATE TABLE IF NOT EXISTS journal (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, op TEXT NOT NULL,
-  system TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS journal_pending ON journal (state) WHERE state = 'pending';
-CREATE TABLE IF NOT EXISTS quarantine (
-  system TEXT NOT NULL, record_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
-  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, attempts INTEGER NOT NULL,
-  run_id TEXT NOT NULL, PRIMARY KEY (system, record_id));
-CREATE TABLE IF NOT EXISTS runs (
-  run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, report TEXT);
-"#;
+mod migrations;
 
 /// The SQLite state store.
 #[derive(Clone)]
@@ -255,35 +214,37 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(q)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(q)?;
-        conn.execute_batch(SCHEMA).map_err(q)?;
-        let version: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(q)?
-            .and_then(|v| v.parse().ok());
-        match version {
-            None => {
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    params![SCHEMA_VERSION.to_string()],
-                )
-                .map_err(q)?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StateError::Query(format!(
-                    "the state file was written by a newer partreel (schema {v}, this one knows {SCHEMA_VERSION})"
-                )));
-            }
-            Some(_) => {}
-        }
+        migrations::migrate(&mut conn).map_err(|e| match e {
+            migrations::MigrateError::Db(e) => q(e),
+            too_new => StateError::Query(too_new.to_string()),
+        })?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path,
             scratch: None,
+        })
+    }
+
+    /// The schema version this build migrates state files to.
+    pub fn schema_version() -> i64 {
+        migrations::latest()
+    }
+
+    /// The schema version recorded in this store's file (after opening: the latest).
+    pub fn file_schema_version(&self) -> Result<i64> {
+        self.blocking(|c| {
+            let v: String = c
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(q)?;
+            v.parse().map_err(|_| StateError::Corrupt {
+                table: "meta",
+                column: "value",
+                message: format!("schema_version is not a number: {v}"),
+            })
         })
     }
 
@@ -296,6 +257,24 @@ impl SqliteStore {
         // A panic while holding the lock would leave a half-used connection; SQLite's own
         // transaction rollback keeps the data consistent, so go on with it.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the connection, off the async workers. SQLite calls block: waiting for
+    /// this store's connection (other tasks of this process), for another process's write
+    /// lock (up to `[sync] state_wait_secs`), for the disk. On the multi-thread runtime the
+    /// worker first hands its other tasks to a new worker (`block_in_place`), so they keep
+    /// running — HTTP requests in flight, lease renewals, the daemon's endpoints. Unlike
+    /// `spawn_blocking` (the viewer's read-only view uses it), the calls borrow their
+    /// arguments instead of copying every record. On a current-thread runtime (tests,
+    /// one-shot tools) there is no other worker and `f` runs in place.
+    fn blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let run = || f(&mut self.lock());
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
     }
 }
 
@@ -471,163 +450,171 @@ fn enqueue_tx(tx: &Connection, items: &[WorkItem], now: &str) -> Result<()> {
 #[async_trait]
 impl StateStore for SqliteStore {
     async fn cursor(&self, system: &str, stream: &str) -> Result<Option<DateTime<Utc>>> {
-        let c = self.lock();
-        let at: Option<String> = c
-            .query_row(
-                "SELECT at FROM cursors WHERE system = ?1 AND stream = ?2",
-                params![system, stream],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(q)?;
-        at.map(|t| time_col(&t, "cursors", "at")).transpose()
+        self.blocking(|c| {
+            let at: Option<String> = c
+                .query_row(
+                    "SELECT at FROM cursors WHERE system = ?1 AND stream = ?2",
+                    params![system, stream],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(q)?;
+            at.map(|t| time_col(&t, "cursors", "at")).transpose()
+        })
     }
 
     async fn set_cursor(&self, system: &str, stream: &str, at: DateTime<Utc>) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            "INSERT INTO cursors (system, stream, at, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (system, stream) DO UPDATE SET at = excluded.at, updated_at = excluded.updated_at",
-            params![system, stream, fmt_time(at), fmt_time(Utc::now())],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            c.execute(
+                "INSERT INTO cursors (system, stream, at, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (system, stream) DO UPDATE SET at = excluded.at, updated_at = excluded.updated_at",
+                params![system, stream, fmt_time(at), fmt_time(Utc::now())],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn part(&self, system: &str, number: &str, revision: &str) -> Result<Option<PartRecord>> {
-        let c = self.lock();
-        let row = c
-            .query_row(
-                &format!("SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 AND revision = ?3"),
-                params![system, number, revision],
-                part_from_row,
-            )
-            .optional()
-            .map_err(q)?;
-        row.map(part_decode).transpose()
+        self.blocking(|c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 AND revision = ?3"),
+                    params![system, number, revision],
+                    part_from_row,
+                )
+                .optional()
+                .map_err(q)?;
+            row.map(part_decode).transpose()
+        })
     }
 
     async fn parts_by_number(&self, system: &str, number: &str) -> Result<Vec<PartRecord>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(&format!(
-                "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 ORDER BY length(revision), revision"
-            ))
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![system, number], part_from_row)
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter().map(part_decode).collect()
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 ORDER BY length(revision), revision"
+                ))
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![system, number], part_from_row)
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter().map(part_decode).collect()
+        })
     }
 
     async fn parts_by_sku(&self, system: &str, sku: &str) -> Result<Vec<PartRecord>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(&format!(
-                "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND sku = ?2 ORDER BY number, length(revision), revision"
-            ))
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![system, sku], part_from_row)
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter().map(part_decode).collect()
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND sku = ?2 ORDER BY number, length(revision), revision"
+                ))
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![system, sku], part_from_row)
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter().map(part_decode).collect()
+        })
     }
 
     async fn upsert_parts(&self, parts: &[PartRecord]) -> Result<()> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO parts ({PART_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (system, number, revision) DO UPDATE SET remote_id = excluded.remote_id,
-                       name = excluded.name, lifecycle_state = excluded.lifecycle_state, sku = excluded.sku,
-                       modified = excluded.modified, vals = excluded.vals"
-                ))
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(q)?;
-            for p in parts {
-                stmt.execute(params![
-                    p.system,
-                    p.number,
-                    p.revision,
-                    p.remote_id,
-                    p.name,
-                    p.lifecycle_state,
-                    p.sku,
-                    fmt_time(p.modified),
-                    to_json(&p.values),
-                    fmt_time(p.first_seen),
-                ])
-                .map_err(q)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO parts ({PART_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (system, number, revision) DO UPDATE SET remote_id = excluded.remote_id,
+                           name = excluded.name, lifecycle_state = excluded.lifecycle_state, sku = excluded.sku,
+                           modified = excluded.modified, vals = excluded.vals"
+                    ))
+                    .map_err(q)?;
+                for p in parts {
+                    stmt.execute(params![
+                        p.system,
+                        p.number,
+                        p.revision,
+                        p.remote_id,
+                        p.name,
+                        p.lifecycle_state,
+                        p.sku,
+                        fmt_time(p.modified),
+                        to_json(&p.values),
+                        fmt_time(p.first_seen),
+                    ])
+                    .map_err(q)?;
+                }
             }
-        }
-        tx.commit().map_err(q)
+            tx.commit().map_err(q)
+        })
     }
 
     async fn asset(&self, system: &str, asset_id: &str) -> Result<Option<AssetRecord>> {
-        let c = self.lock();
-        let row = c
-            .query_row(
-                &format!("SELECT {ASSET_COLS} FROM assets WHERE system = ?1 AND asset_id = ?2"),
-                params![system, asset_id],
-                asset_from_row,
-            )
-            .optional()
-            .map_err(q)?;
-        row.map(asset_decode).transpose()
+        self.blocking(|c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {ASSET_COLS} FROM assets WHERE system = ?1 AND asset_id = ?2"),
+                    params![system, asset_id],
+                    asset_from_row,
+                )
+                .optional()
+                .map_err(q)?;
+            row.map(asset_decode).transpose()
+        })
     }
 
     async fn upsert_assets(&self, assets: &[AssetRecord], enqueue_for: &[String]) -> Result<()> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO assets ({ASSET_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (system, asset_id) DO UPDATE SET title = excluded.title,
-                       modified = excluded.modified, version = excluded.version, archived = excluded.archived,
-                       deleted = excluded.deleted, rendition_url = excluded.rendition_url,
-                       vals = excluded.vals, watermark = excluded.watermark"
-                ))
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(q)?;
-            for a in assets {
-                stmt.execute(params![
-                    a.system,
-                    a.asset_id,
-                    a.title,
-                    fmt_time(a.modified),
-                    a.version,
-                    a.archived as i64,
-                    a.deleted as i64,
-                    a.rendition_url,
-                    to_json(&a.values),
-                    to_json(&a.watermark),
-                ])
-                .map_err(q)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO assets ({ASSET_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (system, asset_id) DO UPDATE SET title = excluded.title,
+                           modified = excluded.modified, version = excluded.version, archived = excluded.archived,
+                           deleted = excluded.deleted, rendition_url = excluded.rendition_url,
+                           vals = excluded.vals, watermark = excluded.watermark"
+                    ))
+                    .map_err(q)?;
+                for a in assets {
+                    stmt.execute(params![
+                        a.system,
+                        a.asset_id,
+                        a.title,
+                        fmt_time(a.modified),
+                        a.version,
+                        a.archived as i64,
+                        a.deleted as i64,
+                        a.rendition_url,
+                        to_json(&a.values),
+                        to_json(&a.watermark),
+                    ])
+                    .map_err(q)?;
+                }
             }
-        }
-        if !enqueue_for.is_empty() {
-            let items: Vec<WorkItem> = assets
-                .iter()
-                .flat_map(|a| {
-                    enqueue_for.iter().map(|plm| WorkItem {
-                        plm_system: plm.clone(),
-                        dam_system: a.system.clone(),
-                        asset_id: a.asset_id.clone(),
+            if !enqueue_for.is_empty() {
+                let items: Vec<WorkItem> = assets
+                    .iter()
+                    .flat_map(|a| {
+                        enqueue_for.iter().map(|plm| WorkItem {
+                            plm_system: plm.clone(),
+                            dam_system: a.system.clone(),
+                            asset_id: a.asset_id.clone(),
+                        })
                     })
-                })
-                .collect();
-            enqueue_tx(&tx, &items, &fmt_time(Utc::now()))?;
-        }
-        tx.commit().map_err(q)
+                    .collect();
+                enqueue_tx(&tx, &items, &fmt_time(Utc::now()))?;
+            }
+            tx.commit().map_err(q)
+        })
     }
 
     async fn linked_assets(
@@ -636,39 +623,41 @@ impl StateStore for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT DISTINCT asset_id FROM links WHERE dam_system = ?1 AND asset_id > ?2
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT DISTINCT asset_id FROM links WHERE dam_system = ?1 AND asset_id > ?2
                  AND status != 'retired' ORDER BY asset_id LIMIT ?3",
-            )
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![dam, after.unwrap_or(""), limit as i64], |r| {
-                r.get(0)
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(q)?;
-        Ok(rows)
+                )
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![dam, after.unwrap_or(""), limit as i64], |r| {
+                    r.get(0)
+                })
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(q)?;
+            Ok(rows)
+        })
     }
 
     async fn mark_seen(&self, dam: &str, asset_ids: &[String], scan: &str) -> Result<()> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE assets SET last_scan = ?3 WHERE system = ?1 AND asset_id = ?2",
-                )
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(q)?;
-            for id in asset_ids {
-                stmt.execute(params![dam, id, scan]).map_err(q)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "UPDATE assets SET last_scan = ?3 WHERE system = ?1 AND asset_id = ?2",
+                    )
+                    .map_err(q)?;
+                for id in asset_ids {
+                    stmt.execute(params![dam, id, scan]).map_err(q)?;
+                }
             }
-        }
-        tx.commit().map_err(q)
+            tx.commit().map_err(q)
+        })
     }
 
     async fn unseen_linked_assets(
@@ -678,70 +667,74 @@ impl StateStore for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT DISTINCT l.asset_id FROM links l LEFT JOIN assets a
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT DISTINCT l.asset_id FROM links l LEFT JOIN assets a
                    ON a.system = l.dam_system AND a.asset_id = l.asset_id
                  WHERE l.dam_system = ?1 AND l.status != 'retired' AND l.asset_id > ?3
                    AND (a.last_scan IS NULL OR a.last_scan != ?2)
                  ORDER BY l.asset_id LIMIT ?4",
-            )
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![dam, scan, after.unwrap_or(""), limit as i64], |r| {
-                r.get(0)
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(q)?;
-        Ok(rows)
+                )
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![dam, scan, after.unwrap_or(""), limit as i64], |r| {
+                    r.get(0)
+                })
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(q)?;
+            Ok(rows)
+        })
     }
 
     async fn links_page(&self, after: Option<&LinkId>, limit: usize) -> Result<Vec<LinkRecord>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(&format!(
-                "SELECT {LINK_COLS} FROM links WHERE link_id > ?1 ORDER BY link_id LIMIT ?2"
-            ))
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(
-                params![after.map(|l| l.as_str()).unwrap_or(""), limit as i64],
-                link_from_row,
-            )
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter().map(link_decode).collect()
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {LINK_COLS} FROM links WHERE link_id > ?1 ORDER BY link_id LIMIT ?2"
+                ))
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(
+                    params![after.map(|l| l.as_str()).unwrap_or(""), limit as i64],
+                    link_from_row,
+                )
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter().map(link_decode).collect()
+        })
     }
 
     async fn link(&self, id: &LinkId) -> Result<Option<LinkRecord>> {
-        let c = self.lock();
-        let row = c
-            .query_row(
-                &format!("SELECT {LINK_COLS} FROM links WHERE link_id = ?1"),
-                params![id.as_str()],
-                link_from_row,
-            )
-            .optional()
-            .map_err(q)?;
-        row.map(link_decode).transpose()
+        self.blocking(|c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {LINK_COLS} FROM links WHERE link_id = ?1"),
+                    params![id.as_str()],
+                    link_from_row,
+                )
+                .optional()
+                .map_err(q)?;
+            row.map(link_decode).transpose()
+        })
     }
 
     async fn links_for_asset(&self, dam: &str, asset_id: &str) -> Result<Vec<LinkRecord>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(&format!(
-                "SELECT {LINK_COLS} FROM links WHERE dam_system = ?1 AND asset_id = ?2 ORDER BY link_id"
-            ))
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![dam, asset_id], link_from_row)
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter().map(link_decode).collect()
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {LINK_COLS} FROM links WHERE dam_system = ?1 AND asset_id = ?2 ORDER BY link_id"
+                ))
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![dam, asset_id], link_from_row)
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter().map(link_decode).collect()
+        })
     }
 
     async fn links_for_part(
@@ -750,65 +743,67 @@ impl StateStore for SqliteStore {
         number: &str,
         revision: Option<&str>,
     ) -> Result<Vec<LinkRecord>> {
-        let c = self.lock();
-        let rows = match revision {
-            Some(rev) => {
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        "SELECT {LINK_COLS} FROM links WHERE plm_system = ?1 AND part_number = ?2 AND part_revision = ?3 ORDER BY link_id"
-                    ))
-                    .map_err(q)?;
-                stmt.query_map(params![plm, number, rev], link_from_row)
-                    .map_err(q)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(q)?
-            }
-            None => {
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        "SELECT {LINK_COLS} FROM links WHERE plm_system = ?1 AND part_number = ?2 ORDER BY link_id"
-                    ))
-                    .map_err(q)?;
-                stmt.query_map(params![plm, number], link_from_row)
-                    .map_err(q)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(q)?
-            }
-        };
-        rows.into_iter().map(link_decode).collect()
+        self.blocking(|c| {
+            let rows = match revision {
+                Some(rev) => {
+                    let mut stmt = c
+                        .prepare_cached(&format!(
+                            "SELECT {LINK_COLS} FROM links WHERE plm_system = ?1 AND part_number = ?2 AND part_revision = ?3 ORDER BY link_id"
+                        ))
+                        .map_err(q)?;
+                    stmt.query_map(params![plm, number, rev], link_from_row)
+                        .map_err(q)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map_err(q)?
+                }
+                None => {
+                    let mut stmt = c
+                        .prepare_cached(&format!(
+                            "SELECT {LINK_COLS} FROM links WHERE plm_system = ?1 AND part_number = ?2 ORDER BY link_id"
+                        ))
+                        .map_err(q)?;
+                    stmt.query_map(params![plm, number], link_from_row)
+                        .map_err(q)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map_err(q)?
+                }
+            };
+            rows.into_iter().map(link_decode).collect()
+        })
     }
 
     async fn upsert_link(&self, l: &LinkRecord) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            &format!(
-                "INSERT INTO links ({LINK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT (link_id) DO UPDATE SET part_remote_id = excluded.part_remote_id,
-                   remote_id = excluded.remote_id, status = excluded.status, origin = excluded.origin,
-                   base = excluded.base, plm_vals = excluded.plm_vals, plm_modified = excluded.plm_modified,
-                   updated_at = excluded.updated_at, run_id = excluded.run_id"
-            ),
-            params![
-                l.link_id.as_str(),
-                l.dam_system,
-                l.asset_id,
-                l.plm_system,
-                l.part_number,
-                l.part_revision,
-                l.part_remote_id,
-                l.remote_id,
-                l.status.as_str(),
-                l.origin.as_str(),
-                to_json(&l.base),
-                to_json(&l.plm_values),
-                l.plm_modified.map(fmt_time),
-                fmt_time(l.created_at),
-                fmt_time(l.updated_at),
-                l.run_id,
-            ],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO links ({LINK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                     ON CONFLICT (link_id) DO UPDATE SET part_remote_id = excluded.part_remote_id,
+                       remote_id = excluded.remote_id, status = excluded.status, origin = excluded.origin,
+                       base = excluded.base, plm_vals = excluded.plm_vals, plm_modified = excluded.plm_modified,
+                       updated_at = excluded.updated_at, run_id = excluded.run_id"
+                ),
+                params![
+                    l.link_id.as_str(),
+                    l.dam_system,
+                    l.asset_id,
+                    l.plm_system,
+                    l.part_number,
+                    l.part_revision,
+                    l.part_remote_id,
+                    l.remote_id,
+                    l.status.as_str(),
+                    l.origin.as_str(),
+                    to_json(&l.base),
+                    to_json(&l.plm_values),
+                    l.plm_modified.map(fmt_time),
+                    fmt_time(l.created_at),
+                    fmt_time(l.updated_at),
+                    l.run_id,
+                ],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn observe_link(
@@ -818,75 +813,80 @@ impl StateStore for SqliteStore {
         modified: DateTime<Utc>,
         remote_id: &str,
     ) -> Result<Observed> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        type Seen = (
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-        );
-        let row: Option<Seen> = tx
-            .query_row(
-                "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals, remote_id FROM links WHERE link_id = ?1",
-                params![id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(q)?;
+            type Seen = (
+                String,
+                String,
+                String,
+                Option<String>,
+                String,
+                Option<String>,
+            );
+            let row: Option<Seen> = tx
+                .query_row(
+                    "SELECT plm_system, dam_system, asset_id, plm_modified, plm_vals, remote_id FROM links WHERE link_id = ?1",
+                    params![id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )
+                .optional()
+                .map_err(q)?;
+            let Some((plm, dam, asset, seen, seen_vals, known)) = row else {
+                return Ok(Observed::Unknown);
+            };
+            if let Some(known) = super::rules::other_record(known, remote_id) {
+                return Ok(Observed::OtherRecord(known));
+            }
+            let seen = seen
+                .map(|t| time_col(&t, "links", "plm_modified"))
+                .transpose()?;
+            let seen_vals: CanonicalValues = json_col(&seen_vals, "links", "plm_vals")?;
+            if super::rules::is_echo(seen, &seen_vals, modified, values) {
+                return Ok(Observed::Known);
+            }
+            tx.execute(
+                "UPDATE links SET plm_vals = ?2, plm_modified = ?3, remote_id = COALESCE(remote_id, ?4) WHERE link_id = ?1",
+                params![id.as_str(), to_json(values), fmt_time(modified), remote_id],
             )
-            .optional()
             .map_err(q)?;
-        let Some((plm, dam, asset, seen, seen_vals, known)) = row else {
-            return Ok(Observed::Unknown);
-        };
-        if let Some(known) = known.filter(|k| !k.is_empty() && k != remote_id) {
-            return Ok(Observed::OtherRecord(known));
-        }
-        // An echo only when the values are the same too: modified times are whole seconds, so
-        // an edit made in the same second as partreel's own write has the same time.
-        if seen.as_deref() == Some(fmt_time(modified).as_str()) && seen_vals == to_json(values) {
-            return Ok(Observed::Known);
-        }
-        tx.execute(
-            "UPDATE links SET plm_vals = ?2, plm_modified = ?3, remote_id = COALESCE(remote_id, ?4) WHERE link_id = ?1",
-            params![id.as_str(), to_json(values), fmt_time(modified), remote_id],
-        )
-        .map_err(q)?;
-        enqueue_tx(
-            &tx,
-            &[WorkItem {
-                plm_system: plm,
-                dam_system: dam,
-                asset_id: asset,
-            }],
-            &fmt_time(Utc::now()),
-        )?;
-        tx.commit().map_err(q)?;
-        Ok(Observed::Known)
+            enqueue_tx(
+                &tx,
+                &[WorkItem {
+                    plm_system: plm,
+                    dam_system: dam,
+                    asset_id: asset,
+                }],
+                &fmt_time(Utc::now()),
+            )?;
+            tx.commit().map_err(q)?;
+            Ok(Observed::Known)
+        })
     }
 
     async fn enqueue(&self, items: &[WorkItem]) -> Result<()> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        enqueue_tx(&tx, items, &fmt_time(Utc::now()))?;
-        tx.commit().map_err(q)
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(q)?;
+            enqueue_tx(&tx, items, &fmt_time(Utc::now()))?;
+            tx.commit().map_err(q)
+        })
     }
 
     async fn enqueue_all_assets(&self, plm: &str, dam: &str) -> Result<u64> {
-        let c = self.lock();
-        let n = c
-            .execute(
-                "INSERT INTO work (plm_system, dam_system, asset_id, enqueued_at)
+        self.blocking(|c| {
+            let n = c
+                .execute(
+                    "INSERT INTO work (plm_system, dam_system, asset_id, enqueued_at)
                  SELECT ?1, system, asset_id, ?3 FROM assets WHERE system = ?2
                  ON CONFLICT (plm_system, dam_system, asset_id) DO NOTHING",
-                params![plm, dam, fmt_time(Utc::now())],
-            )
-            .map_err(q)?;
-        Ok(n as u64)
+                    params![plm, dam, fmt_time(Utc::now())],
+                )
+                .map_err(q)?;
+            Ok(n as u64)
+        })
     }
 
     async fn lease_work(
@@ -897,135 +897,141 @@ impl StateStore for SqliteStore {
         limit: usize,
         lease_secs: u64,
     ) -> Result<Vec<WorkItem>> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        let now = Utc::now();
-        let until = now + chrono::Duration::seconds(lease_secs as i64);
-        let items = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT plm_system, dam_system, asset_id FROM work
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(q)?;
+            let now = Utc::now();
+            let until = now + chrono::Duration::seconds(lease_secs as i64);
+            let items = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT plm_system, dam_system, asset_id FROM work
                      WHERE plm_system = ?4 AND dam_system = ?5
                        AND (leased_by IS NULL OR lease_until < ?1 OR leased_by = ?2)
                      ORDER BY enqueued_at, asset_id LIMIT ?3",
-                )
-                .map_err(q)?;
-            stmt.query_map(params![fmt_time(now), owner, limit as i64, plm, dam], |r| {
-                Ok(WorkItem {
-                    plm_system: r.get(0)?,
-                    dam_system: r.get(1)?,
-                    asset_id: r.get(2)?,
+                    )
+                    .map_err(q)?;
+                stmt.query_map(params![fmt_time(now), owner, limit as i64, plm, dam], |r| {
+                    Ok(WorkItem {
+                        plm_system: r.get(0)?,
+                        dam_system: r.get(1)?,
+                        asset_id: r.get(2)?,
+                    })
                 })
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?
-        };
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE work SET leased_by = ?4, lease_until = ?5
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?
+            };
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "UPDATE work SET leased_by = ?4, lease_until = ?5, requeued = 0
                      WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3",
-                )
-                .map_err(q)?;
-            for w in &items {
-                stmt.execute(params![
-                    w.plm_system,
-                    w.dam_system,
-                    w.asset_id,
-                    owner,
-                    fmt_time(until)
-                ])
-                .map_err(q)?;
+                    )
+                    .map_err(q)?;
+                for w in &items {
+                    stmt.execute(params![
+                        w.plm_system,
+                        w.dam_system,
+                        w.asset_id,
+                        owner,
+                        fmt_time(until)
+                    ])
+                    .map_err(q)?;
+                }
             }
-        }
-        tx.commit().map_err(q)?;
-        Ok(items)
+            tx.commit().map_err(q)?;
+            Ok(items)
+        })
     }
 
     async fn renew_lease(&self, owner: &str, item: &WorkItem, lease_secs: u64) -> Result<bool> {
-        let c = self.lock();
-        let until = Utc::now() + chrono::Duration::seconds(lease_secs as i64);
-        let n = c
-            .prepare_cached(
-                "UPDATE work SET lease_until = ?5
+        self.blocking(|c| {
+            let until = Utc::now() + chrono::Duration::seconds(lease_secs as i64);
+            let n = c
+                .prepare_cached(
+                    "UPDATE work SET lease_until = ?5
                  WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3 AND leased_by = ?4",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    item.plm_system,
-                    item.dam_system,
-                    item.asset_id,
-                    owner,
-                    fmt_time(until)
-                ])
-            })
-            .map_err(q)?;
-        Ok(n > 0)
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        item.plm_system,
+                        item.dam_system,
+                        item.asset_id,
+                        owner,
+                        fmt_time(until)
+                    ])
+                })
+                .map_err(q)?;
+            Ok(n > 0)
+        })
     }
 
     async fn lease_holders(&self, plm: &str, dam: &str) -> Result<Vec<(String, u64)>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT leased_by, COUNT(*) FROM work
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT leased_by, COUNT(*) FROM work
                  WHERE plm_system = ?1 AND dam_system = ?2 AND leased_by IS NOT NULL
                    AND lease_until >= ?3
                  GROUP BY leased_by ORDER BY leased_by",
-            )
-            .map_err(q)?;
-        stmt.query_map(params![plm, dam, fmt_time(Utc::now())], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+                )
+                .map_err(q)?;
+            stmt.query_map(params![plm, dam, fmt_time(Utc::now())], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })
+            .map_err(q)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(q)
         })
-        .map_err(q)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(q)
     }
 
     async fn release_leases(&self, owner: &str) -> Result<u64> {
-        let c = self.lock();
-        let n = c
-            .execute(
-                "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = 0
+        self.blocking(|c| {
+            let n = c
+                .execute(
+                    "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = 0
                  WHERE leased_by = ?1",
-                params![owner],
-            )
-            .map_err(q)?;
-        Ok(n as u64)
+                    params![owner],
+                )
+                .map_err(q)?;
+            Ok(n as u64)
+        })
     }
 
     async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()> {
-        let mut c = self.lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(q)?;
-        let deleted = tx
-            .execute(
-                "DELETE FROM work WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3
+        self.blocking(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(q)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM work WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3
                  AND requeued = 0 AND (leased_by IS NULL OR leased_by = ?4)",
-                params![item.plm_system, item.dam_system, item.asset_id, owner],
-            )
-            .map_err(q)?;
-        if deleted == 0 {
-            // Queued again while leased: release it so the newer change is planned.
-            tx.execute(
-                "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = 0
+                    params![item.plm_system, item.dam_system, item.asset_id, owner],
+                )
+                .map_err(q)?;
+            if deleted == 0 {
+                // Queued again while leased: release it so the newer change is planned.
+                tx.execute(
+                    "UPDATE work SET leased_by = NULL, lease_until = NULL, requeued = 0
                  WHERE plm_system = ?1 AND dam_system = ?2 AND asset_id = ?3 AND requeued = 1
                  AND (leased_by IS NULL OR leased_by = ?4)",
-                params![item.plm_system, item.dam_system, item.asset_id, owner],
-            )
-            .map_err(q)?;
-        }
-        tx.commit().map_err(q)
+                    params![item.plm_system, item.dam_system, item.asset_id, owner],
+                )
+                .map_err(q)?;
+            }
+            tx.commit().map_err(q)
+        })
     }
 
     async fn work_len(&self) -> Result<u64> {
-        let c = self.lock();
-        c.query_row("SELECT COUNT(*) FROM work", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(q)
+        self.blocking(|c| {
+            c.query_row("SELECT COUNT(*) FROM work", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(q)
+        })
     }
 
     async fn journal_begin(
@@ -1036,77 +1042,81 @@ impl StateStore for SqliteStore {
         key: &str,
         payload: &serde_json::Value,
     ) -> Result<i64> {
-        let c = self.lock();
-        let now = fmt_time(Utc::now());
-        c.execute(
+        self.blocking(|c| {
+            let now = fmt_time(Utc::now());
+            c.execute(
             "INSERT INTO journal (run_id, op, system, key, payload, state, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
             params![run_id, op, system, key, payload.to_string(), now],
         )
         .map_err(q)?;
-        Ok(c.last_insert_rowid())
+            Ok(c.last_insert_rowid())
+        })
     }
 
     async fn journal_end(&self, id: i64, state: JournalState) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            "UPDATE journal SET state = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, state.as_str(), fmt_time(Utc::now())],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            c.execute(
+                "UPDATE journal SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, state.as_str(), fmt_time(Utc::now())],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn journal_take_over(&self, id: i64, from: &str, to: &str) -> Result<bool> {
-        let c = self.lock();
-        let n = c
-            .execute(
-                "UPDATE journal SET payload = json_set(payload, '$.owner', ?3), updated_at = ?4
+        self.blocking(|c| {
+            let n = c
+                .execute(
+                    "UPDATE journal SET payload = json_set(payload, '$.owner', ?3), updated_at = ?4
                  WHERE id = ?1 AND state = 'pending'
                    AND COALESCE(json_extract(payload, '$.owner'), '') = ?2",
-                params![id, from, to, fmt_time(Utc::now())],
-            )
-            .map_err(q)?;
-        Ok(n > 0)
+                    params![id, from, to, fmt_time(Utc::now())],
+                )
+                .map_err(q)?;
+            Ok(n > 0)
+        })
     }
 
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT id, run_id, op, system, key, payload, created_at FROM journal
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, run_id, op, system, key, payload, created_at FROM journal
                  WHERE state = 'pending' ORDER BY id",
-            )
-            .map_err(q)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter()
-            .map(|(id, run_id, op, system, key, payload, created)| {
-                Ok(JournalEntry {
-                    id,
-                    run_id,
-                    op,
-                    system,
-                    key,
-                    payload: json_col(&payload, "journal", "payload")?,
-                    state: JournalState::Pending,
-                    created_at: time_col(&created, "journal", "created_at")?,
+                )
+                .map_err(q)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
                 })
-            })
-            .collect()
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter()
+                .map(|(id, run_id, op, system, key, payload, created)| {
+                    Ok(JournalEntry {
+                        id,
+                        run_id,
+                        op,
+                        system,
+                        key,
+                        payload: json_col(&payload, "journal", "payload")?,
+                        state: JournalState::Pending,
+                        created_at: time_col(&created, "journal", "created_at")?,
+                    })
+                })
+                .collect()
+        })
     }
 
     async fn quarantine_put(
@@ -1117,157 +1127,165 @@ impl StateStore for SqliteStore {
         reason: &str,
         run_id: &str,
     ) -> Result<()> {
-        let c = self.lock();
-        let now = fmt_time(Utc::now());
-        c.execute(
-            "INSERT INTO quarantine (system, record_id, kind, reason, first_seen, last_seen, attempts, run_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)
-             ON CONFLICT (system, record_id) DO UPDATE SET reason = excluded.reason,
-               last_seen = excluded.last_seen, attempts = quarantine.attempts + 1, run_id = excluded.run_id",
-            params![system, record_id, kind, reason, now, run_id],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            let now = fmt_time(Utc::now());
+            c.execute(
+                "INSERT INTO quarantine (system, record_id, kind, reason, first_seen, last_seen, attempts, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)
+                 ON CONFLICT (system, record_id) DO UPDATE SET reason = excluded.reason,
+                   last_seen = excluded.last_seen, attempts = quarantine.attempts + 1, run_id = excluded.run_id",
+                params![system, record_id, kind, reason, now, run_id],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn quarantine_clear(&self, system: &str, record_id: &str) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            "DELETE FROM quarantine WHERE system = ?1 AND record_id = ?2",
-            params![system, record_id],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            c.execute(
+                "DELETE FROM quarantine WHERE system = ?1 AND record_id = ?2",
+                params![system, record_id],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>> {
-        let c = self.lock();
-        let mut stmt = c
+        self.blocking(|c| {
+            let mut stmt = c
             .prepare_cached(
                 "SELECT system, record_id, kind, reason, first_seen, last_seen, attempts, run_id
                  FROM quarantine ORDER BY last_seen DESC, system, record_id",
             )
             .map_err(q)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter()
-            .map(
-                |(system, record_id, kind, reason, first, last, attempts, run_id)| {
-                    Ok(QuarantineEntry {
-                        system,
-                        record_id,
-                        kind,
-                        reason,
-                        first_seen: time_col(&first, "quarantine", "first_seen")?,
-                        last_seen: time_col(&last, "quarantine", "last_seen")?,
-                        attempts: attempts.max(0) as u32,
-                        run_id,
-                    })
-                },
-            )
-            .collect()
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, String>(7)?,
+                    ))
+                })
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter()
+                .map(
+                    |(system, record_id, kind, reason, first, last, attempts, run_id)| {
+                        Ok(QuarantineEntry {
+                            system,
+                            record_id,
+                            kind,
+                            reason,
+                            first_seen: time_col(&first, "quarantine", "first_seen")?,
+                            last_seen: time_col(&last, "quarantine", "last_seen")?,
+                            attempts: attempts.max(0) as u32,
+                            run_id,
+                        })
+                    },
+                )
+                .collect()
+        })
     }
 
     async fn run_started(&self, run_id: &str, at: DateTime<Utc>, report: &str) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            "INSERT INTO runs (run_id, started_at, report) VALUES (?1, ?2, ?3)",
-            params![run_id, fmt_time(at), report],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            c.execute(
+                "INSERT INTO runs (run_id, started_at, report) VALUES (?1, ?2, ?3)",
+                params![run_id, fmt_time(at), report],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn run_writes(&self, run_id: &str) -> Result<BTreeMap<String, u64>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT op, COUNT(*) FROM journal WHERE run_id = ?1 AND state = 'applied'
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT op, COUNT(*) FROM journal WHERE run_id = ?1 AND state = 'applied'
                  GROUP BY op",
-            )
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![run_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        Ok(rows.into_iter().map(|(op, n)| (op, n as u64)).collect())
+                )
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![run_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            Ok(rows.into_iter().map(|(op, n)| (op, n as u64)).collect())
+        })
     }
 
     async fn run_finished(&self, run_id: &str, outcome: &str, report: &str) -> Result<()> {
-        let c = self.lock();
-        c.execute(
-            "UPDATE runs SET finished_at = ?2, outcome = ?3, report = ?4 WHERE run_id = ?1",
-            params![run_id, fmt_time(Utc::now()), outcome, report],
-        )
-        .map_err(q)?;
-        Ok(())
+        self.blocking(|c| {
+            c.execute(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3, report = ?4 WHERE run_id = ?1",
+                params![run_id, fmt_time(Utc::now()), outcome, report],
+            )
+            .map_err(q)?;
+            Ok(())
+        })
     }
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT run_id, started_at, finished_at, outcome, report FROM runs
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT run_id, started_at, finished_at, outcome, report FROM runs
                  ORDER BY started_at DESC LIMIT ?1",
-            )
-            .map_err(q)?;
-        let rows = stmt
-            .query_map(params![limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            })
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        rows.into_iter()
-            .map(|(run_id, started, finished, outcome, report)| {
-                Ok(RunRecord {
-                    run_id,
-                    started_at: time_col(&started, "runs", "started_at")?,
-                    finished_at: finished
-                        .as_deref()
-                        .map(|t| time_col(t, "runs", "finished_at"))
-                        .transpose()?,
-                    outcome,
-                    report,
+                )
+                .map_err(q)?;
+            let rows = stmt
+                .query_map(params![limit as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
                 })
-            })
-            .collect()
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            rows.into_iter()
+                .map(|(run_id, started, finished, outcome, report)| {
+                    Ok(RunRecord {
+                        run_id,
+                        started_at: time_col(&started, "runs", "started_at")?,
+                        finished_at: finished
+                            .as_deref()
+                            .map(|t| time_col(t, "runs", "finished_at"))
+                            .transpose()?,
+                        outcome,
+                        report,
+                    })
+                })
+                .collect()
+        })
     }
 
     async fn link_counts(&self) -> Result<BTreeMap<String, u64>> {
-        let c = self.lock();
-        let mut stmt = c
-            .prepare_cached("SELECT status, COUNT(*) FROM links GROUP BY status")
-            .map_err(q)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(q)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(q)?;
-        Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+        self.blocking(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT status, COUNT(*) FROM links GROUP BY status")
+                .map_err(q)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(q)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(q)?;
+            Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+        })
     }
 
     async fn scratch_copy(&self) -> Result<Box<dyn StateStore>> {
@@ -1298,11 +1316,10 @@ impl SqliteStore {
         // Owns the folder from here: any failure below removes it.
         let guard = Arc::new(ScratchDir(dir.clone()));
         let target = dir.join("state.db");
-        {
-            let c = self.lock();
+        self.blocking(|c| {
             c.execute("VACUUM INTO ?1", params![target.display().to_string()])
-                .map_err(q)?;
-        }
+                .map_err(q)
+        })?;
         owner_only(&target).map_err(io_err)?;
         let mut copy = SqliteStore::open(&target)?;
         copy.scratch = Some(guard);
