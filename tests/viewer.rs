@@ -3,7 +3,8 @@
 //! OIDC JWTs against a JWKS served here); the media proxy's host list and Range handling;
 //! 404 pages. Each test runs on SQLite state and, when `PARTREEL_TEST_DATABASE_URL` names a
 //! test database, again on PostgreSQL state (the daemons' shared deployment). Without Chromium
-//! the browser tests skip with one line, unless `PARTREEL_TEST_REQUIRE_CHROMIUM` is set.
+//! the browser tests skip with one line, unless `PARTREEL_TEST_REQUIRE_CHROMIUM` (or
+//! `PARTREEL_REQUIRE_BROWSER`) is set.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -124,8 +125,9 @@ impl Viewer {
 }
 
 /// Set (to anything) where the browser tests must run: `.ci/run` sets it, so a CI machine
-/// without Chromium fails instead of skipping.
+/// without Chromium fails instead of skipping. `PARTREEL_REQUIRE_BROWSER` means the same.
 const REQUIRE_ENV: &str = "PARTREEL_TEST_REQUIRE_CHROMIUM";
+const REQUIRE_ENV_ALIAS: &str = "PARTREEL_REQUIRE_BROWSER";
 
 /// Debian's Chromium, when installed. Without it a test skips with one line — or fails when
 /// [`REQUIRE_ENV`] is set.
@@ -134,8 +136,10 @@ fn chromium() -> Option<PathBuf> {
     let found = candidates.iter().map(PathBuf::from).find(|p| p.exists());
     if found.is_none() {
         assert!(
-            std::env::var_os(REQUIRE_ENV).is_none(),
-            "headless Chromium is required ({REQUIRE_ENV} is set) but was not found at \
+            std::env::var_os(REQUIRE_ENV).is_none()
+                && std::env::var_os(REQUIRE_ENV_ALIAS).is_none(),
+            "headless Chromium is required ({REQUIRE_ENV} or {REQUIRE_ENV_ALIAS} is set) but was \
+             not found at \
              {candidates:?}: install Debian's `chromium` package (`apt-get update && apt-get \
              install -y chromium`)"
         );
