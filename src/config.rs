@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use partreel_aem::AemConfig;
 use partreel_bynder::BynderConfig;
 use partreel_core::engine::{DegradedRule, Scope, SyncOptions};
@@ -21,6 +21,102 @@ use partreel_teamcenter::TeamcenterConfig;
 use partreel_threedx::ThreedxConfig;
 use partreel_windchill::WindchillConfig;
 use serde::Deserialize;
+
+/// One problem in a configuration file: the dotted key it is about (`sync.page_size`,
+/// `systems.wc.base_url`, `jobs[0].plm`; empty when it is about the file as a whole) and
+/// what is wrong. Rendered once, as `key: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key.
+    pub key: String,
+    /// What is wrong, and where it helps, what to write instead.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A problem about the file as a whole.
+    pub fn general(message: impl Into<String>) -> Problem {
+        Problem::new("", message)
+    }
+
+    /// A `key: message` line from a section's own validation, its key put under `section`
+    /// (unless it already names it, so a key is never written twice).
+    pub fn from_line(section: &str, line: &str) -> Problem {
+        let (key, message) = match line.split_once(": ") {
+            Some((k, m)) if !k.contains(' ') => (k, m),
+            _ => ("", line),
+        };
+        let key = if section.is_empty() || key == section || key.starts_with(&format!("{section}."))
+        {
+            key.to_string()
+        } else if key.is_empty() {
+            section.to_string()
+        } else {
+            format!("{section}.{key}")
+        };
+        Problem::new(key, message)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Why a configuration file could not be loaded; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No file there.
+    #[error("configuration file {} not found", .0.display())]
+    NotFound(PathBuf),
+    /// The file is not TOML, or the environment overrides do not fit it.
+    #[error("{}: {message}", file.display())]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// The reader's message.
+        message: String,
+    },
+    /// A value of the wrong type or out of range, at a line of the file.
+    #[error("{}{at}: {message}", file.display())]
+    BadValue {
+        /// The file.
+        file: PathBuf,
+        /// `:LINE:COLUMN (key)`.
+        at: String,
+        /// What TOML said.
+        message: String,
+    },
+    /// Every problem validation found, at once.
+    #[error("{}: {} problem(s):\n  {}", file.display(), problems.len(), render(problems))]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// The problems, in the order found.
+        problems: Vec<Problem>,
+    },
+}
+
+fn render(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -362,7 +458,7 @@ const ENDPOINT_KEYS: &[&str] = &["type", "name", "mapping"];
 /// with its table. The connector settings are flattened into those tables, which hides their
 /// own refusal of unknown keys from the configuration loader; so each table's settings are
 /// read once more on their own, straight from the file.
-fn unknown_system_keys(path: &Path) -> Vec<String> {
+fn unknown_system_keys(path: &Path) -> Vec<Problem> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
@@ -410,7 +506,7 @@ fn unknown_system_keys(path: &Path) -> Vec<String> {
             let Some(field) = unknown_field(&message) else {
                 break;
             };
-            problems.push(format!("{key}: {}", message.trim()));
+            problems.push(Problem::new(key.clone(), message.trim()));
             if settings.remove(&field).is_none() {
                 break;
             }
@@ -422,7 +518,7 @@ fn unknown_system_keys(path: &Path) -> Vec<String> {
 /// `state` written as a libpq key/value connection string (`host=… dbname=… password=…`) would
 /// otherwise become the name of a SQLite file — with a password in it. Refused, naming the
 /// form to use, never echoing the value.
-fn state_problem(state: &str) -> Option<String> {
+fn state_problem(state: &str) -> Option<Problem> {
     let s = state.trim();
     if s.starts_with("postgres://") || s.starts_with("postgresql://") {
         return None;
@@ -441,10 +537,12 @@ fn state_problem(state: &str) -> Option<String> {
         .split_whitespace()
         .any(|w| LIBPQ_KEYS.iter().any(|k| w.starts_with(k)));
     looks_like_libpq.then(|| {
-        "state: this looks like a PostgreSQL key/value connection string, which would be taken \
+        Problem::new(
+            "state",
+            "this looks like a PostgreSQL key/value connection string, which would be taken \
          for a SQLite file name; write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE \
-         (best set from the environment, PARTREEL__STATE)"
-            .to_string()
+         (best set from the environment, PARTREEL__STATE)",
+        )
     })
 }
 
@@ -458,7 +556,7 @@ fn unknown_field(message: &str) -> Option<String> {
 /// `overlap_secs = "45"`, `page_size = -1`), read strictly as TOML types it — the layered
 /// reading below coerces strings, as it must for environment overrides, which are always
 /// text. The message names the file, line, column and key.
-fn file_value_problem(path: &Path) -> Option<String> {
+fn file_value_problem(path: &Path) -> Option<ConfigError> {
     let text = std::fs::read_to_string(path).ok()?;
     let err = toml::from_str::<PartreelConfig>(&text).err()?;
     let message = err.message();
@@ -478,7 +576,11 @@ fn file_value_problem(path: &Path) -> Option<String> {
             format!(":{line}:{column}{key}")
         })
         .unwrap_or_default();
-    Some(format!("{}{at}: {message}", path.display()))
+    Some(ConfigError::BadValue {
+        file: path.to_path_buf(),
+        at,
+        message: message.to_string(),
+    })
 }
 
 /// The line and dotted key of a bad value that TOML reported at `line`: the key on that line,
@@ -529,13 +631,17 @@ fn locate_key(text: &str, line: usize, message: &str) -> (usize, Option<String>)
 }
 
 /// Reads and validates a configuration file; every problem is reported at once.
-pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     if !path.exists() {
-        bail!("configuration file {} not found", path.display());
+        return Err(ConfigError::NotFound(path.to_path_buf()));
     }
     if let Some(problem) = file_value_problem(path) {
-        bail!("{problem}");
+        return Err(problem);
     }
+    let unreadable = |message: String| ConfigError::Unreadable {
+        file: path.to_path_buf(),
+        message,
+    };
     let built = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml))
         .add_source(
@@ -544,28 +650,31 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
                 .separator("__"),
         )
         .build()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
     let config: PartreelConfig = built
         .try_deserialize()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| unreadable(e.to_string()))?;
     let dir = path
         .parent()
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
-    let mut problems = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
     let s = &config.sync;
     if s.page_size == 0 {
-        problems.push("sync.page_size: must be at least 1".to_string());
+        problems.push(Problem::new("sync.page_size", "must be at least 1"));
     }
     if s.concurrency == 0 {
-        problems.push("sync.concurrency: must be at least 1".to_string());
+        problems.push(Problem::new("sync.concurrency", "must be at least 1"));
     }
     if !(0.0..=1.0).contains(&s.degraded_share) {
-        problems.push("sync.degraded_share: must be a share between 0 and 1".to_string());
+        problems.push(Problem::new(
+            "sync.degraded_share",
+            "must be a share between 0 and 1",
+        ));
     }
     if s.lease_secs == 0 {
-        problems.push("sync.lease_secs: must be at least 1".to_string());
+        problems.push(Problem::new("sync.lease_secs", "must be at least 1"));
     }
 
     // Every system by name, the shorthand ones under their `name` (default: the type).
@@ -576,12 +685,16 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     ] {
         if let Some(sys) = section {
             if sys.side() != side {
-                problems.push(format!("{key}.type: {} is not a {key}", sys.kind()));
+                problems.push(Problem::new(
+                    format!("{key}.type"),
+                    format!("{} is not a {key}", sys.kind()),
+                ));
             }
             let name = sys.name().unwrap_or(sys.kind()).to_string();
             if config.systems.contains_key(&name) {
-                problems.push(format!(
-                    "{key}: a system named {name:?} is also in [systems]"
+                problems.push(Problem::new(
+                    key,
+                    format!("a system named {name:?} is also in [systems]"),
                 ));
             }
             systems.insert(name, sys.clone());
@@ -591,8 +704,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         if let Some(n) = sys.name()
             && n != name
         {
-            problems.push(format!(
-                "systems.{name}.name: the table key is the name; remove `name` or make it {name:?}"
+            problems.push(Problem::new(
+                format!("systems.{name}.name"),
+                format!("the table key is the name; remove `name` or make it {name:?}"),
             ));
         }
         systems.insert(name.clone(), sys.clone());
@@ -605,7 +719,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         } else {
             "dam".to_string()
         };
-        problems.extend(sys.validate().into_iter().map(|m| format!("{key}.{m}")));
+        problems.extend(sys.validate().iter().map(|m| Problem::from_line(&key, m)));
     }
 
     problems.extend(unknown_system_keys(path));
@@ -616,17 +730,15 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     if let Some(viewer) = &config.viewer
         && let Err(errs) = viewer.validate()
     {
-        problems.extend(errs.into_iter().map(|m| {
-            if m.starts_with("viewer") {
-                m
-            } else {
-                format!("viewer.{m}")
-            }
-        }));
+        problems.extend(errs.iter().map(|m| Problem::from_line("viewer", m)));
     }
     if let Some(policy) = &config.provenance {
-        // Each problem names its key (`provenance.max_file_bytes: …`) already.
-        problems.extend(policy.validate());
+        problems.extend(
+            policy
+                .validate()
+                .iter()
+                .map(|m| Problem::from_line("provenance", m)),
+        );
     }
 
     // The jobs.
@@ -652,18 +764,27 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
                 jitter: Duration::ZERO,
                 run_on_start: false,
             }),
-            ([], _) => problems.push("no PLM configured: add [plm] or [systems.NAME] with a PLM type".into()),
-            (_, []) => problems.push("no DAM configured: add [dam] or [systems.NAME] with a DAM type".into()),
-            _ => problems.push("several PLMs or DAMs configured: say which to sync with [[jobs]] (plm = \"…\", dam = \"…\")".into()),
+            ([], _) => problems.push(Problem::general(
+                "no PLM configured: add [plm] or [systems.NAME] with a PLM type",
+            )),
+            (_, []) => problems.push(Problem::general(
+                "no DAM configured: add [dam] or [systems.NAME] with a DAM type",
+            )),
+            _ => problems.push(Problem::general(
+                "several PLMs or DAMs configured: say which to sync with [[jobs]] (plm = \"…\", dam = \"…\")",
+            )),
         }
     }
     for (i, j) in config.jobs.iter().enumerate() {
         for (key, name, side) in [("plm", &j.plm, Side::Plm), ("dam", &j.dam, Side::Dam)] {
             match systems.get(name) {
-                None => problems.push(format!("jobs[{i}].{key}: no system named {name:?}")),
-                Some(s) if s.side() != side => problems.push(format!(
-                    "jobs[{i}].{key}: {name:?} is a {} system, not a {key}",
-                    s.kind()
+                None => problems.push(Problem::new(
+                    format!("jobs[{i}].{key}"),
+                    format!("no system named {name:?}"),
+                )),
+                Some(s) if s.side() != side => problems.push(Problem::new(
+                    format!("jobs[{i}].{key}"),
+                    format!("{name:?} is a {} system, not a {key}", s.kind()),
                 )),
                 Some(_) => {}
             }
@@ -673,12 +794,15 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
             .clone()
             .unwrap_or_else(|| format!("{}-{}", j.plm, j.dam));
         if jobs.iter().any(|x: &Job| x.name == name) {
-            problems.push(format!("jobs[{i}].name: {name:?} is used twice"));
+            problems.push(Problem::new(
+                format!("jobs[{i}].name"),
+                format!("{name:?} is used twice"),
+            ));
         }
         if let Some(expr) = &j.schedule
             && let Err(e) = crate::daemon::schedule::parse(expr)
         {
-            problems.push(format!("jobs[{i}].schedule: {e}"));
+            problems.push(Problem::new(format!("jobs[{i}].schedule"), e.to_string()));
         }
         jobs.push(Job {
             name,
@@ -691,12 +815,10 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         });
     }
     if !problems.is_empty() {
-        bail!(
-            "{}: {} problem(s):\n  {}",
-            path.display(),
-            problems.len(),
-            problems.join("\n  ")
-        );
+        return Err(ConfigError::Invalid {
+            file: path.to_path_buf(),
+            problems,
+        });
     }
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -705,4 +827,95 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         systems,
         jobs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The typed errors: each problem keeps its key apart from its message, and a key from a
+    //! section's own validation is written once.
+
+    use super::*;
+
+    #[test]
+    fn a_section_line_gets_its_key_once() {
+        let cases = [
+            ("viewer", "viewer: no credential is configured", "viewer"),
+            (
+                "viewer",
+                "viewer.oidc.issuer: must not be empty",
+                "viewer.oidc.issuer",
+            ),
+            (
+                "provenance",
+                "provenance.max_file_bytes: must be at least 1",
+                "provenance.max_file_bytes",
+            ),
+            (
+                "systems.wc",
+                "base_url: want an http(s) URL",
+                "systems.wc.base_url",
+            ),
+            ("plm", "a sentence without a key", "plm"),
+        ];
+        for (section, line, key) in cases {
+            let p = Problem::from_line(section, line);
+            assert_eq!(p.key, key, "{line}");
+            let shown = p.to_string();
+            assert!(shown.starts_with(&format!("{key}: ")), "{shown}");
+            assert_eq!(
+                shown.matches(section).count(),
+                1,
+                "the section once: {shown}"
+            );
+        }
+        assert_eq!(
+            Problem::from_line("systems.wc", "base_url: got \"a: b\"").message,
+            "got \"a: b\""
+        );
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_key_in_one_typed_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("partreel.toml");
+        std::fs::write(&path, "[sync]\npage_size = 0\nlease_secs = 0\n").expect("write");
+        let Err(err) = load(&path) else {
+            panic!("loads");
+        };
+        let shown = err.to_string();
+        let ConfigError::Invalid { file, problems } = err else {
+            panic!("not a validation error: {shown}");
+        };
+        assert_eq!(file, path);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["sync.page_size", "sync.lease_secs", ""],
+            "{problems:?}"
+        );
+        assert!(problems[2].message.starts_with("no PLM configured"));
+        assert!(
+            shown.starts_with(&format!(
+                "{}: 3 problem(s):\n  sync.page_size: ",
+                path.display()
+            )),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_and_a_bad_value_are_their_own_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("absent.toml");
+        assert!(matches!(load(&path), Err(ConfigError::NotFound(p)) if p == path));
+        let path = dir.path().join("partreel.toml");
+        std::fs::write(&path, "[sync]\noverlap_secs = \"45\"\n").expect("write");
+        match load(&path) {
+            Err(ConfigError::BadValue { file, at, .. }) => {
+                assert_eq!(file, path);
+                assert_eq!(at, ":2:1 (sync.overlap_secs)");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
 }
