@@ -457,6 +457,12 @@ impl Sim {
         lock(&self.wc).ignore_return_preference = on;
     }
 
+    /// `{base}/{domain}/$batch` answers `501 Not Implemented` while `on`: a server without batch
+    /// support (WCCG_RESTAPIsBatchSupport.html describes it; a deployment may not offer it).
+    pub fn windchill_batch_unsupported(&self, on: bool) {
+        lock(&self.wc).batch_unsupported = on;
+    }
+
     /// The link IBAs become WTDocument's own while `on` (the domain extended as in PTC's
     /// WCCG_RESTAPIsCustomizingExamplesSoftAttribute.html), instead of the default soft type
     /// `PromptToPartLink` (a derived entity type, wccg_restapis_wcsubtypes_in_OData.html).

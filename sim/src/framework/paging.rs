@@ -18,7 +18,7 @@ pub(crate) type Key = (DateTime<Utc>, String);
 const MAX_CURSORS: usize = 8192;
 
 /// Where served pages ended: (query signature, offset) → (collection generation, last key).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PageCursors {
     map: HashMap<(String, usize), (u64, Key)>,
 }

@@ -1,6 +1,7 @@
 //! The PTC Windchill emulator: WRS OData v4 (`ProdMgmt` parts, `DocMgmt` documents, describe
 //! links, CSRF nonce, `$metadata`), following docs/wire/windchill.md.
 
+pub(crate) mod batch;
 pub(crate) mod metadata;
 pub(crate) mod odata;
 pub(crate) mod routes;

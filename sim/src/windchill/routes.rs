@@ -41,7 +41,11 @@ pub(crate) struct WcState {
 }
 
 /// A refusal on its way to the client as an OData error body.
-struct WcError(StatusCode, &'static str, String);
+pub(super) struct WcError(
+    pub(super) StatusCode,
+    pub(super) &'static str,
+    pub(super) String,
+);
 
 impl From<Refusal> for WcError {
     fn from((status, code, message): Refusal) -> Self {
@@ -81,12 +85,12 @@ pub(crate) fn router(st: WcState) -> Router {
 }
 
 /// Request context after authentication.
-struct Ctx<'a> {
-    st: &'a WcState,
-    params: Vec<(String, String)>,
-    headers: HeaderMap,
-    session: String,
-    body: Bytes,
+pub(super) struct Ctx<'a> {
+    pub(super) st: &'a WcState,
+    pub(super) params: Vec<(String, String)>,
+    pub(super) headers: HeaderMap,
+    pub(super) session: String,
+    pub(super) body: Bytes,
 }
 
 async fn dispatch(State(st): State<WcState>, req: Request) -> Response {
@@ -130,7 +134,17 @@ async fn dispatch(State(st): State<WcState>, req: Request) -> Response {
         session,
         body,
     };
-    let mut resp = route(&ctx, &method, &path).unwrap_or_else(IntoResponse::into_response);
+    let batch_domain = match (&method, path.as_str()) {
+        (&Method::POST, "/ProdMgmt/$batch") => Some("ProdMgmt"),
+        (&Method::POST, "/DocMgmt/$batch") => Some("DocMgmt"),
+        _ => None,
+    };
+    let answer = match batch_domain {
+        // WCCG_RESTAPIsBatchSupport.html: `{base}/<domain>/$batch`.
+        Some(domain) => super::batch::batch(&ctx, domain).await,
+        None => route(&ctx, &method, &path),
+    };
+    let mut resp = answer.unwrap_or_else(IntoResponse::into_response);
     if let Some(sid) = new_cookie {
         let cookie = format!("{SESSION_COOKIE}={sid}; Path=/Windchill; HttpOnly");
         if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -168,7 +182,7 @@ fn keyed<'a>(seg: &'a str, set: &str) -> Option<(&'a str, &'a str)> {
     Some((&rest[..end], &rest[end + 2..]))
 }
 
-fn route(ctx: &Ctx<'_>, method: &Method, path: &str) -> Result<Response, WcError> {
+pub(super) fn route(ctx: &Ctx<'_>, method: &Method, path: &str) -> Result<Response, WcError> {
     let m = method.clone();
     match path {
         "/PTC/GetCSRFToken()" if m == Method::GET => Ok(csrf_token(ctx)),
@@ -258,7 +272,7 @@ fn json_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, WcError> {
 }
 
 /// Every write carries the session's nonce (WCCG_RESTAPIsNonceTokenFunction.html).
-fn check_nonce(ctx: &Ctx<'_>) -> Result<(), WcError> {
+pub(super) fn check_nonce(ctx: &Ctx<'_>) -> Result<(), WcError> {
     let sent = ctx.headers.get(NONCE_HEADER).and_then(|v| v.to_str().ok());
     let store = lock(&ctx.st.store);
     match (sent, store.nonce(&ctx.session)) {

@@ -234,8 +234,8 @@ fn document_fields(
     Ok(out)
 }
 
-/// Everything the Windchill emulator holds.
-#[derive(Debug, Default)]
+/// Everything the Windchill emulator holds (cloned to undo a failed `$batch` change set).
+#[derive(Debug, Default, Clone)]
 pub(crate) struct WindchillStore {
     parts: HashMap<String, Part>,
     parts_by_modified: BTreeSet<Key>,
@@ -264,6 +264,8 @@ pub(crate) struct WindchillStore {
     /// The soft type of WTDocument that carries the link IBAs (a derived entity type in
     /// `DocMgmt/$metadata`); None: the IBAs are WTDocument's own. Set before documents exist.
     pub(crate) soft_type: Option<String>,
+    /// `$batch` answers 501: a server without batch support.
+    pub(crate) batch_unsupported: bool,
 }
 
 /// First object ids; each class counts on its own.

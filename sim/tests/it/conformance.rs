@@ -391,6 +391,78 @@ async fn windchill_answers_the_help_center_examples() {
     s.shutdown().await;
 }
 
+/// `$batch` as PTC's examples send it (WCCG_RESTAPIsBatchSupport_examples.html: LF line ends,
+/// `Content-Id`, absolute request paths): each change set answered in its own part with the
+/// request's status line and entity; a change set whose second request fails is rolled back
+/// as one Windchill transaction (WCCG_RESTAPIsBatchSupport.html) and answered with the failure
+/// alone; a server without batch support answers 501.
+#[tokio::test]
+async fn windchill_answers_the_batch_examples() {
+    let s = sim(0, 0).await;
+    let c = client();
+    let base = &s.windchill.url;
+    let n = nonce(&c, &s).await;
+    let before = s.windchill_documents().len();
+    let create = |id: u32, body: &str| {
+        format!(
+            "--changeset_{id}\nContent-Type: application/http\nContent-Transfer-Encoding:binary\n\
+             Content-Id: {id}\n\nPOST /Windchill/servlet/odata/DocMgmt/Documents HTTP/1.1\n\
+             Content-Type: application/json\n\n{body}\n\n"
+        )
+    };
+    let body = format!(
+        "--batch_request\nContent-Type:multipart/mixed;boundary=changeset_1\n\n{}--changeset_1--\n\n\
+         --batch_request\nContent-Type:multipart/mixed;boundary=changeset_2\n\n{}{}--changeset_2--\n\n\
+         --batch_request--\n",
+        create(1, r#"{"Name":"BatchDoc1"}"#),
+        create(2, r#"{"Name":"BatchDoc2"}"#),
+        create(3, "not json").replace("changeset_3", "changeset_2"),
+    );
+    let batch = |body: String| {
+        wc_write(&c, &s, Method::POST, &format!("{base}/DocMgmt/$batch"))
+            .header("CSRF_NONCE", &n)
+            .header("Content-Type", "multipart/mixed;boundary=batch_request")
+            .body(body)
+            .send()
+    };
+    let r = batch(body.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(kind.starts_with("multipart/mixed; boundary="), "{kind}");
+    let text = r.text().await.unwrap();
+    assert_eq!(text.matches("HTTP/1.1 201 Created").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("HTTP/1.1 400 Bad Request").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("Content-ID: 1"), "{text}");
+    assert!(text.contains("\"Name\":\"BatchDoc1\""), "{text}");
+    let names: Vec<String> = s
+        .windchill_documents()
+        .iter()
+        .filter_map(|d| d["Name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(s.windchill_documents().len(), before + 1, "{names:?}");
+    assert!(names.iter().any(|n| n == "BatchDoc1"));
+    assert!(
+        !names.iter().any(|n| n == "BatchDoc2"),
+        "the failed change set's first document was rolled back"
+    );
+
+    // Another domain's URL in a DocMgmt batch is refused.
+    let cross = body.replace("odata/DocMgmt/Documents", "odata/ProdMgmt/Parts");
+    assert_eq!(batch(cross).await.unwrap().status(), 400);
+
+    s.windchill_batch_unsupported(true);
+    assert_eq!(batch(body).await.unwrap().status(), 501);
+}
+
 /// Teamcenter SOA over JSON/REST as Siemens' clients send it (Mendix Teamcenter connector
 /// `ServiceEnvelope`, tcsoa `backend.py`): the login envelope with the (sic) `descrimator`, the
 /// session cookie, then `executeBOQueriesWithSort` with `sortOptions` as the TC API browser
