@@ -214,8 +214,14 @@ fn count_path(log: &[RequestEntry], suffix: &str) -> usize {
     log.iter().filter(|e| e.path.ends_with(suffix)).count()
 }
 
+/// Windchill link documents created 4 to a `$batch`, so a run of a few dozen clips makes
+/// several Windchill writes and [`expire_mid_run`] can land between two of them.
+fn small_windchill_batches(env: &Env) {
+    add_to_section(&env.config, "systems.windchill", "batch_size = 4");
+}
+
 /// Expires each emulator's sessions once the run has made `after` writes to it (Windchill
-/// document creations, Bynder metadata writes), so each system meets the expiry mid-run;
+/// document creations or batches of them, Bynder metadata writes), so each system meets the expiry mid-run;
 /// returns the credentials that were live just before (they are forgotten on expiry).
 async fn expire_mid_run(env: &Env, after: usize) -> Vec<String> {
     let started = Instant::now();
@@ -226,7 +232,7 @@ async fn expire_mid_run(env: &Env, after: usize) -> Vec<String> {
             .sim
             .windchill
             .log
-            .count_matching(|e| e.method == "POST" && e.path.ends_with("/Documents"));
+            .count_matching(crate::util::creates_link_documents);
         let by = env
             .sim
             .bynder
@@ -510,6 +516,7 @@ async fn session_expiry_mid_run_renews_once() {
     )
     .await;
     add_to_section(&env.config, "sync", "page_size = 10");
+    small_windchill_batches(&env);
     let child = env.spawn_sync(&[]);
     expire_mid_run(&env, 3).await;
     let out = child.wait_with_output().await.expect("wait");
@@ -928,6 +935,7 @@ async fn secrets_never_logged() {
             },
         )
         .await;
+        small_windchill_batches(&env);
         for (em, seed) in [(&env.sim.windchill, 5), (&env.sim.bynder, 6)] {
             em.faults.set_plan(FaultPlan {
                 rate: 0.1,

@@ -342,7 +342,7 @@ async fn ties_across_page_boundaries_and_edits_during_a_run() {
             .sim
             .windchill
             .log
-            .count_matching(|e| e.method == "POST" && e.path.ends_with("/Documents"));
+            .count_matching(crate::util::creates_link_documents);
         if creating > 0 {
             break;
         }

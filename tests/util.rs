@@ -401,6 +401,12 @@ impl Daemon {
     }
 }
 
+/// Whether a Windchill request creates link documents: a `POST` to `DocMgmt/Documents` (one
+/// document) or to `DocMgmt/$batch` (a batch of them).
+pub fn creates_link_documents(e: &partreel_sim::RequestEntry) -> bool {
+    e.method == "POST" && (e.path.ends_with("/Documents") || e.path.ends_with("/DocMgmt/$batch"))
+}
+
 /// Waits until `f` holds, polling; panics with `what` after `bound`.
 pub async fn until(bound: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let started = Instant::now();

@@ -396,3 +396,65 @@ async fn the_daemon_reports_a_degraded_job() {
         "{metrics}"
     );
 }
+
+/// Windchill link writes go in `$batch` requests (WCCG_RESTAPIsBatchSupport.html): a full
+/// initial sync needs at most 40 Windchill requests per 1,000 links (2 per 100 links, plus the
+/// feeds, `$metadata` and the nonce; it was 3 per link). A Windchill without `$batch` (501) gets
+/// single calls instead, and the same final state: the same link documents on the same parts.
+#[tokio::test]
+async fn windchill_links_go_in_batches_and_one_by_one_without_batch_support() {
+    let mut states = Vec::new();
+    for unsupported in [false, true] {
+        let sim = partreel_sim::SimConfig {
+            parts: 300,
+            clips: 300,
+            story: false,
+            ..partreel_sim::SimConfig::default()
+        };
+        let env = Env::start(sim, crate::util::fast()).await;
+        env.sim.windchill_batch_unsupported(unsupported);
+        let report = env.sync(&["--job", "windchill-bynder"]).await;
+        let links = report["links_created"].as_u64().unwrap_or_default();
+        assert!(links >= 250, "{report}");
+        let requests = report["requests"]["windchill"]["requests"]
+            .as_u64()
+            .or_else(|| report["requests"]["windchill"].as_u64())
+            .unwrap_or_else(|| panic!("windchill requests in {report}"));
+        let log = env.sim.windchill.log.entries();
+        let batches = log
+            .iter()
+            .filter(|e| e.method == "POST" && e.path.ends_with("/$batch"))
+            .count();
+        let singles = log
+            .iter()
+            .filter(|e| e.method == "POST" && e.path.ends_with("/DocMgmt/Documents"))
+            .count();
+        if unsupported {
+            assert_eq!(batches, 1, "one refused $batch, then single calls");
+            assert_eq!(singles as u64, links);
+        } else {
+            assert_eq!(singles, 0, "no single document create");
+            assert!(
+                requests * 1000 <= 40 * links,
+                "{requests} Windchill requests for {links} links"
+            );
+        }
+        let docs = env.link_documents();
+        let link_of = |doc: &str| {
+            docs.iter()
+                .find(|d| d["ID"] == doc)
+                .and_then(|d| d["PartreelLinkId"].as_str())
+                .map(str::to_string)
+        };
+        let mut state: Vec<(String, Option<String>)> = env
+            .sim
+            .windchill_describe_links()
+            .into_iter()
+            .map(|(part, doc)| (part, link_of(&doc)))
+            .collect();
+        state.sort();
+        assert_eq!(state.len() as u64, links, "one describe link per link");
+        states.push(state);
+    }
+    assert_eq!(states[0], states[1], "the same final state either way");
+}

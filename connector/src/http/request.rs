@@ -80,6 +80,15 @@ impl Request {
         self
     }
 
+    /// Sets a body of another type (a `multipart/mixed` batch).
+    pub fn bytes(mut self, bytes: impl Into<Bytes>, content_type: &'static str) -> Self {
+        self.body = Some(Body {
+            bytes: bytes.into(),
+            content_type,
+        });
+        self
+    }
+
     /// Adds a header. Names and values are static or already validated by the caller.
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {

@@ -20,6 +20,7 @@ use url::Url;
 use crate::auth::WindchillSession;
 use crate::{convert, metadata, odata, typed, wire};
 
+mod batch;
 mod links;
 
 /// Values per `$filter … or …` query (keeps URLs well under server limits).
@@ -50,6 +51,10 @@ pub(crate) struct ClientParts {
     pub doc_type: Option<String>,
     /// Document property → OData type, read from `DocMgmt/$metadata` before the first write.
     pub doc_types: tokio::sync::OnceCell<std::collections::HashMap<String, String>>,
+    /// Links created per pair of `$batch` requests (1: no batches).
+    pub batch_size: usize,
+    /// Set when the server answered a `$batch` with 501, 404 or 405: single calls from then on.
+    pub batch_unsupported: std::sync::atomic::AtomicBool,
 }
 
 /// A connected Windchill system. Build it with `WindchillConfig::validate` then
@@ -379,6 +384,26 @@ impl PlmConnector for WindchillClient {
     /// each with its document; example_sustainability_retrieve_enggmaterialpartdescribelinks.html)
     /// and attach when the document is not among the expanded documents — the links' own IDs
     /// are never compared with the document's.
+    /// Batches of `batch_size` links: two `$batch` requests each (client/batch.rs).
+    async fn create_links(
+        &self,
+        batch: &[partreel_connector::connector::NewLink],
+    ) -> Vec<Result<RemoteLink>> {
+        self.create_links_batched(batch).await
+    }
+
+    fn max_batch(&self) -> usize {
+        if self
+            .p
+            .batch_unsupported
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            1
+        } else {
+            self.p.batch_size.max(1)
+        }
+    }
+
     async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()> {
         if self
             .described_by(&part.remote_id)

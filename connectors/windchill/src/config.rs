@@ -13,6 +13,10 @@ use crate::odata;
 
 /// Default IBA holding the link id on a document.
 pub const DEFAULT_LINK_ID_PROPERTY: &str = "PartreelLinkId";
+/// Default `batch_size`: 100 links per pair of `$batch` requests (2 requests per 100 links).
+pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// Largest `batch_size`.
+pub const MAX_BATCH_SIZE: usize = 500;
 /// Default `Prefer: odata.maxpagesize` (the WRS default cap, per the Prefer header page).
 pub const DEFAULT_PAGE_SIZE: u32 = 2000;
 /// Largest page size WRS can be configured to serve (`maxPageSize` hard cap).
@@ -65,6 +69,12 @@ pub struct WindchillConfig {
     /// scheme, host and port (credentials never go to the other host); by default it is refused.
     #[serde(default)]
     pub rebase_next_link: bool,
+    /// Link documents created per `$batch` round trip (WCCG_RESTAPIsBatchSupport.html): the
+    /// documents in one `DocMgmt/$batch`, then their describe links in one `ProdMgmt/$batch`,
+    /// each write a change set of its own. 1 sends every write alone; a server that answers
+    /// `$batch` with 501 (or 404/405) gets single calls for the rest of the run either way.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
     /// HTTP settings; the rate limit defaults to 20 requests/s with bursts of 20 when
     /// `http.rate_limit` is not given.
     #[serde(default)]
@@ -73,6 +83,10 @@ pub struct WindchillConfig {
 
 fn default_link_id_property() -> String {
     DEFAULT_LINK_ID_PROPERTY.to_string()
+}
+
+fn default_batch_size() -> usize {
+    DEFAULT_BATCH_SIZE
 }
 
 fn default_page_size() -> u32 {
@@ -148,6 +162,11 @@ impl WindchillConfig {
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
             errors.push(format!("page_size: must be between 1 and {MAX_PAGE_SIZE}"));
+        }
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            errors.push(format!(
+                "batch_size: must be between 1 and {MAX_BATCH_SIZE}"
+            ));
         }
         if self.document_name_prefix.trim().is_empty() {
             errors.push("document_name_prefix: must not be empty".into());
@@ -241,6 +260,8 @@ impl ValidatedWindchill {
                 .and_then(document_type_name)
                 .map(str::to_owned),
             doc_types: Default::default(),
+            batch_size: self.config.batch_size,
+            batch_unsupported: Default::default(),
         }))
     }
 }

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod batch;
 mod client;
 mod config;
 mod convert;

@@ -1,7 +1,8 @@
 //! Property tests of what this connector parses from Windchill: OData Part and Document
 //! records (pages of `ProdMgmt/Parts`, `DocMgmt/Documents`) and the `$metadata` EDMX (XML,
 //! with `BaseType` chains), the collection page around them (`value`, `@odata.nextLink`), the
-//! CSRF nonce and OData error bodies, and the typed values written to soft attributes.
+//! CSRF nonce and OData error bodies, `$batch` answers (multipart), and the typed values
+//! written to soft attributes.
 //! Properties: never panic, never loop (a `BaseType` cycle ends with an error); a rejected record
 //! names its `ID`; every property read from `$metadata` was declared on the type or one of its
 //! bases; a followed `@odata.nextLink` never leaves the configured service; a typed value
@@ -289,6 +290,47 @@ proptest! {
         if let Ok(u) = next_link(&base, &link, rebase) {
             let under = u.path() == base.path() || u.path().starts_with(&format!("{}/", base.path()));
             prop_assert!(under, "{} was followed", u);
+        }
+    }
+
+    #[test]
+    fn prop_batch_answers_never_panic_and_keep_each_answer(
+        raw in bytes(),
+        statuses in proptest::collection::vec(100u16..600, 1..6),
+        body in odd_text(),
+        cut in any::<usize>(),
+        crlf in any::<bool>(),
+    ) {
+        // Arbitrary bytes under a multipart content type: an error or answers, never a panic.
+        let _ = crate::batch::decode("multipart/mixed; boundary=b", &raw);
+        // A well-formed answer (a change set part per success, the failure alone otherwise)
+        // reads back every answer under its Content-ID; cut anywhere, it never panics.
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut text = String::new();
+        for (i, st) in statuses.iter().enumerate() {
+            let id = i + 1;
+            let http = format!(
+                "Content-Type: application/http{nl}Content-ID: {id}{nl}{nl}HTTP/1.1 {st} X{nl}{nl}{}{nl}",
+                body.replace("--", "")
+            );
+            if (200..300).contains(st) {
+                text.push_str(&format!(
+                    "--b{nl}Content-Type: multipart/mixed; boundary=c{id}{nl}{nl}--c{id}{nl}{http}--c{id}--{nl}"
+                ));
+            } else {
+                text.push_str(&format!("--b{nl}{http}"));
+            }
+        }
+        text.push_str(&format!("--b--{nl}"));
+        let answers = crate::batch::decode("multipart/mixed; boundary=b", text.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
+        prop_assert_eq!(answers.len(), statuses.len());
+        for (i, st) in statuses.iter().enumerate() {
+            prop_assert_eq!(answers[&(i + 1)].status, *st);
+        }
+        let at = cut % (text.len() + 1);
+        if text.is_char_boundary(at) {
+            let _ = crate::batch::decode("multipart/mixed; boundary=b", &text.as_bytes()[..at]);
         }
     }
 }

@@ -76,6 +76,7 @@ fn config(s: &MockServer, password: SecretRef) -> WindchillConfig {
         page_size: 50,
         document_name_prefix: "VX".into(),
         rebase_next_link: false,
+        batch_size: crate::config::DEFAULT_BATCH_SIZE,
         document_type: None,
         http: fast_http(),
     }
@@ -1089,6 +1090,7 @@ fn validate_lists_every_problem_with_its_key() {
         page_size: 0,
         document_name_prefix: String::new(),
         rebase_next_link: false,
+        batch_size: crate::config::DEFAULT_BATCH_SIZE,
         document_type: None,
         http: fast_http(),
     };
@@ -1434,4 +1436,244 @@ async fn a_windchill_type_name_as_document_type_is_refused_naming_the_key() {
             "{bad}: {errors:?}"
         );
     }
+}
+
+// ---- link creation in $batch requests (WCCG_RESTAPIsBatchSupport.html) ----------------------
+
+const LINK2: &str = "ptp-fedcba9876543210fedcba98";
+const DOC_ID2: &str = "OR:wt.doc.WTDocument:200002";
+
+fn doc2_json() -> Value {
+    let mut d = doc_json(Some(LINK2), "active");
+    d["ID"] = json!(DOC_ID2);
+    d
+}
+
+fn new_links() -> Vec<partreel_connector::connector::NewLink> {
+    [LINK, LINK2]
+        .iter()
+        .map(|l| partreel_connector::connector::NewLink {
+            part: part_rev(),
+            link_id: LinkId((*l).into()),
+            fields: link_fields(),
+        })
+        .collect()
+}
+
+/// A `$batch` answer: a change set part per success, the failure alone per failure (OData 4.0
+/// §11.7.4), CRLF line ends as a server writes them.
+fn batch_answer(answers: &[(usize, u16, Value)]) -> ResponseTemplate {
+    let mut body = String::new();
+    for (id, status, json) in answers {
+        let http = format!(
+            "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: {id}\r\n\r\n\
+             HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\r\n{json}\r\n"
+        );
+        if (200..300).contains(status) {
+            body.push_str(&format!(
+                "--batch_s\r\nContent-Type: multipart/mixed; boundary=cs_{id}\r\n\r\n--cs_{id}\r\n{http}--cs_{id}--\r\n"
+            ));
+        } else {
+            body.push_str(&format!("--batch_s\r\n{http}"));
+        }
+    }
+    body.push_str("--batch_s--\r\n");
+    ResponseTemplate::new(200).set_body_raw(body, "multipart/mixed; boundary=batch_s")
+}
+
+async fn mount_doc_metadata(s: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path(p("DocMgmt/$metadata")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(DOC_EDMX, "application/xml"))
+        .mount(s)
+        .await;
+}
+
+fn sent(reqs: &[wiremock::Request]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
+#[tokio::test]
+async fn create_links_sends_the_documents_then_the_describe_links_in_two_batches() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    mount_doc_metadata(&s).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/$batch")))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .and(basic_auth(USER, PASSWORD))
+        .respond_with(batch_answer(&[
+            (1, 201, doc_json(Some(LINK), "active")),
+            (2, 201, doc2_json()),
+        ]))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("ProdMgmt/$batch")))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .respond_with(batch_answer(&[
+            (1, 201, json!({"ID": "OR:wt.part.WTPartDescribeLink:1"})),
+            (2, 201, json!({"ID": "OR:wt.part.WTPartDescribeLink:2"})),
+        ]))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    assert_eq!(c.max_batch(), crate::config::DEFAULT_BATCH_SIZE);
+    let out = c.create_links(&new_links()).await;
+    let got: Vec<(String, String, Option<String>)> = out
+        .into_iter()
+        .map(|r| {
+            let l = r.expect("created");
+            (l.link_id.0, l.remote_id, l.part_remote_id)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (LINK.into(), DOC_ID.into(), Some(PART_ID.into())),
+            (LINK2.into(), DOC_ID2.into(), Some(PART_ID.into())),
+        ]
+    );
+    let reqs = s.received_requests().await.unwrap();
+    assert_eq!(
+        sent(&reqs),
+        [
+            format!("GET {}", p("DocMgmt/$metadata")),
+            format!("GET {}", p("PTC/GetCSRFToken()")),
+            format!("POST {}", p("DocMgmt/$batch")),
+            format!("POST {}", p("ProdMgmt/$batch")),
+        ],
+        "no lookup, no single write"
+    );
+    let docs = String::from_utf8_lossy(&reqs[2].body).to_string();
+    let kind = reqs[2]
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(kind.starts_with("multipart/mixed; boundary="), "{kind}");
+    for want in [
+        "Content-Id: 1\r\n".to_string(),
+        "Content-Id: 2\r\n".to_string(),
+        format!("POST {} HTTP/1.1\r\n", p("DocMgmt/Documents")),
+        format!("\"PartreelLinkId\":\"{LINK}\""),
+        format!("\"PartreelLinkId\":\"{LINK2}\""),
+        format!("\"Context@odata.bind\":\"Containers('{CONTAINER}')\""),
+    ] {
+        assert!(docs.contains(&want), "{want} in:\n{docs}");
+    }
+    assert_eq!(
+        docs.matches("Content-Type: multipart/mixed; boundary=changeset_")
+            .count(),
+        2,
+        "a change set each"
+    );
+    let attach = String::from_utf8_lossy(&reqs[3].body).to_string();
+    assert_eq!(
+        attach
+            .matches(&format!("POST {} HTTP/1.1", described_by_path()))
+            .count(),
+        2,
+        "{attach}"
+    );
+    assert!(
+        attach.contains(&format!("Documents('{DOC_ID2}')")),
+        "{attach}"
+    );
+}
+
+#[tokio::test]
+async fn a_document_the_batch_refuses_fails_its_link_alone() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    mount_doc_metadata(&s).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/$batch")))
+        .respond_with(batch_answer(&[
+            (1, 201, doc_json(Some(LINK), "active")),
+            (
+                2,
+                400,
+                json!({"error": {"code": "INVALID_PROPERTY", "message": "Prompt is too long."}}),
+            ),
+        ]))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("ProdMgmt/$batch")))
+        .respond_with(batch_answer(&[(1, 201, json!({}))]))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let out = c.create_links(&new_links()).await;
+    assert_eq!(out[0].as_ref().expect("first created").remote_id, DOC_ID);
+    match &out[1] {
+        Err(ConnectorError::Http {
+            status: 400,
+            message,
+            ..
+        }) => assert_eq!(message, "Prompt is too long."),
+        other => panic!("{other:?}"),
+    }
+    let reqs = s.received_requests().await.unwrap();
+    let attach = String::from_utf8_lossy(&reqs[3].body).to_string();
+    assert_eq!(
+        attach.matches("Content-Id: ").count(),
+        1,
+        "only the created one"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_batch_gets_single_calls_from_then_on() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    mount_doc_metadata(&s).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/$batch")))
+        .respond_with(ResponseTemplate::new(501).set_body_json(
+            json!({"error": {"code": "NOT_IMPLEMENTED", "message": "Batch requests are not supported."}}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p("DocMgmt/Documents")))
+        .respond_with(ok_json(json!({"value": []})))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/Documents")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(doc_json(Some(LINK), "active")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/Documents")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(doc2_json()))
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(described_by_path()))
+        .and(header("CSRF_NONCE", "nonce-1"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"ID": "OR:x:1"})))
+        .expect(2)
+        .mount(&s)
+        .await;
+    let (_d, c) = client(&s);
+    let out = c.create_links(&new_links()).await;
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    assert_eq!(c.max_batch(), 1, "single calls from then on");
+    let singles = sent(&s.received_requests().await.unwrap())
+        .into_iter()
+        .filter(|r| r == &format!("POST {}", p("DocMgmt/Documents")))
+        .count();
+    assert_eq!(singles, 2);
 }

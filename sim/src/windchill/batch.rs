@@ -121,6 +121,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Headers and the rest of `text` after the blank line that ends them.
 fn headers_and_rest(text: &[u8]) -> Result<(HeaderMap, &[u8]), WcError> {
+    // No headers at all: the blank line comes first.
+    if let Some(rest) = text.strip_prefix(b"\r\n").or(text.strip_prefix(b"\n")) {
+        return Ok((HeaderMap::new(), rest));
+    }
     let (head, rest) = match find(text, b"\r\n\r\n") {
         Some(i) if find(text, b"\n\n").is_none_or(|j| i < j) => (&text[..i], &text[i + 4..]),
         _ => match find(text, b"\n\n") {

@@ -49,6 +49,20 @@ impl WindchillClient {
         link_id: &LinkId,
         fields: &RemoteFields,
     ) -> Result<RemoteLink> {
+        let body = self.document_body(link_id, fields).await?;
+        let req = Request::new(Method::POST, self.url(&["DocMgmt", "Documents"], &[]))
+            .header("accept", "application/json")
+            .json(&body)?;
+        let resp = self.p.http.send(req, &self.p.session).await?;
+        self.created_document(&resp.body, link_id).await
+    }
+
+    /// The body that creates the link document `link_id` with `fields`.
+    pub(super) async fn document_body(
+        &self,
+        link_id: &LinkId,
+        fields: &RemoteFields,
+    ) -> Result<Value> {
         let types = self.document_types().await?;
         let mut body = Map::new();
         if let Some(cast) = self.type_cast() {
@@ -73,16 +87,21 @@ impl WindchillClient {
             self.p.link_id_property.clone(),
             Value::String(link_id.0.clone()),
         );
-        let req = Request::new(Method::POST, self.url(&["DocMgmt", "Documents"], &[]))
-            .header("accept", "application/json")
-            .json(&Value::Object(body))?;
-        let resp = self.p.http.send(req, &self.p.session).await?;
-        let (id, created) = self.entity_link(&resp.body, "DocMgmt/Documents create", None)?;
+        Ok(Value::Object(body))
+    }
+
+    /// The link a document creation answered with `body`. An answer that does not show the
+    /// link id is read back: a document that does not carry it would never be found again, and
+    /// every later run would create another.
+    pub(super) async fn created_document(
+        &self,
+        body: &[u8],
+        link_id: &LinkId,
+    ) -> Result<RemoteLink> {
+        let (id, created) = self.entity_link(body, "DocMgmt/Documents create", None)?;
         if let Some(l) = created.filter(|l| l.link_id == *link_id) {
             return Ok(l);
         }
-        // The answer does not show the link id: read the document back. A document that does
-        // not carry it would never be found again, and every later run would create another.
         if id.is_empty() {
             return Err(self.malformed("DocMgmt/Documents create", "no ID in the answer"));
         }
@@ -202,15 +221,7 @@ impl WindchillClient {
             match self.p.http.send(req, &self.p.session).await {
                 Ok(_) => return Ok(()),
                 Err(e @ ConnectorError::Http { status: 400, .. }) => {
-                    if self
-                        .described_by(part_id)
-                        .await?
-                        .iter()
-                        .any(|d| d == doc_id)
-                    {
-                        return Ok(());
-                    }
-                    return Err(e);
+                    return self.attached_or(part_id, doc_id, e).await;
                 }
                 Err(e @ ConnectorError::Ambiguous { .. }) => {
                     if self
@@ -229,5 +240,24 @@ impl WindchillClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// A refused describe link (400, e.g. DUPLICATE_LINK) is settled by the part's links: Ok
+    /// when the document is among them, else `refused`.
+    pub(super) async fn attached_or(
+        &self,
+        part_id: &str,
+        doc_id: &str,
+        refused: ConnectorError,
+    ) -> Result<()> {
+        if self
+            .described_by(part_id)
+            .await?
+            .iter()
+            .any(|d| d == doc_id)
+        {
+            return Ok(());
+        }
+        Err(refused)
     }
 }
