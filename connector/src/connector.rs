@@ -194,6 +194,10 @@ pub struct NewLink {
     pub link_id: LinkId,
     /// Remote fields.
     pub fields: RemoteFields,
+    /// An earlier attempt to create this link may have landed: the journal holds another
+    /// run's creation of it whose outcome is unknown (a process killed mid-write, an answer
+    /// lost). A connector that creates without looking first (a batch) must look for this one.
+    pub prior_attempt: bool,
 }
 
 /// Fields to write on an existing link record (see [`PlmConnector::update_links`]).

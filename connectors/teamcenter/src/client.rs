@@ -333,6 +333,7 @@ impl PlmConnector for TeamcenterClient {
             part: part.clone(),
             link_id: link_id.clone(),
             fields: fields.clone(),
+            prior_attempt: false,
         };
         self.create_many(std::slice::from_ref(&one))
             .await

@@ -288,6 +288,7 @@ fn new_link() -> NewLink {
         part: part(),
         link_id: LinkId(LINK.into()),
         fields: [("ptp_prompt".to_string(), "a stunt car".to_string())].into(),
+        prior_attempt: false,
     }
 }
 

@@ -84,6 +84,7 @@ fn new_link(part: &PartRevision, i: usize) -> NewLink {
             &part.revision,
         ),
         fields,
+        prior_attempt: false,
     }
 }
 

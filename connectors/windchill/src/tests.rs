@@ -1456,6 +1456,7 @@ fn new_links() -> Vec<partreel_connector::connector::NewLink> {
             part: part_rev(),
             link_id: LinkId((*l).into()),
             fields: link_fields(),
+            prior_attempt: false,
         })
         .collect()
 }
@@ -1676,4 +1677,48 @@ async fn a_server_without_batch_gets_single_calls_from_then_on() {
         .filter(|r| r == &format!("POST {}", p("DocMgmt/Documents")))
         .count();
     assert_eq!(singles, 2);
+}
+
+/// A link the journal says may have been created by an earlier attempt is looked for first;
+/// the document found is attached, not created again; the others go in the batch unlooked.
+#[tokio::test]
+async fn a_prior_attempt_is_looked_for_and_not_created_again() {
+    let s = server().await;
+    mount_nonce(&s, "nonce-1", 1).await;
+    mount_doc_metadata(&s).await;
+    mount_find(&s, vec![doc_json(Some(LINK), "active")]).await;
+    Mock::given(method("POST"))
+        .and(path(p("DocMgmt/$batch")))
+        .respond_with(batch_answer(&[(1, 201, doc2_json())]))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p("ProdMgmt/$batch")))
+        .respond_with(batch_answer(&[(1, 201, json!({})), (2, 201, json!({}))]))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let mut links = new_links();
+    links[0].prior_attempt = true;
+    let (_d, c) = client(&s);
+    let out = c.create_links(&links).await;
+    assert_eq!(out[0].as_ref().expect("found").remote_id, DOC_ID);
+    assert_eq!(out[1].as_ref().expect("created").remote_id, DOC_ID2);
+    let reqs = s.received_requests().await.unwrap();
+    let docs = reqs
+        .iter()
+        .find(|r| r.url.path() == p("DocMgmt/$batch"))
+        .map(|r| String::from_utf8_lossy(&r.body).to_string())
+        .unwrap_or_default();
+    assert!(
+        !docs.contains(LINK),
+        "the found link is not created again:\n{docs}"
+    );
+    assert!(docs.contains(LINK2));
+    let finds = reqs
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path() == p("DocMgmt/Documents"))
+        .count();
+    assert_eq!(finds, 1, "one lookup, for the flagged link only");
 }

@@ -4,6 +4,11 @@
 //! write is a change set of its own, so a refused write (one clip's bad value) is rolled back
 //! alone and the others stand; each answer is matched to its link by `Content-ID`.
 //!
+//! No lookup by link id before the batch, unless the journal says an earlier attempt at a
+//! link may have landed ([`NewLink::prior_attempt`]: another run's creation of it whose outcome
+//! is unknown, e.g. a daemon killed beside this one): those are looked for in one read, and what
+//! they made is attached instead of made again.
+//!
 //! A `$batch` request is not idempotent. When its outcome is unknown (a reset, a 5xx, an answer
 //! that leaves a write out), what the server holds decides: the documents are looked up by link
 //! id and the missing ones created one by one, and a describe link is settled by the part's
@@ -44,21 +49,49 @@ impl WindchillClient {
         {
             return self.one_by_one(batch).await;
         }
+        let mut out: Vec<Option<Result<RemoteLink>>> = (0..batch.len()).map(|_| None).collect();
+        // A link whose earlier attempt may have landed is looked for first (one filtered read
+        // for those, usually none): what that attempt made is attached, not made again.
+        let mut landed = Vec::new();
+        let flagged: Vec<LinkId> = batch
+            .iter()
+            .filter(|n| n.prior_attempt)
+            .map(|n| n.link_id.clone())
+            .collect();
+        if !flagged.is_empty() {
+            match self.find_links(&flagged).await {
+                Ok(found) => {
+                    for (i, n) in batch.iter().enumerate() {
+                        if let Some(doc) = found.iter().find(|d| d.link_id == n.link_id) {
+                            landed.push((i, doc.clone()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    for (i, n) in batch.iter().enumerate() {
+                        if n.prior_attempt {
+                            out[i] = Some(Err(self.unknown("DocMgmt/Documents", &e)));
+                        }
+                    }
+                }
+            }
+        }
         // Bodies first: a value the document type cannot take fails that link alone.
-        let mut out: Vec<Option<Result<RemoteLink>>> = Vec::with_capacity(batch.len());
         let mut bodies = Vec::new();
         for (i, n) in batch.iter().enumerate() {
+            if out[i].is_some() || landed.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
             match self.document_body(&n.link_id, &n.fields).await {
                 Ok(b) => match serde_json::to_vec(&b) {
-                    Ok(bytes) => {
-                        bodies.push((i, bytes));
-                        out.push(None);
+                    Ok(bytes) => bodies.push((i, bytes)),
+                    Err(e) => {
+                        out[i] = Some(Err(ConnectorError::Config(format!(
+                            "cannot encode request body: {e}"
+                        ))))
                     }
-                    Err(e) => out.push(Some(Err(ConnectorError::Config(format!(
-                        "cannot encode request body: {e}"
-                    ))))),
                 },
-                Err(e) => out.push(Some(Err(e))),
+                Err(e) => out[i] = Some(Err(e)),
             }
         }
         let docs_path = self.url(&["DocMgmt", "Documents"], &[]).path().to_string();
@@ -70,7 +103,12 @@ impl WindchillClient {
                 body: b,
             })
             .collect();
-        let created = match self.send_batch("DocMgmt", &ops).await {
+        let sent = if ops.is_empty() {
+            Sent::Answers(HashMap::new())
+        } else {
+            self.send_batch("DocMgmt", &ops).await
+        };
+        let mut created = match sent {
             Sent::Unsupported => return self.one_by_one(batch).await,
             Sent::Answers(answers) => {
                 let mut created = Vec::new();
@@ -120,6 +158,7 @@ impl WindchillClient {
                 created
             }
         };
+        created.extend(landed);
         self.attach_all(batch, created, &mut out).await;
         out.into_iter().map(fill).collect()
     }

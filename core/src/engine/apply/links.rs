@@ -117,8 +117,43 @@ pub(super) async fn create_links(
             Err(e) => results.push((i, Err(e))),
         }
     }
+    if let Err(e) = mark_prior_attempts(engine, store, run, &mut prepared).await {
+        // Without the journal's answer every creation counts as possibly done before.
+        tracing::warn!(error = %e, "journal not readable; looking up every link before creating it");
+        for p in &mut prepared {
+            p.new.prior_attempt = true;
+        }
+    }
     results.extend(dispatch(engine, store, run, prepared).await);
     results
+}
+
+/// Marks the creations another run already journaled and did not settle (its process killed
+/// mid-write beside this one, or an answer lost): the connector looks for those before
+/// creating, so a batch never duplicates what that attempt may have made.
+async fn mark_prior_attempts(
+    engine: &SyncEngine,
+    store: &Arc<dyn StateStore>,
+    run: &Arc<RunState>,
+    prepared: &mut [PreparedCreate],
+) -> Result<(), EngineError> {
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    let system = engine.plm().system();
+    let earlier: std::collections::HashSet<String> = store
+        .journal_pending()
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.run_id != run.run_id && e.system == system && e.op == JournalOp::CreateLink.as_str()
+        })
+        .map(|e| e.key)
+        .collect();
+    for p in prepared.iter_mut() {
+        p.new.prior_attempt = earlier.contains(p.new.link_id.as_str());
+    }
+    Ok(())
 }
 
 /// One link creation made ready to send: its fields mapped, the clip's lease held and the
@@ -188,6 +223,7 @@ async fn prepare_create(
             part: part_revision(&part),
             link_id,
             fields,
+            prior_attempt: false,
         },
     }))
 }
