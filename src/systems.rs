@@ -299,6 +299,22 @@ mod tests {
         assert_eq!(crates, registered);
     }
 
+    /// The emulators' registry (`partreel-sim`) holds the same systems, on the same sides, in
+    /// the same order: `partreel sim` and `partreel demo` configure every system.
+    #[test]
+    fn every_system_has_an_emulator() {
+        use partreel_sim::registry::{EMULATORS, Side as SimSide};
+        let emulated: Vec<(&str, bool)> = EMULATORS
+            .iter()
+            .map(|e| (e.kind, e.side == SimSide::Plm))
+            .collect();
+        let registered: Vec<(&str, bool)> = SYSTEMS
+            .iter()
+            .map(|s| (s.kind, s.side == Side::Plm))
+            .collect();
+        assert_eq!(emulated, registered);
+    }
+
     #[test]
     fn the_section_kinds_are_the_registry_kinds() {
         for s in SYSTEMS {
