@@ -16,8 +16,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::Sim;
 use crate::config_writer::write_secret;
+use crate::{GeneratedPlm, Sim};
 
 /// Which side of a link an emulated system is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,17 @@ pub struct Emulated {
     pub(crate) retry_after: bool,
     /// The start of a body, cut where a malformed-body fault cuts it.
     pub(crate) malformed: &'static str,
+    /// A PLM that can hold the generated part revisions (`partreel sim --generated-plm KIND`).
+    pub generates: Option<Generated>,
+}
+
+/// A PLM emulator that can hold the generated part revisions.
+#[derive(Debug, Clone, Copy)]
+pub struct Generated {
+    /// The [`SimConfig::generated_plm`](crate::SimConfig::generated_plm) that picks it.
+    pub plm: GeneratedPlm,
+    /// What it generates, for `--generated-plm`'s help.
+    pub about: &'static str,
 }
 
 impl Emulated {
@@ -77,7 +88,8 @@ macro_rules! emulators {
         jobs: $jobs:expr,
         error: $error:path,
         retry_after: $retry_after:literal,
-        malformed: $malformed:expr $(,)?
+        malformed: $malformed:expr,
+        generates: $generates:expr $(,)?
     }),* $(,)?) => {
         /// Which emulated system.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,6 +113,7 @@ macro_rules! emulators {
             error: $error,
             retry_after: $retry_after,
             malformed: $malformed,
+            generates: $generates,
         }),*];
     };
 }
@@ -122,6 +135,10 @@ scope = { part_numbers = ["TR-*", "DL-*", "RC-*", "XX-*"] }
         // Windchill's front end sends one.
         retry_after: true,
         malformed: r#"{"value":[{"ID":"#,
+        generates: Some(Generated {
+            plm: GeneratedPlm::Windchill,
+            about: "Windchill (`TR-…`, `DL-…`, `RC-…`; job `windchill-bynder`)",
+        }),
     },
     Teamcenter {
         kind: "teamcenter",
@@ -138,6 +155,10 @@ scope = { part_numbers = ["ST-*", "SC-*"] }
         error: teamcenter_error,
         retry_after: true,
         malformed: r#"{"ServiceData":{"modelObjects":{"#,
+        generates: Some(Generated {
+            plm: GeneratedPlm::Teamcenter,
+            about: "Teamcenter (`ST-4001…`, `SC-4001…`; job `teamcenter-bynder`)",
+        }),
     },
     Threedx {
         kind: "threedx",
@@ -154,6 +175,10 @@ scope = { part_numbers = ["PL-*", "PK-*"] }
         error: threedx_error,
         retry_after: true,
         malformed: r#"{"member":[{"id":"#,
+        generates: Some(Generated {
+            plm: GeneratedPlm::Threedx,
+            about: "3DEXPERIENCE (`PL-5000`, `PK-5001`, …; job `threedx-bynder`)",
+        }),
     },
     Bynder {
         kind: "bynder",
@@ -166,6 +191,7 @@ scope = { part_numbers = ["PL-*", "PK-*"] }
         // Bynder documents its 429 without Retry-After.
         retry_after: false,
         malformed: r#"[{"id":"#,
+        generates: None,
     },
     Aem {
         kind: "aem",
@@ -181,6 +207,7 @@ dam = "aem"
         error: aem_error,
         retry_after: true,
         malformed: r#"{"success":true,"hits":[{"jcr:path":"#,
+        generates: None,
     },
 }
 

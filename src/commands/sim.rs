@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use partreel_sim::config_writer::ConfigOptions;
 use partreel_sim::registry::EMULATORS;
-use partreel_sim::{GeneratedPlm, Sim, SimConfig};
+use partreel_sim::{Sim, SimConfig};
 
-use crate::cli::{GeneratedPlmArg, SimArgs};
+use crate::cli::SimArgs;
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let mut shutdown = super::Shutdown::listen();
@@ -18,11 +18,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         file_bytes: args.file_bytes.unwrap_or(SimConfig::default().file_bytes),
         seed: args.seed,
         story: !args.no_story,
-        generated_plm: match args.generated_plm {
-            GeneratedPlmArg::Windchill => GeneratedPlm::Windchill,
-            GeneratedPlmArg::Teamcenter => GeneratedPlm::Teamcenter,
-            GeneratedPlmArg::Threedx => GeneratedPlm::Threedx,
-        },
+        // The parser only accepts kinds that generate.
+        generated_plm: EMULATORS
+            .iter()
+            .find(|e| e.kind == args.generated_plm)
+            .and_then(|e| e.generates)
+            .map(|g| g.plm)
+            .unwrap_or_default(),
         ..SimConfig::default()
     })
     .await?;
