@@ -8,17 +8,20 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{GlobalArgs, LogFormat};
 
-/// partreel's own crates: a bare `--log-level` applies to these in full.
-const OWN_CRATES: &[&str] = &[
-    "partreel",
-    "partreel_core",
-    "partreel_windchill",
-    "partreel_teamcenter",
-    "partreel_threedx",
-    "partreel_bynder",
-    "partreel_aem",
-    "partreel_sim",
-];
+/// partreel's own crates besides the connectors (those come from the system registry).
+const CORE_CRATES: &[&str] = &["partreel", "partreel_core"];
+/// The emulators' crate, after the connectors.
+const SIM_CRATE: &str = "partreel_sim";
+
+/// partreel's own crates: a bare `--log-level` applies to these in full. The connector crates
+/// are the registry's ([`crate::systems::SYSTEMS`]).
+fn own_crates() -> impl Iterator<Item = &'static str> {
+    CORE_CRATES
+        .iter()
+        .copied()
+        .chain(crate::systems::connector_crates())
+        .chain(std::iter::once(SIM_CRATE))
+}
 
 /// Crates whose debug and trace events print credentials (`cookie_store`: every `Set-Cookie`,
 /// Windchill's and Teamcenter's `JSESSIONID`, 3DPassport's `CASTGC`): never shown above `info`,
@@ -47,7 +50,7 @@ fn dependency_gate(spec: &str) -> impl Fn(&tracing::Metadata<'_>) -> bool + Send
         if NEVER_VERBOSE.contains(&krate) {
             return false;
         }
-        OWN_CRATES.contains(&krate) || named.iter().any(|n| target.starts_with(n.as_str()))
+        own_crates().any(|c| c == krate) || named.iter().any(|n| target.starts_with(n.as_str()))
     }
 }
 
@@ -63,7 +66,7 @@ fn scoped_filter(spec: &str) -> String {
         .map(|d| match d.parse::<LevelFilter>() {
             Ok(level) if !d.contains('=') => {
                 let deps = level.min(LevelFilter::INFO);
-                let own = OWN_CRATES.iter().map(|c| format!(",{c}={level}"));
+                let own = own_crates().map(|c| format!(",{c}={level}"));
                 // c2pa warns about optional features (thumbnails) on every signing the
                 // emulators do; only its errors matter here.
                 let quiet = level.min(LevelFilter::ERROR);
@@ -104,4 +107,29 @@ pub fn init(args: &GlobalArgs) -> anyhow::Result<()> {
             .try_init(),
     }
     .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_crates_cover_every_connector_of_the_registry() {
+        let own: Vec<&str> = own_crates().collect();
+        for s in crate::systems::SYSTEMS {
+            assert!(own.contains(&s.krate), "{} is not logged in full", s.krate);
+        }
+        for c in ["partreel", "partreel_core", "partreel_sim"] {
+            assert!(own.contains(&c), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_bare_level_applies_to_each_connector_crate() {
+        let filter = scoped_filter("debug");
+        for s in crate::systems::SYSTEMS {
+            assert!(filter.contains(&format!(",{}=debug", s.krate)), "{filter}");
+        }
+        assert!(filter.starts_with("info,partreel=debug,"), "{filter}");
+    }
 }

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod daemon;
 mod logging;
+mod systems;
 mod viewer;
 mod wiring;
 

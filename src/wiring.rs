@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use partreel_core::connector::{DamBuildContext, PlmBuildContext};
 use partreel_core::engine::SyncEngine;
 use partreel_core::mapping::{Entity, Mapping, MappingSet};
 use partreel_core::state::StateStore;
@@ -15,7 +16,7 @@ use partreel_core::state::postgres::PostgresStore;
 use partreel_core::state::sqlite::SqliteStore;
 use partreel_core::{DamConnector, PlmConnector};
 
-use crate::config::{Job, Loaded, SystemSection};
+use crate::config::{Job, Loaded};
 
 /// A system's mapping file, resolved.
 pub fn mapping_file(cfg: &Loaded, system: &str) -> anyhow::Result<PathBuf> {
@@ -38,88 +39,37 @@ pub fn mappings(cfg: &Loaded, job: &Job) -> anyhow::Result<MappingSet> {
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Validates a connector's settings and builds it with its crate's `BuildContext`; the arms of
-/// [`plm`] and [`dam`] differ only in the crate and the context's fields.
-macro_rules! build {
-    ($endpoint:expr, $where:expr, $krate:ident { $($field:ident: $value:expr),* $(,)? }) => {{
-        let validated = $endpoint
-            .settings
-            .validate()
-            .map_err(|errs| anyhow::anyhow!("{}: {}", $where(), errs.join("; ")))?;
-        let client = validated
-            .build($krate::BuildContext { $($field: $value),* })
-            .with_context($where)?;
-        Ok(Arc::new(client))
-    }};
-}
-
 /// Builds a PLM connector (resolves its secrets). `maps` gives the properties to read.
 pub fn plm(cfg: &Loaded, name: &str, maps: &Mapping) -> anyhow::Result<Arc<dyn PlmConnector>> {
     let where_ = || format!("{}: system {name}", cfg.path.display());
-    let (system, config_dir) = (name.to_string(), cfg.dir.clone());
-    let (part_properties, link_properties) = (
-        maps.remote_names(Entity::Part),
-        maps.remote_names(Entity::Link),
-    );
-    match cfg.systems.get(name) {
-        Some(SystemSection::Windchill(e)) => build!(
-            e,
-            where_,
-            partreel_windchill {
-                system: system,
-                config_dir: config_dir,
-                part_properties: part_properties,
-                link_properties: link_properties,
-            }
-        ),
-        Some(SystemSection::Teamcenter(e)) => build!(
-            e,
-            where_,
-            partreel_teamcenter {
-                system: system,
-                config_dir: config_dir,
-                part_properties: part_properties,
-                link_properties: link_properties,
-            }
-        ),
-        Some(SystemSection::Threedx(e)) => build!(
-            e,
-            where_,
-            partreel_threedx {
-                system: system,
-                config_dir: config_dir,
-                part_properties: part_properties,
-                link_properties: link_properties,
-            }
-        ),
-        Some(other) => bail!("{}: a {} system is not a PLM", where_(), other.kind()),
-        None => bail!("{}: not configured", where_()),
+    let Some(sys) = cfg.systems.get(name) else {
+        bail!("{}: not configured", where_());
+    };
+    let ctx = PlmBuildContext {
+        system: name.to_string(),
+        config_dir: cfg.dir.clone(),
+        part_properties: maps.remote_names(Entity::Part),
+        link_properties: maps.remote_names(Entity::Link),
+    };
+    match sys.build_plm(ctx, where_) {
+        Some(built) => built,
+        None => bail!("{}: a {} system is not a PLM", where_(), sys.kind()),
     }
 }
 
 /// Builds a DAM connector (resolves its secrets).
 pub fn dam(cfg: &Loaded, name: &str) -> anyhow::Result<Arc<dyn DamConnector>> {
     let where_ = || format!("{}: system {name}", cfg.path.display());
-    let (system, config_dir) = (name.to_string(), cfg.dir.clone());
-    match cfg.systems.get(name) {
-        Some(SystemSection::Bynder(e)) => build!(
-            e,
-            where_,
-            partreel_bynder {
-                system: system,
-                config_dir: config_dir,
-            }
-        ),
-        Some(SystemSection::Aem(e)) => build!(
-            e,
-            where_,
-            partreel_aem {
-                system: system,
-                config_dir: config_dir,
-            }
-        ),
-        Some(other) => bail!("{}: a {} system is not a DAM", where_(), other.kind()),
-        None => bail!("{}: not configured", where_()),
+    let Some(sys) = cfg.systems.get(name) else {
+        bail!("{}: not configured", where_());
+    };
+    let ctx = DamBuildContext {
+        system: name.to_string(),
+        config_dir: cfg.dir.clone(),
+    };
+    match sys.build_dam(ctx, where_) {
+        Some(built) => built,
+        None => bail!("{}: a {} system is not a DAM", where_(), sys.kind()),
     }
 }
 

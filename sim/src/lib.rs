@@ -10,6 +10,8 @@
 //! - `control`: the `/__sim/` HTTP control API for a sim run as its own process.
 //! - [`teamcenter`], [`threedx`], [`aem`]: the Siemens Teamcenter, 3DEXPERIENCE and AEM Assets
 //!   emulators, each startable on its own.
+//! - [`registry`]: the one list of the emulated systems (kind, side, endpoints, the settings
+//!   of the written configuration, the vendor's error shapes), which the rest iterates.
 //! - [`Sim`]: all five emulators (Windchill, Teamcenter, 3DEXPERIENCE, Bynder, AEM) started on
 //!   `127.0.0.1:0` on one clock, with test mutations.
 #![deny(missing_docs)]
@@ -19,6 +21,7 @@ mod bynder;
 pub mod config_writer;
 mod control;
 pub mod framework;
+pub mod registry;
 mod seed;
 mod sim;
 pub mod teamcenter;

@@ -147,13 +147,11 @@ pub struct Sim {
 
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sim")
-            .field("windchill", &self.windchill.url)
-            .field("teamcenter", &self.teamcenter.emulator.url)
-            .field("threedx", &self.threedx.emulator.url)
-            .field("bynder", &self.bynder.url)
-            .field("aem", &self.aem.emulator.url)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("Sim");
+        for e in crate::registry::EMULATORS {
+            d.field(e.kind, &e.url(self));
+        }
+        d.finish_non_exhaustive()
     }
 }
 

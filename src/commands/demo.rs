@@ -12,6 +12,7 @@ use partreel_core::engine::SyncReport;
 use partreel_core::model::canonical;
 use partreel_core::state::StateStore;
 use partreel_sim::config_writer::ConfigOptions;
+use partreel_sim::registry::{EMULATORS, Side};
 use partreel_sim::{Sim, SimConfig};
 
 use crate::cli::DemoArgs;
@@ -49,7 +50,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let config_path = dir.join("partreel.toml");
     if args.serve {
-        let dams = [sim.bynder.url.as_str(), sim.aem.emulator.url.as_str()];
+        let dams: Vec<String> = EMULATORS
+            .iter()
+            .filter(|e| e.side == Side::Dam)
+            .map(|e| e.url(&sim))
+            .collect();
+        let dams: Vec<&str> = dams.iter().map(String::as_str).collect();
         let (viewer, token) =
             super::serve::start_demo(&dir.join("partreel.db"), &config_path, &dams)
                 .await
@@ -90,11 +96,12 @@ async fn syncs(args: &DemoArgs, dir: &Path) -> anyhow::Result<Sim> {
         println!(
             "partreel demo — Acme Toys: Windchill, Teamcenter and 3DEXPERIENCE ⇄ Bynder, Windchill ⇄ AEM on local emulators"
         );
-        println!("  windchill emulator  {}", sim.windchill.url);
-        println!("  teamcenter emulator {}", sim.teamcenter.emulator.url);
-        println!("  threedx emulator    {}", sim.threedx.emulator.url);
-        println!("  bynder emulator     {}", sim.bynder.url);
-        println!("  aem emulator        {}", sim.aem.emulator.url);
+        // Each emulator's own endpoint (the first of its entry).
+        for e in EMULATORS {
+            if let Some((label, url)) = (e.endpoints)(&sim).into_iter().next() {
+                println!("  {label:<20}{url}");
+            }
+        }
         println!("  configuration       {}", config_path.display());
         println!();
     }

@@ -50,8 +50,10 @@ struct SystemKeys {
 /// The environment override of `state` (the configuration's `PARTREEL__SECTION__KEY` scheme).
 const STATE_ENV: &str = "PARTREEL__STATE";
 
-/// System types that are DAMs.
-const DAM_TYPES: &[&str] = &["bynder", "aem"];
+/// Whether a system type is a DAM's (the registry's DAM kinds).
+fn is_dam_type(kind: &str) -> bool {
+    crate::systems::kinds(crate::systems::Side::Dam).any(|k| k == kind)
+}
 
 fn default_state() -> String {
     "partreel.db".into()
@@ -168,14 +170,14 @@ fn read(path: &Path) -> anyhow::Result<(StateAt, ViewerConfig, Vec<String>)> {
     let dam_names: Vec<String> = file
         .systems
         .iter()
-        .filter(|(_, s)| s.kind.as_deref().is_some_and(|k| DAM_TYPES.contains(&k)))
+        .filter(|(_, s)| s.kind.as_deref().is_some_and(is_dam_type))
         .map(|(n, _)| n.clone())
         .collect();
     if viewer.dam_hosts.is_empty() {
         let named = file
             .systems
             .into_values()
-            .filter(|s| s.kind.as_deref().is_some_and(|k| DAM_TYPES.contains(&k)));
+            .filter(|s| s.kind.as_deref().is_some_and(is_dam_type));
         viewer.dam_hosts = file
             .dam
             .into_iter()

@@ -1,12 +1,13 @@
-//! `partreel sim`: the five emulators (Windchill, Teamcenter, 3DEXPERIENCE, Bynder, AEM Assets)
-//! on free loopback ports until stopped, with a configuration that points at them.
+//! `partreel sim`: the emulators of the registry (Windchill, Teamcenter, 3DEXPERIENCE, Bynder,
+//! AEM Assets) on free loopback ports until stopped, with a configuration that points at them.
 
 use std::process::ExitCode;
 
 use partreel_sim::config_writer::ConfigOptions;
-use partreel_sim::{GeneratedPlm, Sim, SimConfig};
+use partreel_sim::registry::EMULATORS;
+use partreel_sim::{Sim, SimConfig};
 
-use crate::cli::{GeneratedPlmArg, SimArgs};
+use crate::cli::SimArgs;
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let mut shutdown = super::Shutdown::listen();
@@ -17,22 +18,23 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         file_bytes: args.file_bytes.unwrap_or(SimConfig::default().file_bytes),
         seed: args.seed,
         story: !args.no_story,
-        generated_plm: match args.generated_plm {
-            GeneratedPlmArg::Windchill => GeneratedPlm::Windchill,
-            GeneratedPlmArg::Teamcenter => GeneratedPlm::Teamcenter,
-            GeneratedPlmArg::Threedx => GeneratedPlm::Threedx,
-        },
+        // The parser only accepts kinds that generate.
+        generated_plm: EMULATORS
+            .iter()
+            .find(|e| e.kind == args.generated_plm)
+            .and_then(|e| e.generates)
+            .map(|g| g.plm)
+            .unwrap_or_default(),
         ..SimConfig::default()
     })
     .await?;
-    // Scripts read each URL after its `NAME emulator:` label and wait for the `bynder emulator`
-    // line, so it stays last.
-    println!("windchill emulator:  {}", sim.windchill.url);
-    println!("teamcenter emulator: {}", sim.teamcenter.emulator.url);
-    println!("threedx emulator:    {}", sim.threedx.emulator.url);
-    println!("threedx passport:    {}", sim.threedx.passport_url);
-    println!("aem emulator:        {}", sim.aem.emulator.url);
-    println!("bynder emulator:     {}", sim.bynder.url);
+    // Scripts read each URL after its `NAME emulator:` label, once the configuration is
+    // written (it is, after every label).
+    for e in EMULATORS {
+        for (label, url) in (e.endpoints)(&sim) {
+            println!("{:<21}{url}", format!("{label}:"));
+        }
+    }
     if let Some(path) = &args.write_config {
         let dir = path
             .parent()

@@ -7,21 +7,7 @@ use serde::Serialize;
 
 use super::clock::lock;
 
-/// Which emulated system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum System {
-    /// PTC Windchill (WRS OData).
-    Windchill,
-    /// Bynder (API v4).
-    Bynder,
-    /// Dassault Systèmes 3DEXPERIENCE (3DPassport + 3DSpace).
-    Threedx,
-    /// Siemens Teamcenter (SOA services over JSON/REST).
-    Teamcenter,
-    /// Adobe Experience Manager Assets (Assets HTTP API, QueryBuilder, IMS).
-    Aem,
-}
+pub use crate::registry::System;
 
 /// One request as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -147,37 +147,7 @@ pub(crate) fn vendor_error(
     code: &str,
     message: &str,
 ) -> Response {
-    match system {
-        System::Windchill => {
-            let body = serde_json::json!({"error": {"code": code, "message": message}});
-            let mut r = (status, axum::Json(body)).into_response();
-            r.headers_mut()
-                .insert("OData-Version", HeaderValue::from_static("4.0"));
-            r
-        }
-        System::Bynder => {
-            let body = serde_json::json!({"message": message, "statuscode": status.as_u16()});
-            (status, axum::Json(body)).into_response()
-        }
-        System::Teamcenter => {
-            // An SOA exception body (docs/wire/teamcenter.md "Transport").
-            let body = serde_json::json!({
-                ".QName": "http://teamcenter.com/Schemas/Soa/2006-03/Exceptions.InternalServerException",
-                "code": status.as_u16(), "level": 3, "message": format!("{code}: {message}")});
-            (status, axum::Json(body)).into_response()
-        }
-        System::Threedx => {
-            // The document-service envelope (docs/wire/threedx.md "Response shapes").
-            let body = serde_json::json!({"success": false, "statusCode": status.as_u16(), "error": message});
-            (status, axum::Json(body)).into_response()
-        }
-        System::Aem => {
-            // The Siren `core/response` error body (docs/wire/aem.md "Errors").
-            let body = serde_json::json!({"class": "core/response", "properties": {
-                "status.code": status.as_u16(), "status.message": format!("{code}: {message}")}});
-            (status, axum::Json(body)).into_response()
-        }
-    }
+    (system.emulated().error)(status, code, message)
 }
 
 fn too_many(system: System, retry_after: Duration) -> Response {
@@ -187,11 +157,7 @@ fn too_many(system: System, retry_after: Duration) -> Response {
         "TOO_MANY_REQUESTS",
         "Too Many Requests",
     );
-    // Bynder documents its 429 without Retry-After; Windchill's front end sends one.
-    if matches!(
-        system,
-        System::Windchill | System::Threedx | System::Teamcenter | System::Aem
-    ) {
+    if system.emulated().retry_after {
         let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -201,13 +167,7 @@ fn too_many(system: System, retry_after: Duration) -> Response {
 }
 
 fn malformed(system: System) -> Response {
-    let body = match system {
-        System::Windchill => r#"{"value":[{"ID":"#,
-        System::Bynder => r#"[{"id":"#,
-        System::Threedx => r#"{"member":[{"id":"#,
-        System::Teamcenter => r#"{"ServiceData":{"modelObjects":{"#,
-        System::Aem => r#"{"success":true,"hits":[{"jcr:path":"#,
-    };
+    let body = system.emulated().malformed;
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
