@@ -1,0 +1,441 @@
+//! The DAM half of the compliance suite: [`DamFixture`], the contract items a [`DamConnector`]
+//! must keep against its emulator, and [`dam_compliance!`](crate::dam_compliance) that writes
+//! one test per item.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use partreel_connector::DamConnector;
+use partreel_connector::connector::ChangeQuery;
+use partreel_connector::model::{RemoteFields, VideoExperiment};
+use partreel_connector::provenance::ProvenanceError;
+use sha2::{Digest, Sha256};
+
+use super::{Applies, PAGE, RECORDS, assert_malformed, exactly_once, follow, ids, keyset_walk};
+
+/// What the suite needs of a DAM connector and its emulator. Implemented in the connector
+/// crate's `tests/compliance.rs`.
+// The suite runs each item on its test's own runtime; no fixture future crosses threads, so
+// the futures need no `Send` bound.
+#[allow(async_fn_in_trait)]
+pub trait DamFixture: Sized {
+    /// The connector under test.
+    type Connector: DamConnector;
+
+    /// Starts the emulator with at least `clips` video clips (besides any story it seeds),
+    /// each with an original file, and builds the connector on it, with short retry back-offs
+    /// and no client rate limit to speak of. Panics (with a message) when it cannot.
+    async fn start(clips: usize) -> Self;
+
+    /// The connector on the emulator.
+    fn connector(&self) -> &Self::Connector;
+
+    /// The emulator's ids (as [`VideoExperiment::asset_id`]) of every clip the change feed
+    /// serves, read from the emulator's store, not through the connector.
+    fn asset_ids(&self) -> Vec<String>;
+
+    /// An asset id of the system's form that names no asset.
+    fn missing_asset_id(&self) -> String;
+
+    /// Metadata partreel may write to an asset (remote names and values), different for
+    /// each `i`.
+    fn fields_to_write(&self, i: usize) -> RemoteFields;
+
+    /// Moves the emulator's clock forward.
+    fn advance_clock(&self, secs: u64);
+
+    /// Gives these assets one modification time: a tie group.
+    fn set_same_modified(&self, asset_ids: &[String], at: DateTime<Utc>);
+
+    /// Expires every session or token the emulator issued, so the next call meets the
+    /// system's "not signed in" answer.
+    fn expire_auth(&self) -> Applies;
+
+    /// Makes the next `n` data reads answer 200 with a body that is not valid JSON.
+    fn malformed_next(&self, n: usize) -> Applies;
+
+    /// Logins (tokens issued) so far, when the emulator counts them.
+    fn logins(&self) -> Option<u64> {
+        None
+    }
+
+    /// Stops the emulator.
+    async fn shutdown(self);
+}
+
+/// Every asset, following continuations of one query from the start.
+async fn all_assets<F: DamFixture>(fx: &F) -> Vec<VideoExperiment> {
+    let c = fx.connector();
+    let pages = follow(c.system(), "changed_assets", None, |q| async move {
+        c.changed_assets(&q).await
+    })
+    .await;
+    exactly_once(c.system(), "changed_assets", &pages)
+}
+
+fn assert_holds(system: &str, what: &str, asset: &VideoExperiment, fields: &RemoteFields) {
+    for (k, v) in fields {
+        assert_eq!(
+            asset.fields.get(k),
+            Some(v),
+            "{system}: {what}: {k} of {} reads back as written",
+            asset.asset_id
+        );
+    }
+}
+
+/// The asset feed, read by continuations with a page size of [`PAGE`], serves every clip the
+/// emulator holds exactly once, oldest first, in more than one page.
+pub async fn assets_feed_pages_without_loss_or_duplicates<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let pages = follow(&system, "changed_assets", None, |q| async move {
+        c.changed_assets(&q).await
+    })
+    .await;
+    assert!(
+        pages.len() > 2,
+        "{system}: {} clips fit in {} pages of {PAGE}",
+        fx.asset_ids().len(),
+        pages.len()
+    );
+    let assets = exactly_once(&system, "changed_assets", &pages);
+    let want: BTreeSet<String> = fx.asset_ids().into_iter().collect();
+    assert_eq!(
+        ids(&assets),
+        want,
+        "{system}: the feed serves every clip the emulator holds"
+    );
+    assert!(
+        assets.iter().all(|a| a.system == system),
+        "{system}: every clip names its system"
+    );
+    fx.shutdown().await;
+}
+
+/// `since` is "modified at or after": a query from one clip's time serves exactly the clips
+/// modified then or later; from just after the newest time it serves nothing until a clip is
+/// written, and then exactly that clip.
+pub async fn assets_feed_since_bound_and_resume<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    let mid = &assets[assets.len() / 2];
+    let pages = follow(
+        &system,
+        "changed_assets since",
+        Some(mid.modified),
+        |q| async move { c.changed_assets(&q).await },
+    )
+    .await;
+    let later = exactly_once(&system, "changed_assets since", &pages);
+    let want: BTreeSet<String> = assets
+        .iter()
+        .filter(|a| a.modified >= mid.modified)
+        .map(|a| a.asset_id.clone())
+        .collect();
+    assert_eq!(
+        ids(&later),
+        want,
+        "{system}: since = {} serves the clips modified at or after it",
+        mid.modified
+    );
+    let cursor = assets.iter().map(|a| a.modified).max().expect("assets") + TimeDelta::seconds(1);
+    let nothing = c
+        .changed_assets(&ChangeQuery {
+            since: Some(cursor),
+            continuation: None,
+            page_size: PAGE,
+        })
+        .await
+        .expect("feed after the newest clip");
+    assert!(
+        nothing.items.is_empty(),
+        "{system}: nothing changed after {cursor}, the feed served {:?}",
+        ids(&nothing.items)
+    );
+    fx.advance_clock(60);
+    let edited = &assets[1];
+    c.write_fields(&edited.asset_id, &fx.fields_to_write(1))
+        .await
+        .expect("write_fields");
+    let pages = follow(
+        &system,
+        "changed_assets resumed",
+        Some(cursor),
+        |q| async move { c.changed_assets(&q).await },
+    )
+    .await;
+    let resumed = exactly_once(&system, "changed_assets resumed", &pages);
+    assert_eq!(
+        ids(&resumed),
+        BTreeSet::from([edited.asset_id.clone()]),
+        "{system}: resuming from the cursor serves the one clip written since"
+    );
+    fx.shutdown().await;
+}
+
+/// More clips than a page share one modification time: reading as the engine does still
+/// reaches every clip.
+pub async fn assets_feed_ties_larger_than_a_page<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    let tie: Vec<String> = assets
+        .iter()
+        .skip(1)
+        .take(2 * PAGE as usize + 1)
+        .map(|a| a.asset_id.clone())
+        .collect();
+    fx.set_same_modified(&tie, assets[1].modified);
+    let read = keyset_walk(&system, "changed_assets", |q| async move {
+        c.changed_assets(&q).await
+    })
+    .await;
+    assert_eq!(
+        ids(&read),
+        ids(&assets),
+        "{system}: a tie group of {} clips (pages of {PAGE}) is read to its end",
+        tie.len()
+    );
+    fx.shutdown().await;
+}
+
+/// `get_asset` reads one clip as the feed serves it, and None for an id that names none.
+pub async fn get_asset_finds_one_and_none_when_missing<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    let one = &assets[0];
+    let got = c
+        .get_asset(&one.asset_id)
+        .await
+        .expect("get_asset")
+        .unwrap_or_else(|| panic!("{system}: get_asset({}) found nothing", one.asset_id));
+    assert_eq!(got.asset_id, one.asset_id, "{system}: the clip asked for");
+    assert_eq!(
+        got.modified, one.modified,
+        "{system}: as the feed served it"
+    );
+    let missing = fx.missing_asset_id();
+    let none = c
+        .get_asset(&missing)
+        .await
+        .expect("get_asset of a missing clip is no error");
+    assert!(none.is_none(), "{system}: get_asset({missing}) is None");
+    fx.shutdown().await;
+}
+
+/// `write_fields` answers the clip as read after the write, with the values written; a later
+/// `get_asset` reads them back, and a second write replaces them.
+pub async fn metadata_write_reads_back<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    let id = &assets[0].asset_id;
+    for i in [0, 1] {
+        fx.advance_clock(60);
+        let fields = fx.fields_to_write(i);
+        let written = c.write_fields(id, &fields).await.expect("write_fields");
+        assert_eq!(&written.asset_id, id, "{system}: the clip written");
+        assert_holds(&system, "write_fields' answer", &written, &fields);
+        let read = c
+            .get_asset(id)
+            .await
+            .expect("get_asset")
+            .expect("the clip exists");
+        assert_holds(&system, "get_asset after the write", &read, &fields);
+    }
+    fx.shutdown().await;
+}
+
+/// `download_original` streams the clip's original file: as many bytes as it says, with the
+/// SHA-256 it says; a limit below the file's size is refused as too large.
+pub async fn download_gives_the_original_file<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    let id = &assets[0].asset_id;
+    let url = c.original_url(id).await.expect("original_url");
+    assert!(url.is_some(), "{system}: clip {id} has an original URL");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let dest = dir.path().join("original");
+    let info = c
+        .download_original(id, &dest, 64 << 20)
+        .await
+        .expect("download_original")
+        .unwrap_or_else(|| panic!("{system}: clip {id} has an original"));
+    let bytes = std::fs::read(&dest).expect("the downloaded file");
+    assert!(!bytes.is_empty(), "{system}: the original has bytes");
+    assert_eq!(info.bytes, bytes.len() as u64, "{system}: bytes written");
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        info.sha256, sha,
+        "{system}: the SHA-256 of the file written"
+    );
+    let small = dir.path().join("too-small");
+    match c.download_original(id, &small, info.bytes - 1).await {
+        Err(ProvenanceError::TooLarge { limit }) => {
+            assert_eq!(limit, info.bytes - 1, "{system}: the limit named")
+        }
+        other => {
+            panic!("{system}: a download over its limit must be refused as TooLarge, got {other:?}")
+        }
+    }
+    fx.shutdown().await;
+}
+
+/// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
+/// the next page of a read and a write after a second expiry both succeed (with one new token
+/// each, when the emulator counts them).
+pub async fn expired_auth_is_renewed<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let first = c
+        .changed_assets(&ChangeQuery {
+            since: None,
+            continuation: None,
+            page_size: PAGE,
+        })
+        .await
+        .expect("first page");
+    let logins = fx.logins();
+    if !fx.expire_auth().proceed(&system, "expired_auth_is_renewed") {
+        fx.shutdown().await;
+        return;
+    }
+    let next = c
+        .changed_assets(&ChangeQuery {
+            since: None,
+            continuation: first.continuation.clone(),
+            page_size: PAGE,
+        })
+        .await
+        .expect("the next page after the token expired");
+    assert!(!next.items.is_empty(), "{system}: the next page has clips");
+    assert!(fx.expire_auth() == Applies::Yes, "{system}: expires again");
+    let id = &first.items[0].asset_id;
+    let fields = fx.fields_to_write(0);
+    let written = c
+        .write_fields(id, &fields)
+        .await
+        .expect("a write after the token expired");
+    assert_holds(&system, "write after expiry", &written, &fields);
+    if let (Some(before), Some(after)) = (logins, fx.logins()) {
+        assert_eq!(
+            after - before,
+            2,
+            "{system}: one new token per expiry (before {before}, after {after})"
+        );
+    }
+    fx.shutdown().await;
+}
+
+/// A read answered with a body that is not valid JSON fails with
+/// [`ConnectorError::Malformed`](partreel_connector::ConnectorError::Malformed) naming the
+/// system and the request (no panic, no empty page taken for the end of the feed); the next
+/// read succeeds.
+pub async fn malformed_answer_is_a_typed_error<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let q = ChangeQuery {
+        since: None,
+        continuation: None,
+        page_size: PAGE,
+    };
+    // Sign in first, so the broken answer is the data read's.
+    let first = c.changed_assets(&q).await.expect("a first page");
+    if !fx
+        .malformed_next(1)
+        .proceed(&system, "malformed_answer_is_a_typed_error")
+    {
+        fx.shutdown().await;
+        return;
+    }
+    let err = c
+        .changed_assets(&q)
+        .await
+        .expect_err("changed_assets on a malformed answer must fail");
+    assert_malformed(&system, "changed_assets", &err);
+    assert!(
+        !err.is_record_error(),
+        "{system}: a malformed page is not one clip's error"
+    );
+    let page = c.changed_assets(&q).await.expect("the next read succeeds");
+    assert!(!page.items.is_empty(), "{system}: the next page has clips");
+    assert!(
+        fx.malformed_next(1) == Applies::Yes,
+        "{system}: armed again"
+    );
+    let err = c
+        .get_asset(&first.items[0].asset_id)
+        .await
+        .expect_err("get_asset on a malformed answer must fail");
+    assert_malformed(&system, "get_asset", &err);
+    fx.shutdown().await;
+}
+
+/// Writes one `#[tokio::test]` per DAM contract item for the fixture type given, in a module
+/// `dam_compliance`. Needs `tokio` (features `macros`, `rt`) among the caller's
+/// dev-dependencies.
+#[macro_export]
+macro_rules! dam_compliance {
+    ($fixture:ty) => {
+        mod dam_compliance {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::compliance::dam;
+
+            #[tokio::test]
+            async fn assets_feed_pages_without_loss_or_duplicates() {
+                dam::assets_feed_pages_without_loss_or_duplicates::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn assets_feed_since_bound_and_resume() {
+                dam::assets_feed_since_bound_and_resume::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn assets_feed_ties_larger_than_a_page() {
+                dam::assets_feed_ties_larger_than_a_page::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn get_asset_finds_one_and_none_when_missing() {
+                dam::get_asset_finds_one_and_none_when_missing::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn metadata_write_reads_back() {
+                dam::metadata_write_reads_back::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn download_gives_the_original_file() {
+                dam::download_gives_the_original_file::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn expired_auth_is_renewed() {
+                dam::expired_auth_is_renewed::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn malformed_answer_is_a_typed_error() {
+                dam::malformed_answer_is_a_typed_error::<$fixture>().await;
+            }
+        }
+    };
+}

@@ -1,0 +1,243 @@
+//! The connector compliance suite (feature `compliance`): one set of contract tests that every
+//! [`PlmConnector`](partreel_connector::PlmConnector) and
+//! [`DamConnector`](partreel_connector::DamConnector) runs against its emulator.
+//!
+//! A connector crate implements [`PlmFixture`] or [`DamFixture`] in a test file — start the
+//! emulator, build the connector on it, edit a record as a user would, expire the sessions,
+//! break the next answer — and invokes [`plm_compliance!`](crate::plm_compliance) or
+//! [`dam_compliance!`](crate::dam_compliance), which write one `#[tokio::test]` per contract
+//! item calling the functions of [`plm`] and [`dam`]. Every item is a real assertion on what the
+//! traits promise in their doc comments: paging without loss or duplicates, the `since` bound
+//! and its resumption (through tie groups larger than a page), idempotent creation by link id,
+//! retirement, transparent renewal of an expired session or token, and a typed error for a
+//! malformed answer.
+//!
+//! A fault the emulator cannot inject (or an item that does not apply to the system) is
+//! declared by the fixture returning [`Applies::No`] with the reason; the test then prints the
+//! reason and passes, so the exemption is in the fixture's code, never a silent skip.
+
+pub mod dam;
+pub mod plm;
+
+use chrono::{DateTime, Utc};
+use partreel_connector::connector::{ChangeQuery, Page};
+use partreel_connector::error::{ConnectorError, Result};
+
+pub use dam::DamFixture;
+pub use plm::PlmFixture;
+
+/// Page size every paging item asks for: small, so a handful of records spans several pages.
+pub const PAGE: u32 = 4;
+
+/// Records (part revisions, clips) an item asks the fixture to seed beyond its own story:
+/// more than three pages.
+pub const RECORDS: usize = 3 * PAGE as usize + 3;
+
+/// Pages a walk may take before the suite calls the feed endless.
+const MAX_PAGES: usize = 1_000;
+
+/// Whether a fixture can do what a contract item needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// It did (the fault is armed, the session expired).
+    Yes,
+    /// It cannot, and why (printed by the item, which then passes).
+    No(&'static str),
+}
+
+impl Applies {
+    /// True when the item goes on; prints the reason otherwise.
+    pub(crate) fn proceed(self, system: &str, item: &str) -> bool {
+        match self {
+            Applies::Yes => true,
+            Applies::No(reason) => {
+                assert!(
+                    !reason.trim().is_empty(),
+                    "{system}: {item} declared not applicable without a reason"
+                );
+                eprintln!("{system}: {item}: not applicable: {reason}");
+                false
+            }
+        }
+    }
+}
+
+/// A feed record's identity and modification time, for the generic walks.
+pub(crate) trait Keyed {
+    fn key(&self) -> &str;
+    fn at(&self) -> DateTime<Utc>;
+}
+
+impl Keyed for partreel_connector::model::PartRevision {
+    fn key(&self) -> &str {
+        &self.remote_id
+    }
+    fn at(&self) -> DateTime<Utc> {
+        self.modified
+    }
+}
+
+impl Keyed for partreel_connector::model::RemoteLink {
+    fn key(&self) -> &str {
+        &self.remote_id
+    }
+    fn at(&self) -> DateTime<Utc> {
+        self.modified
+    }
+}
+
+impl Keyed for partreel_connector::model::VideoExperiment {
+    fn key(&self) -> &str {
+        &self.asset_id
+    }
+    fn at(&self) -> DateTime<Utc> {
+        self.modified
+    }
+}
+
+/// Reads one query to its end by following the server's continuation only (the same
+/// `since`): the pages, in order. Panics on an error, on a page larger than asked for and on a
+/// feed that never ends.
+pub(crate) async fn follow<T, F, Fut>(
+    system: &str,
+    what: &str,
+    since: Option<DateTime<Utc>>,
+    mut fetch: F,
+) -> Vec<Page<T>>
+where
+    F: FnMut(ChangeQuery) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
+    let mut pages = Vec::new();
+    let mut q = ChangeQuery {
+        since,
+        continuation: None,
+        page_size: PAGE,
+    };
+    for _ in 0..MAX_PAGES {
+        let page = fetch(q.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{system}: {what} page {}: {e}", pages.len() + 1));
+        assert!(
+            page.items.len() <= PAGE as usize,
+            "{system}: {what} page {} holds {} records, asked for {PAGE}",
+            pages.len() + 1,
+            page.items.len()
+        );
+        let next = page.continuation.clone();
+        pages.push(page);
+        match next {
+            Some(c) => q.continuation = Some(c),
+            None => return pages,
+        }
+    }
+    panic!("{system}: {what} did not end within {MAX_PAGES} pages");
+}
+
+/// Reads a feed to its end as the engine does (keyset paging): after a page that moved past
+/// the lower bound, the query restarts from that page's newest time (at or after, so records
+/// at that time come again); while one time fills whole pages, the server's continuation is
+/// followed. Returns every record read, duplicates included.
+pub(crate) async fn keyset_walk<T, F, Fut>(system: &str, what: &str, mut fetch: F) -> Vec<T>
+where
+    T: Keyed,
+    F: FnMut(ChangeQuery) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
+    let mut out = Vec::new();
+    let mut q = ChangeQuery {
+        since: None,
+        continuation: None,
+        page_size: PAGE,
+    };
+    for _ in 0..MAX_PAGES {
+        let page = fetch(q.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{system}: {what} keyset walk: {e}"));
+        let last = page.items.iter().map(Keyed::at).max();
+        let next = page.continuation.clone();
+        out.extend(page.items);
+        let Some(next) = next else { return out };
+        match (last, q.since) {
+            (Some(t), Some(l)) if t > l => {
+                q.since = Some(t);
+                q.continuation = None;
+            }
+            (Some(t), None) => {
+                q.since = Some(t);
+                q.continuation = None;
+            }
+            _ => q.continuation = Some(next),
+        }
+    }
+    panic!("{system}: {what} keyset walk did not end within {MAX_PAGES} pages");
+}
+
+/// Checks a walk's pages: no rejected record, none twice, oldest first; returns the records.
+pub(crate) fn exactly_once<T: Keyed + Clone>(
+    system: &str,
+    what: &str,
+    pages: &[Page<T>],
+) -> Vec<T> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out: Vec<T> = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        assert!(
+            page.rejected.is_empty(),
+            "{system}: {what} page {} rejected records: {:?}",
+            i + 1,
+            page.rejected
+        );
+        for item in &page.items {
+            assert!(
+                seen.insert(item.key().to_string()),
+                "{system}: {what}: record {} served twice while following continuations",
+                item.key()
+            );
+            if let Some(prev) = out.last() {
+                assert!(
+                    prev.at() <= item.at(),
+                    "{system}: {what}: record {} (modified {}) came after {} (modified {}): \
+                     not oldest first",
+                    item.key(),
+                    item.at(),
+                    prev.key(),
+                    prev.at()
+                );
+            }
+            out.push(item.clone());
+        }
+    }
+    out
+}
+
+/// Checks that `err` is the typed error for a malformed answer, naming the system and what
+/// could not be read.
+pub(crate) fn assert_malformed(system: &str, call: &str, err: &ConnectorError) {
+    match err {
+        ConnectorError::Malformed {
+            system: s,
+            what,
+            detail,
+        } => {
+            assert_eq!(s, system, "{call}: the error names the system");
+            assert!(
+                !what.trim().is_empty(),
+                "{system}: {call}: the error names no request: {err}"
+            );
+            assert!(
+                !detail.trim().is_empty(),
+                "{system}: {call}: the error carries no parser message: {err}"
+            );
+        }
+        other => panic!(
+            "{system}: {call} on a malformed answer: expected ConnectorError::Malformed, got \
+             {other:?}"
+        ),
+    }
+}
+
+/// The ids of a list of records, as a set.
+pub(crate) fn ids<T: Keyed>(items: &[T]) -> std::collections::BTreeSet<String> {
+    items.iter().map(|i| i.key().to_string()).collect()
+}

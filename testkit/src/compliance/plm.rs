@@ -1,0 +1,605 @@
+//! The PLM half of the compliance suite: [`PlmFixture`], the contract items a
+//! [`PlmConnector`] must keep against its emulator, and [`plm_compliance!`](crate::plm_compliance)
+//! that writes one test per item.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use partreel_connector::PlmConnector;
+use partreel_connector::connector::{ChangeQuery, NewLink};
+use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
+
+use super::{Applies, PAGE, RECORDS, assert_malformed, exactly_once, follow, ids, keyset_walk};
+
+/// What the suite needs of a PLM connector and its emulator. Implemented in the connector
+/// crate's `tests/compliance.rs`.
+// The suite runs each item on its test's own runtime; no fixture future crosses threads, so
+// the futures need no `Send` bound.
+#[allow(async_fn_in_trait)]
+pub trait PlmFixture: Sized {
+    /// The connector under test.
+    type Connector: PlmConnector;
+
+    /// Starts the emulator with at least `parts` part revisions (besides any story it seeds)
+    /// and builds the connector on it, with short retry back-offs and no client rate limit to
+    /// speak of. Panics (with a message) when it cannot.
+    async fn start(parts: usize) -> Self;
+
+    /// The connector on the emulator.
+    fn connector(&self) -> &Self::Connector;
+
+    /// The emulator's ids (as [`PartRevision::remote_id`]) of every part revision the change
+    /// feed serves, read from the emulator's store, not through the connector.
+    fn part_ids(&self) -> Vec<String>;
+
+    /// The link record property that holds the link status (`active`, `retired`, …).
+    fn status_field(&self) -> String;
+
+    /// Fields of the `i`th link the suite creates: at least the status field, `active`.
+    fn link_fields(&self, i: usize) -> RemoteFields;
+
+    /// Moves the emulator's clock forward.
+    fn advance_clock(&self, secs: u64);
+
+    /// Edits the part revision on the emulator as an engineer would, so its modification time
+    /// becomes the emulator's now.
+    fn touch_part(&self, part: &PartRevision);
+
+    /// Gives these part revisions (emulator ids) one modification time: a tie group.
+    fn set_same_modified(&self, part_ids: &[String], at: DateTime<Utc>);
+
+    /// Expires every session or token the emulator issued, so the next call meets the
+    /// system's "not signed in" answer.
+    fn expire_auth(&self) -> Applies;
+
+    /// Makes the next `n` data reads answer 200 with a body that is not valid JSON.
+    fn malformed_next(&self, n: usize) -> Applies;
+
+    /// Logins (sessions or tokens issued) so far, when the emulator counts them.
+    fn logins(&self) -> Option<u64> {
+        None
+    }
+
+    /// Stops the emulator.
+    async fn shutdown(self);
+}
+
+/// Every part revision, following continuations of one query from the start.
+async fn all_parts<F: PlmFixture>(fx: &F) -> Vec<PartRevision> {
+    let c = fx.connector();
+    let pages = follow(c.system(), "changed_parts", None, |q| async move {
+        c.changed_parts(&q).await
+    })
+    .await;
+    exactly_once(c.system(), "changed_parts", &pages)
+}
+
+/// Every link record, following continuations of one query from `since`.
+async fn all_links<F: PlmFixture>(fx: &F, since: Option<DateTime<Utc>>) -> Vec<RemoteLink> {
+    let c = fx.connector();
+    let pages = follow(c.system(), "changed_links", since, |q| async move {
+        c.changed_links(&q).await
+    })
+    .await;
+    exactly_once(c.system(), "changed_links", &pages)
+}
+
+/// The deterministic id of the suite's `i`th link on `part`.
+fn link_id(system: &str, part: &PartRevision, i: usize) -> LinkId {
+    LinkId::new(
+        "compliance-dam",
+        &format!("clip-{i}"),
+        system,
+        &part.number,
+        &part.revision,
+    )
+}
+
+/// Creates `n` links, spread over `parts`, in batches of the connector's `max_batch`.
+async fn create_links<F: PlmFixture>(fx: &F, parts: &[PartRevision], n: usize) -> Vec<RemoteLink> {
+    let c = fx.connector();
+    let batch: Vec<NewLink> = (0..n)
+        .map(|i| {
+            let part = &parts[i % parts.len()];
+            NewLink {
+                part: part.clone(),
+                link_id: link_id(c.system(), part, i),
+                fields: fx.link_fields(i),
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    for chunk in batch.chunks(c.max_batch().max(1)) {
+        let results = c.create_links(chunk).await;
+        assert_eq!(
+            results.len(),
+            chunk.len(),
+            "{}: create_links gives one result per input",
+            c.system()
+        );
+        for (n, r) in chunk.iter().zip(results) {
+            let link = r.unwrap_or_else(|e| panic!("{}: create {}: {e}", c.system(), n.link_id));
+            assert_eq!(link.link_id, n.link_id, "{}: created link's id", c.system());
+            out.push(link);
+        }
+    }
+    out
+}
+
+fn one_second() -> TimeDelta {
+    TimeDelta::seconds(1)
+}
+
+/// The part feed, read by continuations with a page size of [`PAGE`], serves every part
+/// revision the emulator holds exactly once, oldest first, in more than one page.
+pub async fn parts_feed_pages_without_loss_or_duplicates<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let pages = follow(&system, "changed_parts", None, |q| async move {
+        c.changed_parts(&q).await
+    })
+    .await;
+    assert!(
+        pages.len() > 2,
+        "{system}: {} part revisions fit in {} pages of {PAGE}",
+        fx.part_ids().len(),
+        pages.len()
+    );
+    let parts = exactly_once(&system, "changed_parts", &pages);
+    let want: BTreeSet<String> = fx.part_ids().into_iter().collect();
+    assert_eq!(
+        ids(&parts),
+        want,
+        "{system}: the feed serves every part revision the emulator holds"
+    );
+    assert!(
+        parts.iter().all(|p| p.system == system),
+        "{system}: every part names its system"
+    );
+    fx.shutdown().await;
+}
+
+/// `since` is "modified at or after": a query from one record's time serves exactly the
+/// records modified then or later; a query from just after the newest time serves nothing
+/// until a part is edited, and then exactly that part (a cursor resumes where it left off).
+pub async fn parts_feed_since_bound_and_resume<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let mid = &parts[parts.len() / 2];
+    let pages = follow(
+        &system,
+        "changed_parts since",
+        Some(mid.modified),
+        |q| async move { c.changed_parts(&q).await },
+    )
+    .await;
+    let later = exactly_once(&system, "changed_parts since", &pages);
+    let want: BTreeSet<String> = parts
+        .iter()
+        .filter(|p| p.modified >= mid.modified)
+        .map(|p| p.remote_id.clone())
+        .collect();
+    assert_eq!(
+        ids(&later),
+        want,
+        "{system}: since = {} serves the records modified at or after it",
+        mid.modified
+    );
+    let cursor = parts.iter().map(|p| p.modified).max().expect("parts") + one_second();
+    let nothing = c
+        .changed_parts(&ChangeQuery {
+            since: Some(cursor),
+            continuation: None,
+            page_size: PAGE,
+        })
+        .await
+        .expect("feed after the newest record");
+    assert!(
+        nothing.items.is_empty(),
+        "{system}: nothing changed after {cursor}, the feed served {:?}",
+        ids(&nothing.items)
+    );
+    fx.advance_clock(60);
+    let edited = &parts[1];
+    fx.touch_part(edited);
+    let pages = follow(
+        &system,
+        "changed_parts resumed",
+        Some(cursor),
+        |q| async move { c.changed_parts(&q).await },
+    )
+    .await;
+    let resumed = exactly_once(&system, "changed_parts resumed", &pages);
+    assert_eq!(
+        ids(&resumed),
+        BTreeSet::from([edited.remote_id.clone()]),
+        "{system}: resuming from the cursor serves the one part edited since"
+    );
+    assert!(resumed[0].modified >= cursor, "{system}: its new time");
+    fx.shutdown().await;
+}
+
+/// More records than a page share one modification time: reading as the engine does (the
+/// query restarted from the newest time seen, the server's continuation followed while one
+/// time fills a page) still reaches every part revision.
+pub async fn parts_feed_ties_larger_than_a_page<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let tie: Vec<String> = parts
+        .iter()
+        .skip(1)
+        .take(2 * PAGE as usize + 1)
+        .map(|p| p.remote_id.clone())
+        .collect();
+    fx.set_same_modified(&tie, parts[1].modified);
+    let read = keyset_walk(&system, "changed_parts", |q| async move {
+        c.changed_parts(&q).await
+    })
+    .await;
+    assert_eq!(
+        ids(&read),
+        ids(&parts),
+        "{system}: a tie group of {} records (pages of {PAGE}) is read to its end",
+        tie.len()
+    );
+    fx.shutdown().await;
+}
+
+/// `parts_by_number` gives every revision of the numbers asked for (and nothing for a number
+/// the system does not hold); `pick` finds one by number and revision.
+pub async fn parts_by_number_gives_every_revision<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let numbers: Vec<String> = parts
+        .iter()
+        .take(3)
+        .map(|p| p.number.clone())
+        .chain(["NO-SUCH-PART-4711".to_string()])
+        .collect();
+    let found = c.parts_by_number(&numbers).await.expect("parts_by_number");
+    let want: BTreeSet<String> = parts
+        .iter()
+        .filter(|p| numbers.contains(&p.number))
+        .map(|p| p.remote_id.clone())
+        .collect();
+    assert_eq!(ids(&found), want, "{system}: every revision of {numbers:?}");
+    let key = partreel_connector::model::PartKey {
+        number: parts[0].number.clone(),
+        revision: parts[0].revision.clone(),
+    };
+    let picked = c.pick(&found, &key).expect("pick finds the revision");
+    assert_eq!(picked.remote_id, parts[0].remote_id, "{system}: pick");
+    fx.shutdown().await;
+}
+
+/// Created link records come through the link feed in pages of [`PAGE`] without loss or
+/// duplicates, each carrying its link id; after an update, the feed resumed from the cursor
+/// serves exactly the updated record.
+pub async fn links_feed_pages_and_resumes<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let created = create_links(&fx, &parts, 2 * PAGE as usize + 1).await;
+    let read = all_links(&fx, None).await;
+    let read_ids = ids(&read);
+    for l in &created {
+        assert!(
+            read_ids.contains(&l.remote_id),
+            "{system}: created link {} ({}) is not in the link feed",
+            l.link_id,
+            l.remote_id
+        );
+    }
+    assert!(
+        read.iter().all(|l| !l.link_id.as_str().is_empty()),
+        "{system}: every record of the link feed carries a link id"
+    );
+    let cursor = read.iter().map(|l| l.modified).max().expect("links") + one_second();
+    fx.advance_clock(60);
+    let status = fx.status_field();
+    let target = &created[1];
+    c.update_link(
+        target,
+        &RemoteFields::from([(status.clone(), "non_compliant".to_string())]),
+    )
+    .await
+    .expect("update_link");
+    let resumed = all_links(&fx, Some(cursor)).await;
+    assert_eq!(
+        ids(&resumed),
+        BTreeSet::from([target.remote_id.clone()]),
+        "{system}: resuming the link feed from the cursor serves the one record updated since"
+    );
+    assert_eq!(
+        resumed[0].fields.get(&status).map(String::as_str),
+        Some("non_compliant"),
+        "{system}: the feed serves the updated status"
+    );
+    fx.shutdown().await;
+}
+
+/// Creating a link with the same link id twice (one by one and through the batch call) leaves
+/// one record: the second call finds the first, `find_links` and `links_on_part` see it once.
+pub async fn create_link_is_idempotent_by_link_id<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let part = &parts[0];
+    let id = link_id(&system, part, 0);
+    let fields = fx.link_fields(0);
+    let first = c
+        .create_link(part, &id, &fields)
+        .await
+        .expect("first create");
+    assert_eq!(
+        first.link_id, id,
+        "{system}: the record carries the link id"
+    );
+    let second = c
+        .create_link(part, &id, &fields)
+        .await
+        .expect("second create");
+    assert_eq!(
+        second.remote_id, first.remote_id,
+        "{system}: creating link {id} again returns the first record"
+    );
+    let batch = c
+        .create_links(&[NewLink {
+            part: part.clone(),
+            link_id: id.clone(),
+            fields: fields.clone(),
+        }])
+        .await;
+    let third = batch
+        .into_iter()
+        .next()
+        .expect("one result")
+        .expect("batch create");
+    assert_eq!(
+        third.remote_id, first.remote_id,
+        "{system}: create_links with an existing link id returns the first record"
+    );
+    let found = c
+        .find_links(std::slice::from_ref(&id))
+        .await
+        .expect("find_links");
+    assert_eq!(
+        ids(&found),
+        BTreeSet::from([first.remote_id.clone()]),
+        "{system}: one record carries link {id}"
+    );
+    let on_part = c
+        .links_on_part(&part.remote_id)
+        .await
+        .expect("links_on_part");
+    let mine: Vec<&RemoteLink> = on_part.iter().filter(|l| l.link_id == id).collect();
+    assert_eq!(mine.len(), 1, "{system}: links_on_part sees link {id} once");
+    assert_eq!(
+        mine[0].part_remote_id.as_deref(),
+        Some(part.remote_id.as_str()),
+        "{system}: links_on_part sets part_remote_id"
+    );
+    let unknown = LinkId("ptp-000000000000000000000000".into());
+    let none = c
+        .find_links(std::slice::from_ref(&unknown))
+        .await
+        .expect("find_links of an unknown id");
+    assert!(none.is_empty(), "{system}: no record carries {unknown}");
+    fx.shutdown().await;
+}
+
+/// Retiring a link (writing `retired` to its status field) keeps the record, and it reads back
+/// retired, through the update's answer and through `find_links`, its other fields intact.
+pub async fn retire_reads_back_retired<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let link = create_links(&fx, &parts, 1).await.remove(0);
+    let status = fx.status_field();
+    let retired = c
+        .update_link(
+            &link,
+            &RemoteFields::from([(status.clone(), "retired".to_string())]),
+        )
+        .await
+        .expect("retire");
+    assert_eq!(
+        retired.fields.get(&status).map(String::as_str),
+        Some("retired"),
+        "{system}: the update answers the retired record"
+    );
+    let found = c
+        .find_links(std::slice::from_ref(&link.link_id))
+        .await
+        .expect("find_links");
+    assert_eq!(found.len(), 1, "{system}: the retired record stays");
+    assert_eq!(
+        found[0].fields.get(&status).map(String::as_str),
+        Some("retired"),
+        "{system}: the record reads back retired"
+    );
+    for (k, v) in fx.link_fields(0) {
+        if k != status {
+            assert_eq!(
+                found[0].fields.get(&k),
+                Some(&v),
+                "{system}: retiring leaves {k} as it was"
+            );
+        }
+    }
+    fx.shutdown().await;
+}
+
+/// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
+/// the next page of a read and a write after a second expiry both succeed (with one new login
+/// each, when the emulator counts them).
+pub async fn expired_auth_is_renewed<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let first = c
+        .changed_parts(&ChangeQuery {
+            since: None,
+            continuation: None,
+            page_size: PAGE,
+        })
+        .await
+        .expect("first page");
+    let logins = fx.logins();
+    if !fx.expire_auth().proceed(&system, "expired_auth_is_renewed") {
+        fx.shutdown().await;
+        return;
+    }
+    let next = c
+        .changed_parts(&ChangeQuery {
+            since: None,
+            continuation: first.continuation.clone(),
+            page_size: PAGE,
+        })
+        .await
+        .expect("the next page after the session expired");
+    assert!(
+        !next.items.is_empty(),
+        "{system}: the next page has records"
+    );
+    let parts = all_parts(&fx).await;
+    assert!(fx.expire_auth() == Applies::Yes, "{system}: expires again");
+    let link = c
+        .create_link(
+            &parts[0],
+            &link_id(&system, &parts[0], 0),
+            &fx.link_fields(0),
+        )
+        .await
+        .expect("a write after the session expired");
+    let found = c
+        .find_links(std::slice::from_ref(&link.link_id))
+        .await
+        .expect("find_links");
+    assert_eq!(found.len(), 1, "{system}: the write was applied once");
+    if let (Some(before), Some(after)) = (logins, fx.logins()) {
+        assert_eq!(
+            after - before,
+            2,
+            "{system}: one new login per expiry (before {before}, after {after})"
+        );
+    }
+    fx.shutdown().await;
+}
+
+/// A read answered with a body that is not valid JSON fails with
+/// [`ConnectorError::Malformed`](partreel_connector::ConnectorError::Malformed) naming the
+/// system and the request (no panic, no empty page taken for the end of the feed); the next
+/// read succeeds.
+pub async fn malformed_answer_is_a_typed_error<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let q = ChangeQuery {
+        since: None,
+        continuation: None,
+        page_size: PAGE,
+    };
+    // Sign in first, so the broken answer is the data read's.
+    c.changed_parts(&q).await.expect("a first page");
+    if !fx
+        .malformed_next(1)
+        .proceed(&system, "malformed_answer_is_a_typed_error")
+    {
+        fx.shutdown().await;
+        return;
+    }
+    let err = c
+        .changed_parts(&q)
+        .await
+        .expect_err("changed_parts on a malformed answer must fail");
+    assert_malformed(&system, "changed_parts", &err);
+    assert!(
+        !err.is_record_error(),
+        "{system}: a malformed page is not one record's error"
+    );
+    let page = c.changed_parts(&q).await.expect("the next read succeeds");
+    assert!(
+        !page.items.is_empty(),
+        "{system}: the next page has records"
+    );
+    assert!(
+        fx.malformed_next(1) == Applies::Yes,
+        "{system}: armed again"
+    );
+    let err = c
+        .changed_links(&q)
+        .await
+        .expect_err("changed_links on a malformed answer must fail");
+    assert_malformed(&system, "changed_links", &err);
+    fx.shutdown().await;
+}
+
+/// Writes one `#[tokio::test]` per PLM contract item for the fixture type given, in a module
+/// `plm_compliance`. Needs `tokio` (features `macros`, `rt`) among the caller's
+/// dev-dependencies.
+#[macro_export]
+macro_rules! plm_compliance {
+    ($fixture:ty) => {
+        mod plm_compliance {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::compliance::plm;
+
+            #[tokio::test]
+            async fn parts_feed_pages_without_loss_or_duplicates() {
+                plm::parts_feed_pages_without_loss_or_duplicates::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn parts_feed_since_bound_and_resume() {
+                plm::parts_feed_since_bound_and_resume::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn parts_feed_ties_larger_than_a_page() {
+                plm::parts_feed_ties_larger_than_a_page::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn parts_by_number_gives_every_revision() {
+                plm::parts_by_number_gives_every_revision::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn links_feed_pages_and_resumes() {
+                plm::links_feed_pages_and_resumes::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn create_link_is_idempotent_by_link_id() {
+                plm::create_link_is_idempotent_by_link_id::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn retire_reads_back_retired() {
+                plm::retire_reads_back_retired::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn expired_auth_is_renewed() {
+                plm::expired_auth_is_renewed::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn malformed_answer_is_a_typed_error() {
+                plm::malformed_answer_is_a_typed_error::<$fixture>().await;
+            }
+        }
+    };
+}
