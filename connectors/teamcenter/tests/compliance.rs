@@ -1,0 +1,128 @@
+//! The connector compliance suite (`partreel_testkit::compliance`) against the Teamcenter
+//! emulator: part and link feeds paged and resumed, tie groups, idempotent creation by link
+//! id, retirement, session expiry and a malformed answer.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use partreel_core::mapping::{Entity, Mapping};
+use partreel_core::model::{PartRevision, RemoteFields};
+use partreel_sim::SimClock;
+use partreel_sim::teamcenter::{self, TeamcenterSim, TeamcenterSimConfig};
+use partreel_teamcenter::{BuildContext, TeamcenterClient, TeamcenterConfig};
+use partreel_testkit::compliance::{Applies, PlmFixture};
+use tempfile::TempDir;
+
+/// The emulator, its client and the folder holding the client's password.
+struct Teamcenter {
+    sim: TeamcenterSim,
+    client: TeamcenterClient,
+    _dir: TempDir,
+}
+
+impl PlmFixture for Teamcenter {
+    type Connector = TeamcenterClient;
+
+    async fn start(parts: usize) -> Self {
+        let sim = teamcenter::start(
+            TeamcenterSimConfig {
+                parts,
+                ..TeamcenterSimConfig::default()
+            },
+            SimClock::new(),
+        )
+        .await
+        .expect("the Teamcenter emulator starts");
+        let (user, password) = sim.credentials();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pw"), password).expect("write the password");
+        let text = format!(
+            "base_url = \"{}\"\nusername = \"{user}\"\npassword = {{ file = \"pw\" }}\n\
+             [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
+             [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+            sim.url()
+        );
+        let cfg: TeamcenterConfig = toml::from_str(&text).expect("the configuration parses");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings/teamcenter.toml");
+        let map = Mapping::load(&path).expect("mappings/teamcenter.toml loads");
+        let ctx = BuildContext {
+            system: "teamcenter".into(),
+            config_dir: dir.path().to_path_buf(),
+            part_properties: map.remote_names(Entity::Part),
+            link_properties: map.remote_names(Entity::Link),
+        };
+        let client = cfg
+            .validate()
+            .expect("valid config")
+            .build(ctx)
+            .expect("the client builds");
+        Teamcenter {
+            sim,
+            client,
+            _dir: dir,
+        }
+    }
+
+    fn connector(&self) -> &TeamcenterClient {
+        &self.client
+    }
+
+    fn part_ids(&self) -> Vec<String> {
+        self.sim.revisions().into_iter().map(|r| r.uid).collect()
+    }
+
+    fn status_field(&self) -> String {
+        "ptp_status".into()
+    }
+
+    fn link_fields(&self, i: usize) -> RemoteFields {
+        RemoteFields::from([
+            ("ptp_prompt".to_string(), format!("stunt car {i} jumps")),
+            ("ptp_status".to_string(), "active".to_string()),
+            ("ptp_asset_id".to_string(), format!("clip-{i}")),
+        ])
+    }
+
+    fn advance_clock(&self, secs: u64) {
+        self.sim.clock.advance(Duration::from_secs(secs));
+    }
+
+    fn touch_part(&self, part: &PartRevision) {
+        assert!(
+            self.sim.edit_revision(
+                &part.number,
+                &part.revision,
+                "object_name",
+                Some("Edited by an engineer")
+            ),
+            "the emulator holds {} {}",
+            part.number,
+            part.revision
+        );
+    }
+
+    fn set_same_modified(&self, part_ids: &[String], at: DateTime<Utc>) {
+        self.sim.set_same_modified(part_ids, at);
+    }
+
+    fn expire_auth(&self) -> Applies {
+        self.sim.expire_sessions();
+        Applies::Yes
+    }
+
+    fn malformed_next(&self, n: usize) -> Applies {
+        self.sim.emulator.faults.set_malformed_next(n);
+        Applies::Yes
+    }
+
+    fn logins(&self) -> Option<u64> {
+        Some(self.sim.logins())
+    }
+
+    async fn shutdown(self) {
+        self.sim.shutdown().await;
+    }
+}
+
+partreel_testkit::plm_compliance!(Teamcenter);
