@@ -1,6 +1,6 @@
 //! The connector compliance suite (`partreel_testkit::compliance`) against the AEM Assets
 //! emulator: paging, the `since` bound, tie groups, reads, metadata writes, the original file,
-//! IMS token revocation and a malformed answer.
+//! archived clips, refused credentials, IMS token revocation and a malformed answer.
 
 use std::time::Duration;
 
@@ -39,6 +39,37 @@ fn fast_http() -> HttpConfig {
     }
 }
 
+/// An IMS client of the emulator, `secret` read from a file in the folder returned.
+fn build(sim: &AemSim, secret: &str) -> (TempDir, AemClient) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("secret"), secret).expect("write the client secret");
+    let cfg = AemConfig {
+        base_url: sim.emulator.url.clone(),
+        dam_root: sim.dam_root.clone(),
+        auth: AemAuthConfig::Ims {
+            client_id: sim.credentials.client_id.clone(),
+            client_secret: SecretRef::File("secret".into()),
+            scopes: vec!["AdobeID".into(), "openid".into()],
+            token_url: sim.token_url.clone(),
+            api_key: true,
+        },
+        page_size: 100,
+        archive_property: Some(ARCHIVE_PROPERTY.into()),
+        metadata_properties: vec!["acme:lifecycleState".into(), "acme:partName".into()],
+        http: fast_http(),
+    };
+    let ctx = BuildContext {
+        system: "aem".into(),
+        config_dir: dir.path().to_path_buf(),
+    };
+    let client = cfg
+        .validate()
+        .expect("valid config")
+        .build(ctx)
+        .expect("the client builds");
+    (dir, client)
+}
+
 impl DamFixture for Aem {
     type Connector = AemClient;
 
@@ -58,33 +89,7 @@ impl DamFixture for Aem {
         )
         .await
         .expect("the AEM emulator starts");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("secret"), &sim.credentials.client_secret)
-            .expect("write the client secret");
-        let cfg = AemConfig {
-            base_url: sim.emulator.url.clone(),
-            dam_root: sim.dam_root.clone(),
-            auth: AemAuthConfig::Ims {
-                client_id: sim.credentials.client_id.clone(),
-                client_secret: SecretRef::File("secret".into()),
-                scopes: vec!["AdobeID".into(), "openid".into()],
-                token_url: sim.token_url.clone(),
-                api_key: true,
-            },
-            page_size: 100,
-            archive_property: Some(ARCHIVE_PROPERTY.into()),
-            metadata_properties: vec!["acme:lifecycleState".into(), "acme:partName".into()],
-            http: fast_http(),
-        };
-        let ctx = BuildContext {
-            system: "aem".into(),
-            config_dir: dir.path().to_path_buf(),
-        };
-        let client = cfg
-            .validate()
-            .expect("valid config")
-            .build(ctx)
-            .expect("the client builds");
+        let (dir, client) = build(&sim, &sim.credentials.client_secret);
         Aem {
             sim,
             client,
@@ -94,6 +99,14 @@ impl DamFixture for Aem {
 
     fn connector(&self) -> &AemClient {
         &self.client
+    }
+
+    fn with_wrong_secret(&self) -> AemClient {
+        build(&self.sim, "not-the-client-secret").1
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.sim.clock.now()
     }
 
     fn asset_ids(&self) -> Vec<String> {
@@ -117,6 +130,11 @@ impl DamFixture for Aem {
 
     fn set_same_modified(&self, asset_ids: &[String], at: DateTime<Utc>) {
         self.sim.set_same_modified(asset_ids, at);
+    }
+
+    fn archive(&self, asset_id: &str) -> Applies {
+        assert!(self.sim.archive(asset_id), "the emulator holds {asset_id}");
+        Applies::Yes
     }
 
     fn expire_auth(&self) -> Applies {

@@ -1,6 +1,7 @@
 //! The connector compliance suite (`partreel_testkit::compliance`) against the Bynder emulator
 //! (`partreel_sim::Sim`, OAuth client credentials): paging, the `since` bound, tie groups,
-//! reads, metaproperty writes, the original file, token revocation and a malformed answer.
+//! reads, metaproperty writes, the original file, archived clips, refused credentials, token
+//! revocation and a malformed answer.
 
 use std::time::Duration;
 
@@ -18,6 +19,31 @@ struct Bynder {
     _dir: TempDir,
 }
 
+/// An OAuth client of the emulator, `secret` read from a file in the folder returned.
+fn build(sim: &Sim, secret: &str) -> (TempDir, BynderClient) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("secret"), secret).expect("write the client secret");
+    let text = format!(
+        "base_url = \"{}\"\n\
+         auth = {{ type = \"oauth2\", client_id = \"{}\", client_secret = {{ file = \"secret\" }} }}\n\
+         [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
+         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+        sim.bynder.url,
+        sim.credentials().bynder_client_id
+    );
+    let cfg: BynderConfig = toml::from_str(&text).expect("the configuration parses");
+    let ctx = BuildContext {
+        system: "bynder".into(),
+        config_dir: dir.path().to_path_buf(),
+    };
+    let client = cfg
+        .validate()
+        .expect("valid config")
+        .build(ctx)
+        .expect("the client builds");
+    (dir, client)
+}
+
 impl DamFixture for Bynder {
     type Connector = BynderClient;
 
@@ -28,27 +54,8 @@ impl DamFixture for Bynder {
         })
         .await
         .expect("the emulators start");
-        let creds = sim.credentials();
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("secret"), &creds.bynder_client_secret)
-            .expect("write the client secret");
-        let text = format!(
-            "base_url = \"{}\"\n\
-             auth = {{ type = \"oauth2\", client_id = \"{}\", client_secret = {{ file = \"secret\" }} }}\n\
-             [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
-             [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
-            sim.bynder.url, creds.bynder_client_id
-        );
-        let cfg: BynderConfig = toml::from_str(&text).expect("the configuration parses");
-        let ctx = BuildContext {
-            system: "bynder".into(),
-            config_dir: dir.path().to_path_buf(),
-        };
-        let client = cfg
-            .validate()
-            .expect("valid config")
-            .build(ctx)
-            .expect("the client builds");
+        let secret = sim.credentials().bynder_client_secret;
+        let (dir, client) = build(&sim, &secret);
         Bynder {
             sim,
             client,
@@ -58,6 +65,14 @@ impl DamFixture for Bynder {
 
     fn connector(&self) -> &BynderClient {
         &self.client
+    }
+
+    fn with_wrong_secret(&self) -> BynderClient {
+        build(&self.sim, "not-the-client-secret").1
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.sim.clock.now()
     }
 
     fn asset_ids(&self) -> Vec<String> {
@@ -78,6 +93,11 @@ impl DamFixture for Bynder {
 
     fn set_same_modified(&self, asset_ids: &[String], at: DateTime<Utc>) {
         self.sim.set_same_modified(System::Bynder, asset_ids, at);
+    }
+
+    fn archive(&self, asset_id: &str) -> Applies {
+        self.sim.bynder_archive(asset_id);
+        Applies::Yes
     }
 
     fn expire_auth(&self) -> Applies {

@@ -1,6 +1,6 @@
 //! The connector compliance suite (`partreel_testkit::compliance`) against the Teamcenter
 //! emulator: part and link feeds paged and resumed, tie groups, idempotent creation by link
-//! id, retirement, session expiry and a malformed answer.
+//! id, batch updates, retirement, refused credentials, session expiry and a malformed answer.
 
 use std::time::Duration;
 
@@ -20,6 +20,36 @@ struct Teamcenter {
     _dir: TempDir,
 }
 
+/// A client of the emulator (configuration parsed from TOML, the default mapping's properties
+/// in its policies), `password` read from a file in the folder returned.
+fn build(sim: &TeamcenterSim, password: &str) -> (TempDir, TeamcenterClient) {
+    let (user, _) = sim.credentials();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), password).expect("write the password");
+    let text = format!(
+        "base_url = \"{}\"\nusername = \"{user}\"\npassword = {{ file = \"pw\" }}\n\
+         [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
+         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+        sim.url()
+    );
+    let cfg: TeamcenterConfig = toml::from_str(&text).expect("the configuration parses");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings/teamcenter.toml");
+    let map = Mapping::load(&path).expect("mappings/teamcenter.toml loads");
+    let ctx = BuildContext {
+        system: "teamcenter".into(),
+        config_dir: dir.path().to_path_buf(),
+        part_properties: map.remote_names(Entity::Part),
+        link_properties: map.remote_names(Entity::Link),
+    };
+    let client = cfg
+        .validate()
+        .expect("valid config")
+        .build(ctx)
+        .expect("the client builds");
+    (dir, client)
+}
+
 impl PlmFixture for Teamcenter {
     type Connector = TeamcenterClient;
 
@@ -33,30 +63,7 @@ impl PlmFixture for Teamcenter {
         )
         .await
         .expect("the Teamcenter emulator starts");
-        let (user, password) = sim.credentials();
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("pw"), password).expect("write the password");
-        let text = format!(
-            "base_url = \"{}\"\nusername = \"{user}\"\npassword = {{ file = \"pw\" }}\n\
-             [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
-             [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
-            sim.url()
-        );
-        let cfg: TeamcenterConfig = toml::from_str(&text).expect("the configuration parses");
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings/teamcenter.toml");
-        let map = Mapping::load(&path).expect("mappings/teamcenter.toml loads");
-        let ctx = BuildContext {
-            system: "teamcenter".into(),
-            config_dir: dir.path().to_path_buf(),
-            part_properties: map.remote_names(Entity::Part),
-            link_properties: map.remote_names(Entity::Link),
-        };
-        let client = cfg
-            .validate()
-            .expect("valid config")
-            .build(ctx)
-            .expect("the client builds");
+        let (dir, client) = build(&sim, &sim.credentials().1);
         Teamcenter {
             sim,
             client,
@@ -66,6 +73,14 @@ impl PlmFixture for Teamcenter {
 
     fn connector(&self) -> &TeamcenterClient {
         &self.client
+    }
+
+    fn with_wrong_secret(&self) -> TeamcenterClient {
+        build(&self.sim, "not-the-password").1
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.sim.clock.now()
     }
 
     fn part_ids(&self) -> Vec<String> {

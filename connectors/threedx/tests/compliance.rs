@@ -1,6 +1,7 @@
 //! The connector compliance suite (`partreel_testkit::compliance`) against the 3DEXPERIENCE
 //! emulator (CAS login through 3DPassport): part and link feeds paged and resumed, tie groups,
-//! idempotent creation by link id, retirement, session expiry and a malformed answer.
+//! idempotent creation by link id, batch updates, retirement, refused credentials, session
+//! expiry and a malformed answer.
 
 use std::time::Duration;
 
@@ -39,6 +40,44 @@ fn fast_http() -> HttpConfig {
     }
 }
 
+/// A CAS client of the emulator, `password` read from a file in the folder returned.
+fn build(sim: &ThreedxSim, password: &str) -> (TempDir, ThreedxClient) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), password).expect("write the password");
+    let cfg = ThreedxConfig {
+        passport_url: Some(sim.passport_url.clone()),
+        space_url: sim.emulator.url.clone(),
+        auth: AuthConfig::Cas {
+            username: sim.credentials.username.clone(),
+            password: SecretRef::File("pw".into()),
+        },
+        security_context: sim.credentials.security_context.clone(),
+        tenant: None,
+        parent_rel_name: "Reference Document".into(),
+        search_string: "*".into(),
+        modified_predicate: Some(partreel_threedx::DEFAULT_MODIFIED_PREDICATE.into()),
+        link_search: "partreel".into(),
+        link_id_attribute: "partreelLinkId".into(),
+        link_status_attribute: "partreelStatus".into(),
+        link_extension: Some("PromptToPartLinkExt".into()),
+        retire: Default::default(),
+        page_size: 100,
+        csrf_max_age_secs: partreel_threedx::DEFAULT_CSRF_MAX_AGE_SECS,
+        http: fast_http(),
+    };
+    let ctx = BuildContext {
+        system: "threedx".into(),
+        config_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let client = cfg
+        .validate()
+        .expect("valid config")
+        .build(ctx)
+        .expect("the client builds");
+    (dir, client)
+}
+
 impl PlmFixture for Threedx {
     type Connector = ThreedxClient;
 
@@ -52,40 +91,7 @@ impl PlmFixture for Threedx {
         )
         .await
         .expect("the 3DEXPERIENCE emulator starts");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("pw"), &sim.credentials.password)
-            .expect("write the password");
-        let cfg = ThreedxConfig {
-            passport_url: Some(sim.passport_url.clone()),
-            space_url: sim.emulator.url.clone(),
-            auth: AuthConfig::Cas {
-                username: sim.credentials.username.clone(),
-                password: SecretRef::File("pw".into()),
-            },
-            security_context: sim.credentials.security_context.clone(),
-            tenant: None,
-            parent_rel_name: "Reference Document".into(),
-            search_string: "*".into(),
-            modified_predicate: Some(partreel_threedx::DEFAULT_MODIFIED_PREDICATE.into()),
-            link_search: "partreel".into(),
-            link_id_attribute: "partreelLinkId".into(),
-            link_status_attribute: "partreelStatus".into(),
-            link_extension: Some("PromptToPartLinkExt".into()),
-            retire: Default::default(),
-            page_size: 100,
-            csrf_max_age_secs: partreel_threedx::DEFAULT_CSRF_MAX_AGE_SECS,
-            http: fast_http(),
-        };
-        let ctx = BuildContext {
-            system: "threedx".into(),
-            config_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        };
-        let client = cfg
-            .validate()
-            .expect("valid config")
-            .build(ctx)
-            .expect("the client builds");
+        let (dir, client) = build(&sim, &sim.credentials.password);
         Threedx {
             sim,
             client,
@@ -95,6 +101,14 @@ impl PlmFixture for Threedx {
 
     fn connector(&self) -> &ThreedxClient {
         &self.client
+    }
+
+    fn with_wrong_secret(&self) -> ThreedxClient {
+        build(&self.sim, "not-the-password").1
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.sim.clock.now()
     }
 
     fn part_ids(&self) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! The connector compliance suite (`partreel_testkit::compliance`) against the Windchill
 //! emulator (`partreel_sim::Sim`): part and link feeds paged and resumed, tie groups,
-//! idempotent creation by link id, retirement, session and nonce expiry and a malformed answer.
+//! idempotent creation by link id, batch updates, retirement, refused credentials, session and
+//! nonce expiry and a malformed answer.
 
 use std::time::Duration;
 
@@ -21,6 +22,35 @@ struct Windchill {
     _dir: TempDir,
 }
 
+/// A client of the emulator (configuration parsed from TOML), `password` read from a file in
+/// the folder returned.
+fn build(sim: &Sim, password: &str) -> (TempDir, WindchillClient) {
+    let creds = sim.credentials();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), password).expect("write the password");
+    let text = format!(
+        "base_url = \"{}\"\nusername = \"{}\"\npassword = {{ file = \"pw\" }}\n\
+         container = \"OR:wt.pdmlink.PDMLinkProduct:1001\"\n\
+         document_type = \"PromptToPartLink\"\n\
+         [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
+         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+        sim.windchill.url, creds.windchill_username
+    );
+    let cfg: WindchillConfig = toml::from_str(&text).expect("the configuration parses");
+    let ctx = BuildContext {
+        system: "windchill".into(),
+        config_dir: dir.path().to_path_buf(),
+        part_properties: vec!["Sku".into()],
+        link_properties: LINK_PROPERTIES.iter().map(|p| p.to_string()).collect(),
+    };
+    let client = cfg
+        .validate()
+        .expect("valid config")
+        .build(ctx)
+        .expect("the client builds");
+    (dir, client)
+}
+
 impl PlmFixture for Windchill {
     type Connector = WindchillClient;
 
@@ -31,30 +61,7 @@ impl PlmFixture for Windchill {
         })
         .await
         .expect("the emulators start");
-        let creds = sim.credentials();
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("pw"), &creds.windchill_password)
-            .expect("write the password");
-        let text = format!(
-            "base_url = \"{}\"\nusername = \"{}\"\npassword = {{ file = \"pw\" }}\n\
-             container = \"OR:wt.pdmlink.PDMLinkProduct:1001\"\n\
-             document_type = \"PromptToPartLink\"\n\
-             [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
-             [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
-            sim.windchill.url, creds.windchill_username
-        );
-        let cfg: WindchillConfig = toml::from_str(&text).expect("the configuration parses");
-        let ctx = BuildContext {
-            system: "windchill".into(),
-            config_dir: dir.path().to_path_buf(),
-            part_properties: vec!["Sku".into()],
-            link_properties: LINK_PROPERTIES.iter().map(|p| p.to_string()).collect(),
-        };
-        let client = cfg
-            .validate()
-            .expect("valid config")
-            .build(ctx)
-            .expect("the client builds");
+        let (dir, client) = build(&sim, &sim.credentials().windchill_password);
         Windchill {
             sim,
             client,
@@ -64,6 +71,14 @@ impl PlmFixture for Windchill {
 
     fn connector(&self) -> &WindchillClient {
         &self.client
+    }
+
+    fn with_wrong_secret(&self) -> WindchillClient {
+        build(&self.sim, "not-the-password").1
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.sim.clock.now()
     }
 
     fn part_ids(&self) -> Vec<String> {

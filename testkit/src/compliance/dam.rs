@@ -11,7 +11,10 @@ use partreel_connector::model::{RemoteFields, VideoExperiment};
 use partreel_connector::provenance::ProvenanceError;
 use sha2::{Digest, Sha256};
 
-use super::{Applies, PAGE, RECORDS, assert_malformed, exactly_once, follow, ids, keyset_walk};
+use super::{
+    Applies, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
+    follow, ids, keyset_walk,
+};
 
 /// What the suite needs of a DAM connector and its emulator. Implemented in the connector
 /// crate's `tests/compliance.rs`.
@@ -29,6 +32,16 @@ pub trait DamFixture: Sized {
 
     /// The connector on the emulator.
     fn connector(&self) -> &Self::Connector;
+
+    /// Another connector on the same emulator, configured like the first but with a secret
+    /// the emulator refuses.
+    fn with_wrong_secret(&self) -> Self::Connector;
+
+    /// The emulator's clock now.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Archives (withdraws) the asset as a user of the DAM would, stamping it modified now.
+    fn archive(&self, asset_id: &str) -> Applies;
 
     /// The emulator's ids (as [`VideoExperiment::asset_id`]) of every clip the change feed
     /// serves, read from the emulator's store, not through the connector.
@@ -100,6 +113,7 @@ pub async fn assets_feed_pages_without_loss_or_duplicates<F: DamFixture>() {
         fx.asset_ids().len(),
         pages.len()
     );
+    assert_server_time(&system, "changed_assets", pages[0].server_time, fx.now());
     let assets = exactly_once(&system, "changed_assets", &pages);
     let want: BTreeSet<String> = fx.asset_ids().into_iter().collect();
     assert_eq!(
@@ -294,6 +308,83 @@ pub async fn download_gives_the_original_file<F: DamFixture>() {
     fx.shutdown().await;
 }
 
+/// An archived clip stays in the feed, flagged archived, and `get_asset` reads it archived;
+/// the feed resumed from before the archiving serves it.
+pub async fn archived_clips_stay_in_the_feed_flagged<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    assert!(
+        assets.iter().any(|a| !a.archived),
+        "{system}: the seeded clips include live ones"
+    );
+    let target = assets
+        .iter()
+        .find(|a| !a.archived)
+        .expect("a live clip")
+        .asset_id
+        .clone();
+    let cursor = assets.iter().map(|a| a.modified).max().expect("assets") + TimeDelta::seconds(1);
+    fx.advance_clock(60);
+    if !fx
+        .archive(&target)
+        .proceed(&system, "archived_clips_stay_in_the_feed_flagged")
+    {
+        fx.shutdown().await;
+        return;
+    }
+    let pages = follow(
+        &system,
+        "changed_assets resumed",
+        Some(cursor),
+        |q| async move { c.changed_assets(&q).await },
+    )
+    .await;
+    let resumed = exactly_once(&system, "changed_assets resumed", &pages);
+    let got = resumed
+        .iter()
+        .find(|a| a.asset_id == target)
+        .unwrap_or_else(|| panic!("{system}: the archived clip {target} left the feed"));
+    assert!(got.archived, "{system}: the feed flags {target} archived");
+    let read = c
+        .get_asset(&target)
+        .await
+        .expect("get_asset")
+        .unwrap_or_else(|| panic!("{system}: get_asset({target}) found nothing"));
+    assert!(read.archived, "{system}: get_asset flags {target} archived");
+    let all = all_assets(&fx).await;
+    assert_eq!(
+        ids(&all),
+        ids(&assets),
+        "{system}: the whole feed still holds every clip, the archived one included"
+    );
+    fx.shutdown().await;
+}
+
+/// Credentials the system refuses end in
+/// [`ConnectorError::Auth`](partreel_connector::ConnectorError::Auth) naming the system, not in
+/// a panic, an HTTP status error or an empty page.
+pub async fn refused_credentials_are_an_auth_error<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let wrong = fx.with_wrong_secret();
+    let system = wrong.system().to_string();
+    let err = wrong
+        .changed_assets(&ChangeQuery {
+            since: None,
+            continuation: None,
+            page_size: PAGE,
+        })
+        .await
+        .expect_err("a read with refused credentials must fail");
+    assert_auth(&system, "changed_assets", &err);
+    assert!(
+        !err.is_record_error(),
+        "{system}: refused credentials are not one clip's error"
+    );
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new token
 /// each, when the emulator counts them).
@@ -425,6 +516,16 @@ macro_rules! dam_compliance {
             #[tokio::test]
             async fn download_gives_the_original_file() {
                 dam::download_gives_the_original_file::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn archived_clips_stay_in_the_feed_flagged() {
+                dam::archived_clips_stay_in_the_feed_flagged::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn refused_credentials_are_an_auth_error() {
+                dam::refused_credentials_are_an_auth_error::<$fixture>().await;
             }
 
             #[tokio::test]

@@ -237,6 +237,40 @@ pub(crate) fn assert_malformed(system: &str, call: &str, err: &ConnectorError) {
     }
 }
 
+/// Checks that a page carries the server's clock (its `Date` header) and that it is the
+/// emulator's `now`, give or take a few seconds.
+pub(crate) fn assert_server_time(
+    system: &str,
+    what: &str,
+    got: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    let got = got.unwrap_or_else(|| {
+        panic!("{system}: {what}: the page carries no server time (the emulator sends `Date`)")
+    });
+    assert!(
+        (got - now).abs() <= chrono::TimeDelta::seconds(5),
+        "{system}: {what}: server time {got} is not the server's clock ({now})"
+    );
+}
+
+/// Checks that `err` is the typed error for refused credentials, naming the system.
+pub(crate) fn assert_auth(system: &str, call: &str, err: &ConnectorError) {
+    match err {
+        ConnectorError::Auth { system: s, message } => {
+            assert_eq!(s, system, "{call}: the error names the system");
+            assert!(
+                !message.trim().is_empty(),
+                "{system}: {call}: the error says nothing of the refusal"
+            );
+        }
+        other => panic!(
+            "{system}: {call} with refused credentials: expected ConnectorError::Auth, got \
+             {other:?}"
+        ),
+    }
+}
+
 /// The ids of a list of records, as a set.
 pub(crate) fn ids<T: Keyed>(items: &[T]) -> std::collections::BTreeSet<String> {
     items.iter().map(|i| i.key().to_string()).collect()

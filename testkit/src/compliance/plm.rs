@@ -6,10 +6,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use partreel_connector::PlmConnector;
-use partreel_connector::connector::{ChangeQuery, NewLink};
+use partreel_connector::connector::{ChangeQuery, LinkUpdate, NewLink};
 use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 
-use super::{Applies, PAGE, RECORDS, assert_malformed, exactly_once, follow, ids, keyset_walk};
+use super::{
+    Applies, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
+    follow, ids, keyset_walk,
+};
 
 /// What the suite needs of a PLM connector and its emulator. Implemented in the connector
 /// crate's `tests/compliance.rs`.
@@ -27,6 +30,13 @@ pub trait PlmFixture: Sized {
 
     /// The connector on the emulator.
     fn connector(&self) -> &Self::Connector;
+
+    /// Another connector on the same emulator, configured like the first but with a password
+    /// or secret the emulator refuses.
+    fn with_wrong_secret(&self) -> Self::Connector;
+
+    /// The emulator's clock now.
+    fn now(&self) -> DateTime<Utc>;
 
     /// The emulator's ids (as [`PartRevision::remote_id`]) of every part revision the change
     /// feed serves, read from the emulator's store, not through the connector.
@@ -146,6 +156,7 @@ pub async fn parts_feed_pages_without_loss_or_duplicates<F: PlmFixture>() {
         fx.part_ids().len(),
         pages.len()
     );
+    assert_server_time(&system, "changed_parts", pages[0].server_time, fx.now());
     let parts = exactly_once(&system, "changed_parts", &pages);
     let want: BTreeSet<String> = fx.part_ids().into_iter().collect();
     assert_eq!(
@@ -440,6 +451,80 @@ pub async fn retire_reads_back_retired<F: PlmFixture>() {
     fx.shutdown().await;
 }
 
+/// `update_links` gives one result per input, in order, each the record as written;
+/// `ensure_attached` on a record already attached changes nothing (`links_on_part` still sees
+/// it once).
+pub async fn update_links_in_order_and_ensure_attached_is_idempotent<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let links = create_links(&fx, &parts, 3).await;
+    let status = fx.status_field();
+    let values = ["non_compliant", "rights_expired", "active"];
+    let batch: Vec<LinkUpdate> = links
+        .iter()
+        .zip(values)
+        .map(|(l, v)| LinkUpdate {
+            link: l.clone(),
+            fields: RemoteFields::from([(status.clone(), v.to_string())]),
+        })
+        .collect();
+    let results = c.update_links(&batch).await;
+    assert_eq!(results.len(), 3, "{system}: one result per update");
+    for ((r, l), v) in results.into_iter().zip(&links).zip(values) {
+        let r = r.unwrap_or_else(|e| panic!("{system}: update {}: {e}", l.link_id));
+        assert_eq!(r.remote_id, l.remote_id, "{system}: results in input order");
+        assert_eq!(
+            r.fields.get(&status).map(String::as_str),
+            Some(v),
+            "{system}: update of {} answers what was written",
+            l.link_id
+        );
+    }
+    let part = &parts[0];
+    c.ensure_attached(part, &links[0])
+        .await
+        .expect("ensure_attached on an attached record");
+    let on_part = c
+        .links_on_part(&part.remote_id)
+        .await
+        .expect("links_on_part");
+    let mine = on_part
+        .iter()
+        .filter(|l| l.link_id == links[0].link_id)
+        .count();
+    assert_eq!(
+        mine, 1,
+        "{system}: ensure_attached leaves link {} attached once",
+        links[0].link_id
+    );
+    fx.shutdown().await;
+}
+
+/// Credentials the system refuses end in
+/// [`ConnectorError::Auth`](partreel_connector::ConnectorError::Auth) naming the system (after
+/// at most one new sign-in), not in a panic, an HTTP status error or an empty page.
+pub async fn refused_credentials_are_an_auth_error<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let wrong = fx.with_wrong_secret();
+    let system = wrong.system().to_string();
+    let err = wrong
+        .changed_parts(&ChangeQuery {
+            since: None,
+            continuation: None,
+            page_size: PAGE,
+        })
+        .await
+        .expect_err("a read with refused credentials must fail");
+    assert_auth(&system, "changed_parts", &err);
+    assert!(
+        !err.is_record_error(),
+        "{system}: refused credentials are not one record's error"
+    );
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new login
 /// each, when the emulator counts them).
@@ -589,6 +674,16 @@ macro_rules! plm_compliance {
             #[tokio::test]
             async fn retire_reads_back_retired() {
                 plm::retire_reads_back_retired::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn update_links_in_order_and_ensure_attached_is_idempotent() {
+                plm::update_links_in_order_and_ensure_attached_is_idempotent::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn refused_credentials_are_an_auth_error() {
+                plm::refused_credentials_are_an_auth_error::<$fixture>().await;
             }
 
             #[tokio::test]
