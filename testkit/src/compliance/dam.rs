@@ -218,7 +218,8 @@ pub async fn assets_feed_ties_larger_than_a_page<F: DamFixture>() {
     fx.shutdown().await;
 }
 
-/// `get_asset` reads one clip as the feed serves it, and None for an id that names none.
+/// `get_asset` reads one clip as the feed serves it, and None for an id that names none; so
+/// does `original_url`, and a write to that id is a record error.
 pub async fn get_asset_finds_one_and_none_when_missing<F: DamFixture>() {
     let fx = F::start(RECORDS).await;
     let c = fx.connector();
@@ -241,6 +242,19 @@ pub async fn get_asset_finds_one_and_none_when_missing<F: DamFixture>() {
         .await
         .expect("get_asset of a missing clip is no error");
     assert!(none.is_none(), "{system}: get_asset({missing}) is None");
+    let url = c
+        .original_url(&missing)
+        .await
+        .expect("original_url of a missing clip is no error");
+    assert!(url.is_none(), "{system}: original_url({missing}) is None");
+    let err = c
+        .write_fields(&missing, &fx.fields_to_write(0))
+        .await
+        .expect_err("a write to a missing clip must fail");
+    assert!(
+        err.is_record_error(),
+        "{system}: a write to a missing clip is that clip's error (quarantined), got {err:?}"
+    );
     fx.shutdown().await;
 }
 

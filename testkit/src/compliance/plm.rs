@@ -291,8 +291,8 @@ pub async fn parts_by_number_gives_every_revision<F: PlmFixture>() {
 }
 
 /// Created link records come through the link feed in pages of [`PAGE`] without loss or
-/// duplicates, each carrying its link id; after an update, the feed resumed from the cursor
-/// serves exactly the updated record.
+/// duplicates, each carrying its link id; `since` is "at or after"; after an update, the feed
+/// resumed from the cursor serves exactly the updated record.
 pub async fn links_feed_pages_and_resumes<F: PlmFixture>() {
     let fx = F::start(RECORDS).await;
     let c = fx.connector();
@@ -312,6 +312,19 @@ pub async fn links_feed_pages_and_resumes<F: PlmFixture>() {
     assert!(
         read.iter().all(|l| !l.link_id.as_str().is_empty()),
         "{system}: every record of the link feed carries a link id"
+    );
+    let mid = &read[read.len() / 2];
+    let later = all_links(&fx, Some(mid.modified)).await;
+    let want: BTreeSet<String> = read
+        .iter()
+        .filter(|l| l.modified >= mid.modified)
+        .map(|l| l.remote_id.clone())
+        .collect();
+    assert_eq!(
+        ids(&later),
+        want,
+        "{system}: since = {} serves the link records modified at or after it",
+        mid.modified
     );
     let cursor = read.iter().map(|l| l.modified).max().expect("links") + one_second();
     fx.advance_clock(60);
@@ -584,8 +597,8 @@ pub async fn expired_auth_is_renewed<F: PlmFixture>() {
 
 /// A read answered with a body that is not valid JSON fails with
 /// [`ConnectorError::Malformed`](partreel_connector::ConnectorError::Malformed) naming the
-/// system and the request (no panic, no empty page taken for the end of the feed); the next
-/// read succeeds.
+/// system and the request (no panic, no empty page taken for the end of the feed, no empty
+/// answer to a look-up); the next read succeeds.
 pub async fn malformed_answer_is_a_typed_error<F: PlmFixture>() {
     let fx = F::start(RECORDS).await;
     let c = fx.connector();
@@ -627,6 +640,63 @@ pub async fn malformed_answer_is_a_typed_error<F: PlmFixture>() {
         .await
         .expect_err("changed_links on a malformed answer must fail");
     assert_malformed(&system, "changed_links", &err);
+    assert!(
+        fx.malformed_next(1) == Applies::Yes,
+        "{system}: armed again"
+    );
+    let err = c
+        .parts_by_number(std::slice::from_ref(&page.items[0].number))
+        .await
+        .expect_err("parts_by_number on a malformed answer must fail, not find nothing");
+    assert_malformed(&system, "parts_by_number", &err);
+    assert!(
+        fx.malformed_next(1) == Applies::Yes,
+        "{system}: armed again"
+    );
+    let id = link_id(&system, &page.items[0], 0);
+    let err = c
+        .find_links(std::slice::from_ref(&id))
+        .await
+        .expect_err("find_links on a malformed answer must fail, not find nothing");
+    assert_malformed(&system, "find_links", &err);
+    fx.shutdown().await;
+}
+
+/// `create_link` looks for the link id before it creates: when that look-up is answered with
+/// a malformed body, it fails (or finds the record) and never creates a second record.
+pub async fn create_link_after_a_malformed_lookup_leaves_one_record<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let first = create_links(&fx, &parts, 1).await.remove(0);
+    if !fx.malformed_next(1).proceed(
+        &system,
+        "create_link_after_a_malformed_lookup_leaves_one_record",
+    ) {
+        fx.shutdown().await;
+        return;
+    }
+    match c
+        .create_link(&parts[0], &first.link_id, &fx.link_fields(0))
+        .await
+    {
+        Ok(again) => assert_eq!(
+            again.remote_id, first.remote_id,
+            "{system}: create_link after a malformed look-up made a second record"
+        ),
+        Err(e) => assert_malformed(&system, "create_link", &e),
+    }
+    let found = c
+        .find_links(std::slice::from_ref(&first.link_id))
+        .await
+        .expect("find_links");
+    assert_eq!(
+        ids(&found),
+        BTreeSet::from([first.remote_id.clone()]),
+        "{system}: one record carries link {}",
+        first.link_id
+    );
     fx.shutdown().await;
 }
 
@@ -694,6 +764,11 @@ macro_rules! plm_compliance {
             #[tokio::test]
             async fn malformed_answer_is_a_typed_error() {
                 plm::malformed_answer_is_a_typed_error::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn create_link_after_a_malformed_lookup_leaves_one_record() {
+                plm::create_link_after_a_malformed_lookup_leaves_one_record::<$fixture>().await;
             }
         }
     };
