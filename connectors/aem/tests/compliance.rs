@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use partreel_aem::{AemAuthConfig, AemClient, AemConfig, BuildContext};
 use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
 use partreel_core::model::RemoteFields;
-use partreel_sim::SimClock;
 use partreel_sim::aem::{self, ARCHIVE_PROPERTY, AemSim, AemSimConfig};
-use partreel_testkit::compliance::{Applies, DamFixture};
+use partreel_sim::{FaultKind, SimClock};
+use partreel_testkit::compliance::{Applies, DamFixture, Fault};
 use tempfile::TempDir;
 
 /// The emulator, its client and the folder holding the client's secret.
@@ -149,6 +149,25 @@ impl DamFixture for Aem {
 
     fn logins(&self) -> Option<u64> {
         Some(self.sim.tokens_issued())
+    }
+
+    fn inject(&self, skip: usize, fault: Fault) -> Applies {
+        let kind = match fault {
+            Fault::ServerError => FaultKind::ServerError(503),
+            Fault::Reset => FaultKind::Reset,
+            Fault::RateLimited => FaultKind::RateLimited,
+            Fault::CutShort => FaultKind::Truncated,
+        };
+        self.sim
+            .emulator
+            .faults
+            .inject_next(skip, FaultKind::Latency(Duration::ZERO));
+        self.sim.emulator.faults.inject_next(1, kind);
+        Applies::Yes
+    }
+
+    fn clear_faults(&self) {
+        self.sim.emulator.faults.clear();
     }
 
     async fn shutdown(self) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use partreel_bynder::{BuildContext, BynderClient, BynderConfig};
 use partreel_connector::model::RemoteFields;
-use partreel_sim::{Sim, SimConfig, System};
-use partreel_testkit::compliance::{Applies, DamFixture};
+use partreel_sim::{FaultKind, Sim, SimConfig, System};
+use partreel_testkit::compliance::{Applies, DamFixture, Fault};
 use tempfile::TempDir;
 
 /// The emulators (Bynder among them), the client and the folder holding its secret.
@@ -108,6 +108,25 @@ impl DamFixture for Bynder {
     fn malformed_next(&self, n: usize) -> Applies {
         self.sim.bynder.faults.set_malformed_next(n);
         Applies::Yes
+    }
+
+    fn inject(&self, skip: usize, fault: Fault) -> Applies {
+        let kind = match fault {
+            Fault::ServerError => FaultKind::ServerError(503),
+            Fault::Reset => FaultKind::Reset,
+            Fault::RateLimited => FaultKind::RateLimited,
+            Fault::CutShort => FaultKind::Truncated,
+        };
+        self.sim
+            .bynder
+            .faults
+            .inject_next(skip, FaultKind::Latency(Duration::ZERO));
+        self.sim.bynder.faults.inject_next(1, kind);
+        Applies::Yes
+    }
+
+    fn clear_faults(&self) {
+        self.sim.bynder.faults.clear();
     }
 
     async fn shutdown(self) {

@@ -7,10 +7,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use partreel_core::mapping::{Entity, Mapping};
 use partreel_core::model::{PartRevision, RemoteFields};
-use partreel_sim::SimClock;
 use partreel_sim::teamcenter::{self, TeamcenterSim, TeamcenterSimConfig};
+use partreel_sim::{FaultKind, SimClock};
 use partreel_teamcenter::{BuildContext, TeamcenterClient, TeamcenterConfig};
-use partreel_testkit::compliance::{Applies, PlmFixture};
+use partreel_testkit::compliance::{Applies, Fault, PlmFixture};
 use tempfile::TempDir;
 
 /// The emulator, its client and the folder holding the client's password.
@@ -133,6 +133,25 @@ impl PlmFixture for Teamcenter {
 
     fn logins(&self) -> Option<u64> {
         Some(self.sim.logins())
+    }
+
+    fn inject(&self, skip: usize, fault: Fault) -> Applies {
+        let kind = match fault {
+            Fault::ServerError => FaultKind::ServerError(503),
+            Fault::Reset => FaultKind::Reset,
+            Fault::RateLimited => FaultKind::RateLimited,
+            Fault::CutShort => FaultKind::Truncated,
+        };
+        self.sim
+            .emulator
+            .faults
+            .inject_next(skip, FaultKind::Latency(Duration::ZERO));
+        self.sim.emulator.faults.inject_next(1, kind);
+        Applies::Yes
+    }
+
+    fn clear_faults(&self) {
+        self.sim.emulator.faults.clear();
     }
 
     async fn shutdown(self) {

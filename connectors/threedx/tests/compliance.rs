@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
 use partreel_core::model::{PartRevision, RemoteFields};
-use partreel_sim::SimClock;
 use partreel_sim::threedx::{self, ThreedxSim, ThreedxSimConfig};
-use partreel_testkit::compliance::{Applies, PlmFixture};
+use partreel_sim::{FaultKind, SimClock};
+use partreel_testkit::compliance::{Applies, Fault, PlmFixture};
 use partreel_threedx::{AuthConfig, BuildContext, ThreedxClient, ThreedxConfig};
 use tempfile::TempDir;
 
@@ -161,6 +161,25 @@ impl PlmFixture for Threedx {
 
     fn logins(&self) -> Option<u64> {
         Some(self.sim.logins())
+    }
+
+    fn inject(&self, skip: usize, fault: Fault) -> Applies {
+        let kind = match fault {
+            Fault::ServerError => FaultKind::ServerError(503),
+            Fault::Reset => FaultKind::Reset,
+            Fault::RateLimited => FaultKind::RateLimited,
+            Fault::CutShort => FaultKind::Truncated,
+        };
+        self.sim
+            .emulator
+            .faults
+            .inject_next(skip, FaultKind::Latency(Duration::ZERO));
+        self.sim.emulator.faults.inject_next(1, kind);
+        Applies::Yes
+    }
+
+    fn clear_faults(&self) {
+        self.sim.emulator.faults.clear();
     }
 
     async fn shutdown(self) {

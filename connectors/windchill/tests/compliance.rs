@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use partreel_connector::model::{PartRevision, RemoteFields};
-use partreel_sim::{Sim, SimConfig, System};
-use partreel_testkit::compliance::{Applies, PlmFixture};
+use partreel_sim::{FaultKind, Sim, SimConfig, System};
+use partreel_testkit::compliance::{Applies, Fault, PlmFixture};
 use partreel_windchill::{BuildContext, WindchillClient, WindchillConfig};
 use tempfile::TempDir;
 
@@ -130,6 +130,25 @@ impl PlmFixture for Windchill {
     fn malformed_next(&self, n: usize) -> Applies {
         self.sim.windchill.faults.set_malformed_next(n);
         Applies::Yes
+    }
+
+    fn inject(&self, skip: usize, fault: Fault) -> Applies {
+        let kind = match fault {
+            Fault::ServerError => FaultKind::ServerError(503),
+            Fault::Reset => FaultKind::Reset,
+            Fault::RateLimited => FaultKind::RateLimited,
+            Fault::CutShort => FaultKind::Truncated,
+        };
+        self.sim
+            .windchill
+            .faults
+            .inject_next(skip, FaultKind::Latency(Duration::ZERO));
+        self.sim.windchill.faults.inject_next(1, kind);
+        Applies::Yes
+    }
+
+    fn clear_faults(&self) {
+        self.sim.windchill.faults.clear();
     }
 
     async fn shutdown(self) {

@@ -12,8 +12,8 @@ use partreel_connector::provenance::ProvenanceError;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Applies, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
-    follow, ids, keyset_walk,
+    Applies, Fault, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
+    follow, ids, keyset_walk, retried_reads,
 };
 
 /// What the suite needs of a DAM connector and its emulator. Implemented in the connector
@@ -66,6 +66,12 @@ pub trait DamFixture: Sized {
 
     /// Makes the next `n` data reads answer 200 with a body that is not valid JSON.
     fn malformed_next(&self, n: usize) -> Applies;
+
+    /// Lets the next `skip` requests pass, then fails the one after with `fault`.
+    fn inject(&self, skip: usize, fault: Fault) -> Applies;
+
+    /// Removes every fault armed and not yet spent.
+    fn clear_faults(&self);
 
     /// Logins (tokens issued) so far, when the emulator counts them.
     fn logins(&self) -> Option<u64> {
@@ -399,6 +405,31 @@ pub async fn refused_credentials_are_an_auth_error<F: DamFixture>() {
     fx.shutdown().await;
 }
 
+/// A read that meets a 503, a dropped connection or a 429 is retried and succeeds; `stats`
+/// counts the failed attempt and the retry, `rate_limits` the 429.
+pub async fn transient_faults_are_retried_and_counted<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let q = ChangeQuery {
+        since: None,
+        continuation: None,
+        page_size: PAGE,
+    };
+    retried_reads(
+        &system,
+        |skip, fault| fx.inject(skip, fault),
+        || fx.clear_faults(),
+        || {
+            let s = c.stats();
+            (s.requests, s.retries, c.rate_limits().throttled)
+        },
+        || c.changed_assets(&q),
+    )
+    .await;
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new token
 /// each, when the emulator counts them).
@@ -540,6 +571,11 @@ macro_rules! dam_compliance {
             #[tokio::test]
             async fn refused_credentials_are_an_auth_error() {
                 dam::refused_credentials_are_an_auth_error::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn transient_faults_are_retried_and_counted() {
+                dam::transient_faults_are_retried_and_counted::<$fixture>().await;
             }
 
             #[tokio::test]

@@ -275,3 +275,67 @@ pub(crate) fn assert_auth(system: &str, call: &str, err: &ConnectorError) {
 pub(crate) fn ids<T: Keyed>(items: &[T]) -> std::collections::BTreeSet<String> {
     items.iter().map(|i| i.key().to_string()).collect()
 }
+
+/// A failure on the wire the suite asks the emulator for (see `PlmFixture::inject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `503 Service Unavailable` before the request is processed.
+    ServerError,
+    /// The connection dropped before any answer.
+    Reset,
+    /// `429 Too Many Requests` before the request is processed.
+    RateLimited,
+    /// The request is processed, then its answer cut off halfway and the connection dropped.
+    CutShort,
+}
+
+impl Fault {
+    /// The faults a retry must get past, each alone.
+    pub(crate) const TRANSIENT: [Fault; 3] = [Fault::ServerError, Fault::Reset, Fault::RateLimited];
+}
+
+/// Each transient fault in turn on the first request of `read`: the read succeeds, the
+/// connector's counters show the extra request and the retry, and a 429 is counted as
+/// throttled. `counters` gives (requests, retries, throttled) so far; `clear` removes what a
+/// read left unspent.
+pub(crate) async fn retried_reads<Fut, T>(
+    system: &str,
+    inject: impl Fn(usize, Fault) -> Applies,
+    clear: impl Fn(),
+    counters: impl Fn() -> (u64, u64, u64),
+    read: impl Fn() -> Fut,
+) where
+    Fut: Future<Output = Result<T>>,
+{
+    // Sign in first, so the fault meets a data request.
+    read()
+        .await
+        .unwrap_or_else(|e| panic!("{system}: a first read: {e}"));
+    for fault in Fault::TRANSIENT {
+        let (requests, retries, throttled) = counters();
+        if !inject(0, fault).proceed(system, "transient_faults_are_retried_and_counted") {
+            continue;
+        }
+        read()
+            .await
+            .unwrap_or_else(|e| panic!("{system}: a read after one {fault:?}: {e}"));
+        clear();
+        let (requests_after, retries_after, throttled_after) = counters();
+        assert!(
+            requests_after >= requests + 2,
+            "{system}: {fault:?}: the failed attempt and its retry are counted as requests \
+             ({requests} before, {requests_after} after)"
+        );
+        assert!(
+            retries_after > retries,
+            "{system}: {fault:?}: the retry is counted ({retries} before, {retries_after} after)"
+        );
+        if fault == Fault::RateLimited {
+            assert_eq!(
+                throttled_after,
+                throttled + 1,
+                "{system}: the 429 is counted in rate_limits().throttled"
+            );
+        }
+    }
+}

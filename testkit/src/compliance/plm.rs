@@ -10,8 +10,8 @@ use partreel_connector::connector::{ChangeQuery, LinkUpdate, NewLink};
 use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 
 use super::{
-    Applies, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
-    follow, ids, keyset_walk,
+    Applies, Fault, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
+    follow, ids, keyset_walk, retried_reads,
 };
 
 /// What the suite needs of a PLM connector and its emulator. Implemented in the connector
@@ -64,6 +64,12 @@ pub trait PlmFixture: Sized {
 
     /// Makes the next `n` data reads answer 200 with a body that is not valid JSON.
     fn malformed_next(&self, n: usize) -> Applies;
+
+    /// Lets the next `skip` requests pass, then fails the one after with `fault`.
+    fn inject(&self, skip: usize, fault: Fault) -> Applies;
+
+    /// Removes every fault armed and not yet spent.
+    fn clear_faults(&self);
 
     /// Logins (sessions or tokens issued) so far, when the emulator counts them.
     fn logins(&self) -> Option<u64> {
@@ -538,6 +544,92 @@ pub async fn refused_credentials_are_an_auth_error<F: PlmFixture>() {
     fx.shutdown().await;
 }
 
+/// A read that meets a 503, a dropped connection or a 429 is retried and succeeds; `stats`
+/// counts the failed attempt and the retry, `rate_limits` the 429.
+pub async fn transient_faults_are_retried_and_counted<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let q = ChangeQuery {
+        since: None,
+        continuation: None,
+        page_size: PAGE,
+    };
+    retried_reads(
+        &system,
+        |skip, fault| fx.inject(skip, fault),
+        || fx.clear_faults(),
+        || {
+            let s = c.stats();
+            (s.requests, s.retries, c.rate_limits().throttled)
+        },
+        || c.changed_parts(&q),
+    )
+    .await;
+    fx.shutdown().await;
+}
+
+/// `create_link` is safe to call again after an ambiguous failure: whichever of its requests
+/// is applied and then cut short, calling it again leaves exactly one record for the link id,
+/// attached to the part once `ensure_attached` ran.
+pub async fn create_link_cut_short_is_safe_to_repeat<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let part = &parts[0];
+    // Sign in first, so the faults meet the creation's own requests.
+    c.find_links(&[]).await.expect("a first look-up");
+    for skip in 0..6 {
+        let i = 100 + skip;
+        let id = link_id(&system, part, i);
+        let fields = fx.link_fields(i);
+        if !fx
+            .inject(skip, Fault::CutShort)
+            .proceed(&system, "create_link_cut_short_is_safe_to_repeat")
+        {
+            break;
+        }
+        let first = c.create_link(part, &id, &fields).await;
+        fx.clear_faults();
+        let again = c.create_link(part, &id, &fields).await.unwrap_or_else(|e| {
+            panic!("{system}: create_link again after request {skip} was cut short: {e}")
+        });
+        if let Ok(first) = &first {
+            assert_eq!(
+                first.remote_id, again.remote_id,
+                "{system}: request {skip} cut short: both calls answer one record"
+            );
+        }
+        let found = c
+            .find_links(std::slice::from_ref(&id))
+            .await
+            .expect("find_links");
+        assert_eq!(
+            ids(&found),
+            BTreeSet::from([again.remote_id.clone()]),
+            "{system}: request {skip} of create_link cut short ({}): one record for link {id}",
+            match &first {
+                Ok(_) => "the call succeeded".to_string(),
+                Err(e) => format!("the call failed: {e}"),
+            }
+        );
+        c.ensure_attached(part, &again)
+            .await
+            .expect("ensure_attached");
+        let on_part = c
+            .links_on_part(&part.remote_id)
+            .await
+            .expect("links_on_part");
+        assert_eq!(
+            on_part.iter().filter(|l| l.link_id == id).count(),
+            1,
+            "{system}: request {skip} cut short: link {id} hangs on the part once"
+        );
+    }
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new login
 /// each, when the emulator counts them).
@@ -754,6 +846,16 @@ macro_rules! plm_compliance {
             #[tokio::test]
             async fn refused_credentials_are_an_auth_error() {
                 plm::refused_credentials_are_an_auth_error::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn transient_faults_are_retried_and_counted() {
+                plm::transient_faults_are_retried_and_counted::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn create_link_cut_short_is_safe_to_repeat() {
+                plm::create_link_cut_short_is_safe_to_repeat::<$fixture>().await;
             }
 
             #[tokio::test]
