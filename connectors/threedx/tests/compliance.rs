@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use partreel_core::http::{HttpConfig, RateLimitConfig, RetryConfig, SecretRef};
+use partreel_core::mapping::{Entity, Mapping};
 use partreel_core::model::{PartRevision, RemoteFields};
 use partreel_sim::threedx::{self, ThreedxSim, ThreedxSimConfig};
 use partreel_sim::{FaultKind, SimClock};
@@ -40,7 +41,8 @@ fn fast_http() -> HttpConfig {
     }
 }
 
-/// A CAS client of the emulator, `password` read from a file in the folder returned.
+/// A CAS client of the emulator (the default mapping's properties asked for), `password` read
+/// from a file in the folder returned.
 fn build(sim: &ThreedxSim, password: &str) -> (TempDir, ThreedxClient) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("pw"), password).expect("write the password");
@@ -65,10 +67,13 @@ fn build(sim: &ThreedxSim, password: &str) -> (TempDir, ThreedxClient) {
         csrf_max_age_secs: partreel_threedx::DEFAULT_CSRF_MAX_AGE_SECS,
         http: fast_http(),
     };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mappings/threedx.toml");
+    let map = Mapping::load(&path).expect("mappings/threedx.toml loads");
     let ctx = BuildContext {
         system: "threedx".into(),
         config_dir: dir.path().to_path_buf(),
-        ..Default::default()
+        part_properties: map.remote_names(Entity::Part),
+        link_properties: map.remote_names(Entity::Link),
     };
     let client = cfg
         .validate()

@@ -12,8 +12,8 @@ use partreel_connector::provenance::ProvenanceError;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Applies, Fault, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
-    follow, ids, keyset_walk, retried_reads,
+    Applies, Fault, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time,
+    assert_writable, exactly_once, follow, ids, keyset_walk, retried_reads,
 };
 
 /// What the suite needs of a DAM connector and its emulator. Implemented in the connector
@@ -430,6 +430,47 @@ pub async fn transient_faults_are_retried_and_counted<F: DamFixture>() {
     fx.shutdown().await;
 }
 
+/// `schema` names the `asset` entity, with the fields the suite writes among its writable
+/// properties; `write_access` answers without failing.
+pub async fn schema_names_what_the_connector_writes<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let schema = c.schema().await.expect("schema");
+    let names: Vec<String> = fx.fields_to_write(0).into_keys().collect();
+    assert_writable(&system, &schema, "asset", &names);
+    c.write_access().await.expect("write_access");
+    fx.shutdown().await;
+}
+
+/// `media_request` for a URL on another host is a plain GET of that URL: no credential of
+/// this DAM travels there (no `Authorization`, cookie, API key or CSRF header, nothing added
+/// to the URL).
+pub async fn media_request_sends_no_credential_to_another_host<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    // Sign in first, so a credential exists that could leak.
+    all_assets(&fx).await;
+    let url =
+        url::Url::parse("https://cdn.example.invalid/renditions/clip.mp4?sig=abc").expect("a URL");
+    let req = c.media_request(url.clone()).await.expect("media_request");
+    assert_eq!(req.url, url, "{system}: the URL goes out as given");
+    for name in [
+        "authorization",
+        "cookie",
+        "x-api-key",
+        "x-csrf-token",
+        "csrf-token",
+    ] {
+        assert!(
+            !req.headers.contains_key(name),
+            "{system}: media_request sends {name} to another host"
+        );
+    }
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new token
 /// each, when the emulator counts them).
@@ -576,6 +617,16 @@ macro_rules! dam_compliance {
             #[tokio::test]
             async fn transient_faults_are_retried_and_counted() {
                 dam::transient_faults_are_retried_and_counted::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn schema_names_what_the_connector_writes() {
+                dam::schema_names_what_the_connector_writes::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn media_request_sends_no_credential_to_another_host() {
+                dam::media_request_sends_no_credential_to_another_host::<$fixture>().await;
             }
 
             #[tokio::test]

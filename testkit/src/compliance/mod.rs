@@ -339,3 +339,28 @@ pub(crate) async fn retried_reads<Fut, T>(
         }
     }
 }
+
+/// Checks that a schema has `entity` and that each of `names` is a writable property of it.
+pub(crate) fn assert_writable(
+    system: &str,
+    schema: &partreel_connector::connector::RemoteSchema,
+    entity: &str,
+    names: &[String],
+) {
+    let props = schema.entities.get(entity).unwrap_or_else(|| {
+        panic!(
+            "{system}: the schema has no entity {entity:?} (it has {:?})",
+            schema.entities.keys().collect::<Vec<_>>()
+        )
+    });
+    for name in names {
+        let p = props
+            .iter()
+            .find(|p| &p.name == name)
+            .unwrap_or_else(|| panic!("{system}: the schema's {entity} has no property {name}"));
+        assert!(
+            p.writable,
+            "{system}: the schema says {entity}.{name}, which the connector writes, is read-only"
+        );
+    }
+}

@@ -10,8 +10,8 @@ use partreel_connector::connector::{ChangeQuery, LinkUpdate, NewLink};
 use partreel_connector::model::{LinkId, PartRevision, RemoteFields, RemoteLink};
 
 use super::{
-    Applies, Fault, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time, exactly_once,
-    follow, ids, keyset_walk, retried_reads,
+    Applies, Fault, PAGE, RECORDS, assert_auth, assert_malformed, assert_server_time,
+    assert_writable, exactly_once, follow, ids, keyset_walk, retried_reads,
 };
 
 /// What the suite needs of a PLM connector and its emulator. Implemented in the connector
@@ -630,6 +630,20 @@ pub async fn create_link_cut_short_is_safe_to_repeat<F: PlmFixture>() {
     fx.shutdown().await;
 }
 
+/// `schema` names the `part` and `link` entities, with the link properties the suite writes
+/// among the link's writable ones; `write_access` answers without failing.
+pub async fn schema_names_what_the_connector_writes<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let schema = c.schema().await.expect("schema");
+    assert_writable(&system, &schema, "part", &[]);
+    let names: Vec<String> = fx.link_fields(0).into_keys().collect();
+    assert_writable(&system, &schema, "link", &names);
+    c.write_access().await.expect("write_access");
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new login
 /// each, when the emulator counts them).
@@ -856,6 +870,11 @@ macro_rules! plm_compliance {
             #[tokio::test]
             async fn create_link_cut_short_is_safe_to_repeat() {
                 plm::create_link_cut_short_is_safe_to_repeat::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn schema_names_what_the_connector_writes() {
+                plm::schema_names_what_the_connector_writes::<$fixture>().await;
             }
 
             #[tokio::test]
