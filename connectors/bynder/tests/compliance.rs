@@ -27,7 +27,7 @@ fn build(sim: &Sim, secret: &str) -> (TempDir, BynderClient) {
         "base_url = \"{}\"\n\
          auth = {{ type = \"oauth2\", client_id = \"{}\", client_secret = {{ file = \"secret\" }} }}\n\
          [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
-         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\nrate_limited_backoff_ms = 1\n",
         sim.bynder.url,
         sim.credentials().bynder_client_id
     );

@@ -29,7 +29,7 @@ fn build(sim: &TeamcenterSim, password: &str) -> (TempDir, TeamcenterClient) {
     let text = format!(
         "base_url = \"{}\"\nusername = \"{user}\"\npassword = {{ file = \"pw\" }}\n\
          [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
-         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\nrate_limited_backoff_ms = 1\n",
         sim.url()
     );
     let cfg: TeamcenterConfig = toml::from_str(&text).expect("the configuration parses");

@@ -33,7 +33,7 @@ fn build(sim: &Sim, password: &str) -> (TempDir, WindchillClient) {
          container = \"OR:wt.pdmlink.PDMLinkProduct:1001\"\n\
          document_type = \"PromptToPartLink\"\n\
          [http.rate_limit]\nrequests = 10000\nper_secs = 1\n\
-         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\n",
+         [http.retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\nrate_limited_backoff_ms = 1\n",
         sim.windchill.url, creds.windchill_username
     );
     let cfg: WindchillConfig = toml::from_str(&text).expect("the configuration parses");

@@ -471,6 +471,38 @@ pub async fn media_request_sends_no_credential_to_another_host<F: DamFixture>() 
     fx.shutdown().await;
 }
 
+/// A 429 is an answer to a request the server did not process: whichever request of a
+/// `write_fields` meets it, the call is retried to success and the values read back.
+pub async fn write_meeting_a_429_succeeds<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    let id = &assets[0].asset_id;
+    for skip in 0..5 {
+        if !fx
+            .inject(skip, Fault::RateLimited)
+            .proceed(&system, "write_meeting_a_429_succeeds")
+        {
+            break;
+        }
+        let fields = fx.fields_to_write(10 + skip);
+        let written = c
+            .write_fields(id, &fields)
+            .await
+            .unwrap_or_else(|e| panic!("{system}: write_fields with a 429 on request {skip}: {e}"));
+        fx.clear_faults();
+        assert_holds(&system, "write_fields after a 429", &written, &fields);
+        let read = c
+            .get_asset(id)
+            .await
+            .expect("get_asset")
+            .expect("the clip exists");
+        assert_holds(&system, "get_asset after a 429", &read, &fields);
+    }
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new token
 /// each, when the emulator counts them).
@@ -560,6 +592,17 @@ pub async fn malformed_answer_is_a_typed_error<F: DamFixture>() {
         .await
         .expect_err("get_asset on a malformed answer must fail");
     assert_malformed(&system, "get_asset", &err);
+    // A write confirmed by a malformed read-back is not taken as done.
+    assert!(
+        fx.malformed_next(1) == Applies::Yes,
+        "{system}: armed again"
+    );
+    let fields = fx.fields_to_write(7);
+    match c.write_fields(&first.items[0].asset_id, &fields).await {
+        Ok(written) => assert_holds(&system, "write_fields", &written, &fields),
+        Err(e) => assert_malformed(&system, "write_fields", &e),
+    }
+    fx.clear_faults();
     fx.shutdown().await;
 }
 
@@ -627,6 +670,11 @@ macro_rules! dam_compliance {
             #[tokio::test]
             async fn media_request_sends_no_credential_to_another_host() {
                 dam::media_request_sends_no_credential_to_another_host::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn write_meeting_a_429_succeeds() {
+                dam::write_meeting_a_429_succeeds::<$fixture>().await;
             }
 
             #[tokio::test]

@@ -290,8 +290,13 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The faults a retry must get past, each alone.
-    pub(crate) const TRANSIENT: [Fault; 3] = [Fault::ServerError, Fault::Reset, Fault::RateLimited];
+    /// The faults a retried read must get past, each alone.
+    pub(crate) const TRANSIENT: [Fault; 4] = [
+        Fault::ServerError,
+        Fault::Reset,
+        Fault::RateLimited,
+        Fault::CutShort,
+    ];
 }
 
 /// Each transient fault in turn on the first request of `read`: the read succeeds, the

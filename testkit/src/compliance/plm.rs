@@ -644,6 +644,42 @@ pub async fn schema_names_what_the_connector_writes<F: PlmFixture>() {
     fx.shutdown().await;
 }
 
+/// A 429 is an answer to a request the server did not process: whichever request of a
+/// `create_link` meets it, the call is retried to success and leaves one record.
+pub async fn create_link_meeting_a_429_succeeds_once<F: PlmFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let parts = all_parts(&fx).await;
+    let part = &parts[1];
+    c.find_links(&[]).await.expect("a first look-up");
+    for skip in 0..6 {
+        let i = 200 + skip;
+        let id = link_id(&system, part, i);
+        if !fx
+            .inject(skip, Fault::RateLimited)
+            .proceed(&system, "create_link_meeting_a_429_succeeds_once")
+        {
+            break;
+        }
+        let created = c
+            .create_link(part, &id, &fx.link_fields(i))
+            .await
+            .unwrap_or_else(|e| panic!("{system}: create_link with a 429 on request {skip}: {e}"));
+        fx.clear_faults();
+        let found = c
+            .find_links(std::slice::from_ref(&id))
+            .await
+            .expect("find_links");
+        assert_eq!(
+            ids(&found),
+            BTreeSet::from([created.remote_id.clone()]),
+            "{system}: a 429 on request {skip} of create_link: one record for link {id}"
+        );
+    }
+    fx.shutdown().await;
+}
+
 /// Sessions or tokens expired on the server mid-run are renewed without the caller noticing:
 /// the next page of a read and a write after a second expiry both succeed (with one new login
 /// each, when the emulator counts them).
@@ -875,6 +911,11 @@ macro_rules! plm_compliance {
             #[tokio::test]
             async fn schema_names_what_the_connector_writes() {
                 plm::schema_names_what_the_connector_writes::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn create_link_meeting_a_429_succeeds_once() {
+                plm::create_link_meeting_a_429_succeeds_once::<$fixture>().await;
             }
 
             #[tokio::test]
