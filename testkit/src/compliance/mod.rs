@@ -369,3 +369,24 @@ pub(crate) fn assert_writable(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Applies;
+
+    #[test]
+    fn an_item_goes_on_when_it_applies() {
+        assert!(Applies::Yes.proceed("sys", "item"));
+    }
+
+    #[test]
+    fn an_item_not_applicable_passes_with_its_reason() {
+        assert!(!Applies::No("the emulator has no such fault").proceed("sys", "item"));
+    }
+
+    #[test]
+    #[should_panic(expected = "declared not applicable without a reason")]
+    fn an_exemption_without_a_reason_fails() {
+        Applies::No("  ").proceed("sys", "item");
+    }
+}
