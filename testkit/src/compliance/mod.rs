@@ -8,9 +8,11 @@
 //! [`dam_compliance!`](crate::dam_compliance), which write one `#[tokio::test]` per contract
 //! item calling the functions of [`plm`] and [`dam`]. Every item is a real assertion on what the
 //! traits promise in their doc comments: paging without loss or duplicates, the `since` bound
-//! and its resumption (through tie groups larger than a page), idempotent creation by link id,
-//! retirement, transparent renewal of an expired session or token, and a typed error for a
-//! malformed answer.
+//! and its resumption (through tie groups larger than a page), idempotent creation by link id
+//! (also when a request is cut short or refused with a 429), retirement, metadata writes read
+//! back, the original file, transparent renewal of an expired session or token, retries counted
+//! in the connector's stats, and typed errors for refused credentials and malformed answers.
+//! `docs/testing.md` lists the items.
 //!
 //! A fault the emulator cannot inject (or an item that does not apply to the system) is
 //! declared by the fixture returning [`Applies::No`] with the reason; the test then prints the
