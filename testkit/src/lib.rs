@@ -8,6 +8,8 @@
 //! - [`props`] (feature `props`): property-test strategies for parsers of outside data.
 //! - [`mock`] (feature `mock`): the wiremock server with a catch-all that fails unexpected
 //!   requests; [`logs`] (feature `logs`): a log buffer for the no-secret-in-logs tests.
+//! - [`compliance`] (feature `compliance`): the contract tests every PLM and DAM connector runs
+//!   against its emulator ([`plm_compliance!`], [`dam_compliance!`]).
 #![deny(missing_docs)]
 
 pub mod fixtures;
@@ -20,3 +22,6 @@ pub mod mock;
 
 #[cfg(feature = "logs")]
 pub mod logs;
+
+#[cfg(feature = "compliance")]
+pub mod compliance;
