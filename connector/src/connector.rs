@@ -250,7 +250,9 @@ pub trait PlmConnector: Send + Sync {
     async fn update_link(&self, link: &RemoteLink, fields: &RemoteFields) -> Result<RemoteLink>;
 
     /// Creates many link records; one result per input, in order. A failure of one item (a
-    /// partial error) must not fail the others. Systems with batch operations (Teamcenter's
+    /// partial error) must not fail the others. A batch may create without looking for the
+    /// link id first, except for the links marked [`NewLink::prior_attempt`]: those it must
+    /// look for, and return the record an earlier attempt made. Systems with batch operations (Teamcenter's
     /// array inputs with `clientId`s) override this; the default calls [`Self::create_link`]
     /// for each.
     async fn create_links(&self, batch: &[NewLink]) -> Vec<Result<RemoteLink>> {

@@ -121,6 +121,7 @@ async fn create_links<F: PlmFixture>(fx: &F, parts: &[PartRevision], n: usize) -
                 part: part.clone(),
                 link_id: link_id(c.system(), part, i),
                 fields: fx.link_fields(i),
+                prior_attempt: false,
             }
         })
         .collect();
@@ -387,6 +388,9 @@ pub async fn create_link_is_idempotent_by_link_id<F: PlmFixture>() {
             part: part.clone(),
             link_id: id.clone(),
             fields: fields.clone(),
+            // The engine flags a link whose earlier attempt may have landed: the connector
+            // must look for it before creating.
+            prior_attempt: true,
         }])
         .await;
     let third = batch
