@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use super::sqlite::SqliteStore;
 use super::view::{
     ClipDetail, ClipInfo, ClipView, LinkView, LinkedPart, MAX_SEARCH_LIMIT, PartHit, PartSummary,
-    PartView, ViewStore,
+    PartView, ViewStore, like_pattern,
 };
 use super::{LinkOrigin, Result, StateError, parse_time};
 use crate::model::{CanonicalValues, LinkStatus, WatermarkStatus};
@@ -77,20 +77,6 @@ fn json<T: serde::de::DeserializeOwned>(
     column: &'static str,
 ) -> Result<T> {
     serde_json::from_str(text).map_err(|e| corrupt(table, column, e.to_string()))
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it in `%…%`.
-fn like_pattern(q: &str) -> String {
-    let mut out = String::with_capacity(q.len() + 2);
-    out.push('%');
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
 }
 
 impl SqliteStore {

@@ -13,6 +13,21 @@ use serde::Serialize;
 use super::{LinkOrigin, Result};
 use crate::model::{CanonicalValues, LinkStatus, WatermarkStatus, canonical};
 
+/// `%text%` for a `LIKE … ESCAPE '\'` (SQLite) or `ILIKE … ESCAPE '\'` (PostgreSQL) search,
+/// with `%`, `_` and `\` in the text taken literally.
+pub(super) fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 /// The most rows a search returns, whatever the caller asks.
 pub const MAX_SEARCH_LIMIT: usize = 200;
 

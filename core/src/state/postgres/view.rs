@@ -13,14 +13,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{FromSql, Json};
+use tokio_postgres::types::Json;
 
 use super::pool::{self, Pool};
-use super::{Settings, describe, migrations, q};
+use super::{Settings, col, describe, migrations, non_empty, q};
 use crate::model::{CanonicalValues, LinkStatus, WatermarkStatus};
 use crate::state::view::{
     ClipDetail, ClipInfo, ClipView, LinkView, LinkedPart, MAX_SEARCH_LIMIT, PartHit, PartSummary,
-    PartView, ViewStore,
+    PartView, ViewStore, like_pattern,
 };
 use crate::state::{LinkOrigin, Result, StateError};
 
@@ -61,34 +61,6 @@ impl std::fmt::Debug for PostgresView {
             .field("location", &self.location)
             .finish()
     }
-}
-
-/// One column, with a decode failure reported as corrupt stored data.
-fn col<'a, T: FromSql<'a>>(row: &'a Row, table: &'static str, column: &'static str) -> Result<T> {
-    row.try_get(column).map_err(|e| StateError::Corrupt {
-        table,
-        column,
-        message: e.to_string(),
-    })
-}
-
-/// Empty text reads as none (as in the stores).
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
-/// `%text%` for `ILIKE … ESCAPE '\'`, with `%`, `_` and `\` in the text taken literally.
-fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
 }
 
 fn hit(r: &Row) -> Result<PartHit> {
