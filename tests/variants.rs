@@ -458,3 +458,119 @@ async fn windchill_links_go_in_batches_and_one_by_one_without_batch_support() {
     }
     assert_eq!(states[0], states[1], "the same final state either way");
 }
+
+/// Bynder's 202 writes are confirmed by listing the written media by ids, many per request
+/// (docs/wire/bynder.md "Confirming writes"), and the originals' pre-signed storage URLs are
+/// fetched outside the API's budget. A full initial sync needs at most 2,050 Bynder API requests
+/// per 1,000 links — the minimum is one download URL and one write per clip, plus a listing
+/// per 50 writes, the feed pages, the metaproperties and the token (it was 4 per clip, with a
+/// re-read per write and the file fetch counted against the API).
+#[tokio::test]
+async fn bynder_writes_are_confirmed_in_listings_and_files_fetched_off_its_budget() {
+    let sim = partreel_sim::SimConfig {
+        parts: 300,
+        clips: 300,
+        story: false,
+        ..partreel_sim::SimConfig::default()
+    };
+    let env = Env::start(sim, crate::util::fast()).await;
+    let report = env.sync(&["--job", "windchill-bynder"]).await;
+    let links = report["links_created"].as_u64().unwrap_or_default();
+    let writes = report["asset_writes"].as_u64().unwrap_or_default();
+    assert!(links >= 250 && writes >= 250, "{report}");
+    let requests = crate::util::requests(&report, "bynder");
+    assert!(
+        requests * 1000 <= 2050 * links,
+        "{requests} Bynder requests for {links} links: {report}"
+    );
+    let log = env.sim.bynder.log.entries();
+    let per_media_reads = log
+        .iter()
+        .filter(|e| {
+            e.method == "GET"
+                && e.path.starts_with("/api/v4/media/")
+                && e.path.trim_end_matches('/') != "/api/v4/media"
+                && !e.path.contains("/download")
+        })
+        .count();
+    assert_eq!(per_media_reads, 0, "no read per written clip");
+    let listings = log
+        .iter()
+        .filter(|e| e.method == "GET" && e.query.contains("ids="))
+        .count() as u64;
+    assert!(
+        listings >= 1 && listings * 20 <= writes,
+        "{listings} confirmation listings for {writes} writes"
+    );
+    let files = log
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.ends_with("/download/"))
+        .count() as u64;
+    assert!(files >= writes, "one download URL per clip file");
+    assert_eq!(
+        report["file_requests"]["bynder"].as_u64(),
+        Some(files),
+        "each URL's storage fetch counted apart from API requests: {report}"
+    );
+    assert_eq!(report["writes_unconfirmed"].as_u64(), Some(0), "{report}");
+}
+
+/// A Bynder that takes longer to apply its 202 writes than partreel's confirmation listings
+/// wait: those clips are neither quarantined nor linked on the strength of an unseen write —
+/// they go back in the queue, and the next run, once Bynder has caught up, finishes them.
+#[tokio::test]
+async fn a_bynder_write_not_visible_in_time_stays_queued_and_lands_next_run() {
+    let sim = partreel_sim::SimConfig {
+        parts: 12,
+        clips: 12,
+        story: false,
+        ..partreel_sim::SimConfig::default()
+    };
+    let env = Env::start(sim, crate::util::fast()).await;
+    // Five listings 0.5 s apart (the defaults) see nothing applied within 2 s.
+    env.sim
+        .bynder_set_write_delay(std::time::Duration::from_secs(6));
+    let first = env.sync(&["--job", "windchill-bynder"]).await;
+    let unconfirmed = first["writes_unconfirmed"].as_u64().unwrap_or_default();
+    assert!(unconfirmed >= 10, "{first}");
+    assert_eq!(first["links_created"].as_u64(), Some(0), "{first}");
+    assert!(
+        crate::util::list(&first, "quarantined").is_empty(),
+        "{first}"
+    );
+    {
+        use partreel_core::state::StateStore;
+        let store = partreel_core::state::sqlite::SqliteStore::open(&env.state_path())
+            .expect("state opens");
+        // The job's queue: the finished run's leases freed (as the next run does for a process
+        // that is gone), then leased for one second (expired before the next run).
+        for (owner, _) in store
+            .lease_holders("windchill", "bynder")
+            .await
+            .expect("holders")
+        {
+            store.release_leases(&owner).await.expect("release");
+        }
+        let queued = store
+            .lease_work("test-observer", "windchill", "bynder", 1000, 1)
+            .await
+            .expect("lease");
+        assert_eq!(
+            queued.len() as u64,
+            unconfirmed,
+            "the clips are still queued"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let second = env.sync(&["--job", "windchill-bynder"]).await;
+    assert_eq!(
+        second["links_created"].as_u64(),
+        Some(unconfirmed),
+        "{second}"
+    );
+    assert_eq!(second["writes_unconfirmed"].as_u64(), Some(0), "{second}");
+    assert!(
+        crate::util::list(&second, "quarantined").is_empty(),
+        "{second}"
+    );
+}

@@ -147,6 +147,9 @@ pub struct ConnectorStats {
     pub retries: u64,
     /// Milliseconds spent waiting on the rate limiter.
     pub rate_limit_wait_ms: u64,
+    /// Requests to file storage outside the API (pre-signed download URLs), not under its
+    /// rate limit and not among `requests`.
+    pub file_requests: u64,
 }
 
 /// A connector's client-side rate limit and what the server said about its own budget
@@ -319,6 +322,28 @@ pub trait DamConnector: Send + Sync {
     /// Writes remote fields of an asset and confirms by reading it back; returns the asset as
     /// read after the write.
     async fn write_fields(&self, asset_id: &str, fields: &RemoteFields) -> Result<VideoExperiment>;
+
+    /// Writes the fields of several assets, each confirmed as [`Self::write_fields`] does; one
+    /// result per input, in order. A DAM whose writes apply asynchronously (Bynder's 202)
+    /// confirms the whole batch with a few reads instead of one per asset; a write it could not
+    /// see applied yet answers [`ConnectorError::Unconfirmed`]. The default writes them one
+    /// after another with [`Self::write_fields`].
+    async fn write_fields_batch(
+        &self,
+        batch: &[(String, RemoteFields)],
+    ) -> Vec<Result<VideoExperiment>> {
+        let mut out = Vec::with_capacity(batch.len());
+        for (asset_id, fields) in batch {
+            out.push(self.write_fields(asset_id, fields).await);
+        }
+        out
+    }
+
+    /// Largest batch [`Self::write_fields_batch`] should be given; 1 (the default) means the
+    /// engine calls [`Self::write_fields`] for each asset, several at once.
+    fn max_write_batch(&self) -> usize {
+        1
+    }
 
     /// URL of the original file (not a transcoded preview).
     async fn original_url(&self, asset_id: &str) -> Result<Option<String>>;

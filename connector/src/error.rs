@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 /// An error from talking to a remote system.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectorError {
     /// The server answered with an error status after retries (or one that is never retried).
     #[error("{system}: {method} {path} answered {status}: {message}")]
@@ -77,6 +77,18 @@ pub enum ConnectorError {
         /// Record id (asset id, part number, link id).
         record: String,
         /// Why.
+        message: String,
+    },
+    /// A write the server accepted (an asynchronous 202) that did not read back applied
+    /// within the confirmation attempts. Not the record's fault: the record stays queued and
+    /// is written and checked again on the next run.
+    #[error("{system}: record {record}: {message}")]
+    Unconfirmed {
+        /// Configured system name.
+        system: String,
+        /// Record id.
+        record: String,
+        /// What was still not visible.
         message: String,
     },
     /// Configuration or secret problem found while building or using a connector.

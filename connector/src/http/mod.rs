@@ -92,6 +92,7 @@ impl HttpConfig {
 #[derive(Debug, Default)]
 struct Stats {
     requests: AtomicU64,
+    file_requests: AtomicU64,
     retries: AtomicU64,
     rate_limit_wait_ms: AtomicU64,
     /// Answers with status 429.
@@ -191,6 +192,7 @@ impl HttpClient {
             requests: self.stats.requests.load(Ordering::Relaxed),
             retries: self.stats.retries.load(Ordering::Relaxed),
             rate_limit_wait_ms: self.stats.rate_limit_wait_ms.load(Ordering::Relaxed),
+            file_requests: self.stats.file_requests.load(Ordering::Relaxed),
         }
     }
 
@@ -233,7 +235,7 @@ impl HttpClient {
             let mut r = req.clone();
             // The rate limit first, then the credentials: a token or CSRF token is checked for
             // age when the request is about to leave, not before a wait in the queue.
-            self.wait_for_rate_limit().await;
+            self.wait_for_rate_limit(&r).await;
             auth.apply(self, &mut r).await?;
             let outcome = self.send_once(&r).await;
             let (action, err) = match outcome {
@@ -415,8 +417,23 @@ impl HttpClient {
         result
     }
 
-    /// Waits for the system's rate limit, counting the wait.
-    async fn wait_for_rate_limit(&self) {
+    /// Counts a request about to go on the wire: an API request, or one to file storage
+    /// outside the API ([`Request::off_api`]).
+    fn count(&self, r: &Request) {
+        let counter = if r.off_api {
+            &self.stats.file_requests
+        } else {
+            &self.stats.requests
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits for the system's rate limit before `r` (none for a request outside the API),
+    /// counting the wait.
+    async fn wait_for_rate_limit(&self, r: &Request) {
+        if r.off_api {
+            return;
+        }
         let waited = self.limiter.until_ready().await;
         if !waited.is_zero() {
             self.stats
@@ -428,7 +445,7 @@ impl HttpClient {
 
     /// One request on the wire (the rate limit was waited for by the caller).
     async fn attempt(&self, r: &Request) -> Result<Response, TransportFailure> {
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.count(r);
         let started = Instant::now();
         let mut builder = self
             .client
@@ -505,6 +522,7 @@ fn error_kind(e: &ConnectorError) -> &'static str {
         ConnectorError::Auth { .. } => "auth",
         ConnectorError::Malformed { .. } => "malformed",
         ConnectorError::Record { .. } => "record",
+        ConnectorError::Unconfirmed { .. } => "unconfirmed",
         ConnectorError::Config(_) => "config",
     }
 }

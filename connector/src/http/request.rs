@@ -36,6 +36,11 @@ pub struct Request {
     /// True when sending it twice has the same effect as once (GET, PUT, PATCH of fixed
     /// values, DELETE). Non-idempotent requests are never retried blindly.
     pub idempotent: bool,
+    /// True for a request that leaves the system's API for file storage (a pre-signed
+    /// download URL the API handed out): the API's rate limit does not cover it, so it takes
+    /// no token from the limiter and is counted under [`crate::connector::ConnectorStats`]'s
+    /// `file_requests`, not `requests`.
+    pub off_api: bool,
 }
 
 impl Request {
@@ -48,6 +53,7 @@ impl Request {
             headers: HeaderMap::new(),
             body: None,
             idempotent,
+            off_api: false,
         }
     }
 
@@ -102,6 +108,18 @@ impl Request {
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
         self
+    }
+
+    /// Marks a request to file storage outside the system's API (see [`Request::off_api`]).
+    pub fn off_api(mut self) -> Self {
+        self.off_api = true;
+        self
+    }
+}
+
+impl From<Url> for Request {
+    fn from(url: Url) -> Self {
+        Request::get(url)
     }
 }
 

@@ -105,15 +105,10 @@ impl HttpClient {
         }
     }
 
-    /// One attempt: rate limit, then send; the body stays unread.
+    /// One attempt: rate limit (for an API request), then send; the body stays unread.
     async fn open(&self, r: &Request) -> Result<reqwest::Response, reqwest::Error> {
-        let waited = self.limiter.until_ready().await;
-        if !waited.is_zero() {
-            self.stats
-                .rate_limit_wait_ms
-                .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
-        }
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.wait_for_rate_limit(r).await;
+        self.count(r);
         let mut builder = self
             .client
             .request(r.method.clone(), r.url.clone())

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use url::Url;
 
 use super::evidence::ProvenanceError;
 use crate::http::{Auth, HttpClient, Request};
@@ -21,18 +20,18 @@ pub struct DownloadInfo {
     pub sha256: String,
 }
 
-/// Streams `url` to `dest` through `http` (its rate limit and retry policy apply to the
-/// request), refusing more than `max_bytes`. `auth` adds credentials: pass
-/// [`crate::http::NoAuth`] for pre-signed URLs (e.g. Bynder's S3 links), so a DAM token never
-/// travels to another host.
+/// Streams `req` (a URL is a plain GET) to `dest` through `http` (its retry policy applies,
+/// and its rate limit unless the request is [`Request::off_api`]), refusing more than
+/// `max_bytes`. `auth` adds credentials: pass [`crate::http::NoAuth`] for pre-signed URLs
+/// (e.g. Bynder's S3 links), so a DAM token never travels to another host.
 pub async fn download(
     http: &HttpClient,
     auth: &dyn Auth,
-    url: Url,
+    req: impl Into<Request>,
     dest: &Path,
     max_bytes: u64,
 ) -> Result<DownloadInfo, ProvenanceError> {
-    let mut resp = http.send_streaming(Request::get(url), auth).await?;
+    let mut resp = http.send_streaming(req.into(), auth).await?;
     if let Some(len) = resp.content_length()
         && len > max_bytes
     {

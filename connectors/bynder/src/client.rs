@@ -23,9 +23,10 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::auth::BynderAuth;
+use crate::config::MAX_PAGE_SIZE;
 use crate::config::ValidatedBynder;
 use crate::convert::{format_time, media_to_experiment};
-use crate::metaprops::{Metaproperties, Metaproperty, Missing, read_back_matches};
+use crate::metaprops::{Metaproperties, Metaproperty, Missing, PlannedField, read_back_matches};
 use crate::wire::{DownloadUrl, NewOption, StatusMessage};
 
 /// Built-in media properties shown in the schema; partreel does not write them.
@@ -40,6 +41,7 @@ pub struct BynderClient {
     media_type: String,
     confirm_attempts: u32,
     confirm_delay: Duration,
+    write_batch: usize,
     metaprops: Mutex<Option<Arc<Metaproperties>>>,
 }
 
@@ -63,6 +65,7 @@ impl BynderClient {
             media_type: cfg.media_type,
             confirm_attempts: cfg.write_confirm_attempts.max(1),
             confirm_delay: Duration::from_millis(cfg.write_confirm_delay_ms),
+            write_batch: cfg.write_batch.max(1) as usize,
             metaprops: Mutex::new(None),
         }
     }
@@ -152,13 +155,86 @@ impl BynderClient {
         }
     }
 
+    /// Plans and sends one metadata write; answers the fields the media must then show.
+    async fn post_write(&self, asset_id: &str, fields: &RemoteFields) -> Result<Vec<PlannedField>> {
+        let planned = self.plan_write(asset_id, fields).await?;
+        if planned.is_empty() {
+            return Ok(planned);
+        }
+        // docs/wire/bynder.md "Write metadata": POST {base}/api/v4/media/{id}/ form
+        // metaproperty.<id>=<option ids | text> → 202, applied asynchronously
+        // (bynder-python-sdk set_media_properties). Setting the same values twice is
+        // harmless, so the request may be retried.
+        let pairs: Vec<(String, String)> = planned
+            .iter()
+            .map(|f| {
+                (
+                    format!("metaproperty.{}", f.property.id),
+                    f.form_value.clone(),
+                )
+            })
+            .collect();
+        let url = self.api_url(&["api", "v4", "media", asset_id], None)?;
+        let req = Request::new(Method::POST, url)
+            .form(&pairs)
+            .idempotent(true);
+        let resp = self.send(req).await?;
+        // The 202 body is `{"message":"Accepted","statuscode":202}`; only logged, the
+        // re-reads are what confirms the write.
+        let ack = serde_json::from_slice::<StatusMessage>(&resp.body).ok();
+        tracing::debug!(system = %self.http.system(), status = resp.status.as_u16(), fields = pairs.len(),
+            message = ack.as_ref().and_then(|a| a.message.as_deref()).unwrap_or(""), "metadata write accepted");
+        Ok(planned)
+    }
+
+    /// The media among `ids` that exist, in one request: docs/wire/bynder.md "Confirming
+    /// writes": GET {base}/api/v4/media/?ids=<id,id,…>&limit=<n> ("Comma-separated list of
+    /// asset ids. Will return an asset for each existing id", Bynder API reference, Retrieve
+    /// assets). A media the answer cannot read is left out (it reads as not found).
+    async fn media_by_ids(&self, ids: &[&str]) -> Result<Vec<VideoExperiment>> {
+        let query = format!(
+            "ids={}&limit={}",
+            ids.iter()
+                .map(|id| urlencoding::encode(id).into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+            ids.len().clamp(1, MAX_PAGE_SIZE as usize)
+        );
+        let url = self.api_url(&["api", "v4", "media"], Some(&query))?;
+        let resp = self.send(Request::get(url)).await?;
+        let raw: Vec<Value> = resp.json(self.http.system(), "media by ids")?;
+        Ok(raw
+            .iter()
+            .filter_map(|m| match media_to_experiment(self.http.system(), m) {
+                Ok(asset) => Some(asset),
+                Err(rejected) => {
+                    tracing::warn!(system = %self.http.system(), media = rejected.id.as_deref().unwrap_or("-"), reason = %rejected.reason, "media unreadable after a write");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// A write accepted but not seen applied after every confirmation read.
+    fn unconfirmed(&self, asset_id: &str, stale: &[String]) -> ConnectorError {
+        ConnectorError::Unconfirmed {
+            system: self.system_name(),
+            record: asset_id.to_string(),
+            message: format!(
+                "write accepted but not visible after {} re-reads (fields {})",
+                self.confirm_attempts,
+                if stale.is_empty() {
+                    "-".to_string()
+                } else {
+                    stale.join(", ")
+                }
+            ),
+        }
+    }
+
     /// Maps fields to form fields, reloading the definitions once and creating missing select
     /// options.
-    async fn plan_write(
-        &self,
-        asset_id: &str,
-        fields: &RemoteFields,
-    ) -> Result<Vec<crate::metaprops::PlannedField>> {
+    async fn plan_write(&self, asset_id: &str, fields: &RemoteFields) -> Result<Vec<PlannedField>> {
         let (mut defs, fresh) = self.metaproperties(false).await?;
         let mut missing = match defs.plan(fields) {
             Ok(planned) => return Ok(planned),
@@ -282,32 +358,7 @@ impl DamConnector for BynderClient {
     }
 
     async fn write_fields(&self, asset_id: &str, fields: &RemoteFields) -> Result<VideoExperiment> {
-        let planned = self.plan_write(asset_id, fields).await?;
-        if !planned.is_empty() {
-            // docs/wire/bynder.md "Write metadata": POST {base}/api/v4/media/{id}/ form
-            // metaproperty.<id>=<option ids | text> → 202, applied asynchronously
-            // (bynder-python-sdk set_media_properties). Setting the same values twice is
-            // harmless, so the request may be retried.
-            let pairs: Vec<(String, String)> = planned
-                .iter()
-                .map(|f| {
-                    (
-                        format!("metaproperty.{}", f.property.id),
-                        f.form_value.clone(),
-                    )
-                })
-                .collect();
-            let url = self.api_url(&["api", "v4", "media", asset_id], None)?;
-            let req = Request::new(Method::POST, url)
-                .form(&pairs)
-                .idempotent(true);
-            let resp = self.send(req).await?;
-            // The 202 body is `{"message":"Accepted","statuscode":202}`; only logged, the
-            // re-reads below are what confirms the write.
-            let ack = serde_json::from_slice::<StatusMessage>(&resp.body).ok();
-            tracing::debug!(system = %self.http.system(), status = resp.status.as_u16(), fields = pairs.len(),
-                message = ack.as_ref().and_then(|a| a.message.as_deref()).unwrap_or(""), "metadata write accepted");
-        }
+        let planned = self.post_write(asset_id, fields).await?;
         let mut stale = Vec::new();
         for attempt in 1..=self.confirm_attempts {
             let Some(asset) = self.get_asset(asset_id).await? else {
@@ -316,13 +367,7 @@ impl DamConnector for BynderClient {
                     "asset not found when re-read after the write".into(),
                 ));
             };
-            stale = planned
-                .iter()
-                .filter(|f| {
-                    !read_back_matches(f, asset.fields.get(&f.property.name).map(String::as_str))
-                })
-                .map(|f| f.property.name.clone())
-                .collect();
+            stale = stale_fields(&planned, &asset);
             if stale.is_empty() {
                 return Ok(asset);
             }
@@ -330,14 +375,86 @@ impl DamConnector for BynderClient {
                 tokio::time::sleep(self.confirm_delay).await;
             }
         }
-        Err(self.record_err(
-            asset_id,
-            format!(
-                "write not visible after {} re-reads (fields {})",
-                self.confirm_attempts,
-                stale.join(", ")
-            ),
-        ))
+        Err(self.unconfirmed(asset_id, &stale))
+    }
+
+    /// Each write is sent (several at once; the rate limiter paces them), then the accepted
+    /// ones are confirmed together: one `GET /api/v4/media/?ids=…` per confirmation round for
+    /// the whole batch instead of a re-read per media (docs/wire/bynder.md "Confirming
+    /// writes").
+    async fn write_fields_batch(
+        &self,
+        batch: &[(String, RemoteFields)],
+    ) -> Vec<Result<VideoExperiment>> {
+        use futures::StreamExt;
+        let writes: Vec<_> = batch
+            .iter()
+            .map(|(asset_id, fields)| self.post_write(asset_id, fields))
+            .collect();
+        let posted: Vec<Result<Vec<PlannedField>>> = futures::stream::iter(writes)
+            .buffered(WRITES_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut results: Vec<Option<Result<VideoExperiment>>> =
+            posted.iter().map(|_| None).collect();
+        // (index in the batch, fields to see) of the writes still to confirm.
+        let mut waiting: Vec<(usize, Vec<PlannedField>)> = Vec::new();
+        for (i, p) in posted.into_iter().enumerate() {
+            match p {
+                Ok(planned) => waiting.push((i, planned)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        for attempt in 1..=self.confirm_attempts {
+            if waiting.is_empty() {
+                break;
+            }
+            let ids: Vec<&str> = waiting.iter().map(|(i, _)| batch[*i].0.as_str()).collect();
+            let found = match self.media_by_ids(&ids).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // The writes went out but cannot be checked: each one gets the error (a
+                    // failure of the portal, which ends the run; they are written again).
+                    for (i, _) in waiting.drain(..) {
+                        results[i] = Some(Err(e.clone()));
+                    }
+                    break;
+                }
+            };
+            let last = attempt == self.confirm_attempts;
+            waiting.retain(|(i, planned)| {
+                let asset_id = batch[*i].0.as_str();
+                let Some(asset) = found.iter().find(|a| a.asset_id == asset_id) else {
+                    results[*i] = Some(Err(self.record_err(
+                        asset_id,
+                        "asset not found when re-read after the write".into(),
+                    )));
+                    return false;
+                };
+                let stale = stale_fields(planned, asset);
+                if stale.is_empty() {
+                    results[*i] = Some(Ok(asset.clone()));
+                    false
+                } else if last {
+                    results[*i] = Some(Err(self.unconfirmed(asset_id, &stale)));
+                    false
+                } else {
+                    true
+                }
+            });
+            if !waiting.is_empty() && !last {
+                tokio::time::sleep(self.confirm_delay).await;
+            }
+        }
+        results
+            .into_iter()
+            .zip(batch)
+            .map(|(r, (asset_id, _))| r.unwrap_or_else(|| Err(self.unconfirmed(asset_id, &[]))))
+            .collect()
+    }
+
+    fn max_write_batch(&self) -> usize {
+        self.write_batch
     }
 
     async fn original_url(&self, asset_id: &str) -> Result<Option<String>> {
@@ -380,11 +497,18 @@ impl DamConnector for BynderClient {
                 detail: e.to_string(),
             })
         })?;
-        // The s3_file URL is pre-signed: fetch it without the portal's token, so the token
-        // never travels to another host.
-        download(&self.http, &NoAuth, url, dest, max_bytes)
-            .await
-            .map(Some)
+        // The s3_file URL is pre-signed storage, not the portal's API: fetched without the
+        // portal's token (it never travels to another host) and outside the API's rate
+        // budget (docs/wire/bynder.md "Original file").
+        download(
+            &self.http,
+            &NoAuth,
+            Request::get(url).off_api(),
+            dest,
+            max_bytes,
+        )
+        .await
+        .map(Some)
     }
 
     async fn schema(&self) -> Result<RemoteSchema> {
@@ -439,6 +563,18 @@ impl DamConnector for BynderClient {
             ))
         })
     }
+}
+
+/// Metadata writes of one batch in flight at once (the rate limiter paces them).
+const WRITES_IN_FLIGHT: usize = 8;
+
+/// The planned fields a media read back does not show yet.
+fn stale_fields(planned: &[PlannedField], asset: &VideoExperiment) -> Vec<String> {
+    planned
+        .iter()
+        .filter(|f| !read_back_matches(f, asset.fields.get(&f.property.name).map(String::as_str)))
+        .map(|f| f.property.name.clone())
+        .collect()
 }
 
 /// The OAuth scope metaproperty writes need.

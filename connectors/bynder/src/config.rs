@@ -20,6 +20,11 @@ use crate::client::BynderClient;
 /// Largest `limit` Bynder accepts on `GET /api/v4/media/` (docs/wire/bynder.md "Media").
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
+/// Most media confirmed by one `GET /api/v4/media/?ids=…` after their metadata writes
+/// (docs/wire/bynder.md "Confirming writes"): 100 ids of 36 characters keep the query near
+/// 3.7 KB, well inside the 8 KB request lines common servers and proxies accept.
+pub const MAX_WRITE_BATCH: u32 = 100;
+
 /// Bynder's published rate limit: 4,500 requests per 5 minutes per IP
 /// (docs/wire/bynder.md "Rate limit"; research §A.2).
 pub const RATE_LIMIT_REQUESTS: u32 = 4500;
@@ -57,6 +62,10 @@ pub struct BynderConfig {
     /// Milliseconds between two such re-reads.
     #[serde(default = "default_write_confirm_delay_ms")]
     pub write_confirm_delay_ms: u64,
+    /// Metadata writes confirmed together by one listing of their ids (1…100; 1 confirms each
+    /// write with its own read).
+    #[serde(default = "default_write_batch")]
+    pub write_batch: u32,
     /// HTTP settings; the rate limit defaults to Bynder's 4,500 requests per 300 s (burst 15)
     /// when the `rate_limit` table is left out.
     #[serde(default)]
@@ -106,6 +115,10 @@ fn default_write_confirm_delay_ms() -> u64 {
     500
 }
 
+fn default_write_batch() -> u32 {
+    50
+}
+
 fn default_client_auth() -> ClientAuthMethod {
     ClientAuthMethod::RequestBody
 }
@@ -132,6 +145,7 @@ pub struct ValidatedBynder {
     pub(crate) media_type: String,
     pub(crate) write_confirm_attempts: u32,
     pub(crate) write_confirm_delay_ms: u64,
+    pub(crate) write_batch: u32,
     pub(crate) http: HttpConfig,
 }
 
@@ -186,6 +200,12 @@ impl BynderConfig {
         if self.write_confirm_attempts == 0 {
             errors.push("write_confirm_attempts: must be at least 1".into());
         }
+        if !(1..=MAX_WRITE_BATCH).contains(&self.write_batch) {
+            errors.push(format!(
+                "write_batch: must be between 1 and {MAX_WRITE_BATCH}, not {}",
+                self.write_batch
+            ));
+        }
         errors.extend(self.http.validate());
         match base {
             Some(base) if errors.is_empty() => Ok(ValidatedBynder {
@@ -195,6 +215,7 @@ impl BynderConfig {
                 media_type: self.media_type.trim().to_string(),
                 write_confirm_attempts: self.write_confirm_attempts,
                 write_confirm_delay_ms: self.write_confirm_delay_ms,
+                write_batch: self.write_batch,
                 http: self.http.clone(),
             }),
             _ => Err(errors),

@@ -804,7 +804,7 @@ async fn an_unknown_metaproperty_is_a_record_error_naming_it() {
 }
 
 #[tokio::test]
-async fn a_write_never_visible_is_a_record_error() {
+async fn a_write_never_visible_is_unconfirmed_not_a_record_error() {
     let server = server().await;
     mount_token(&server, "tok-1", 3600, None).await;
     mount_metaprops(&server, metaproperties(json!([])), None).await;
@@ -824,11 +824,263 @@ async fn a_write_never_visible_is_a_record_error() {
         .write_fields(ASSET, &fields(&[("Prompt", "new")]))
         .await
         .expect_err("never visible");
-    assert!(err.is_record_error());
+    assert!(matches!(err, ConnectorError::Unconfirmed { .. }), "{err:?}");
+    assert!(!err.is_record_error(), "the clip is not at fault");
     assert!(
         err.to_string()
-            .contains("write not visible after 5 re-reads"),
+            .contains("not visible after 5 re-reads (fields Prompt)"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_original_is_fetched_without_the_token_and_off_the_api_budget() {
+    let server = server().await;
+    mount_token(&server, "tok-1", 3600, None).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{MEDIA_PATH}download/").as_str()))
+        .respond_with(json_ok(
+            json!({"s3_file": format!("{}/s3/original.mp4?sig=1", server.uri())}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/s3/original.mp4"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"0123456789".to_vec()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, dir) = oauth_client(&server);
+    let info = client
+        .download_original(ASSET, &dir.path().join("original.bin"), 1 << 20)
+        .await
+        .expect("download")
+        .expect("an original");
+    assert_eq!(info.bytes, 10);
+    let all = server.received_requests().await.unwrap_or_default();
+    let s3 = all
+        .iter()
+        .find(|r| r.url.path() == "/s3/original.mp4")
+        .expect("fetched");
+    assert!(
+        !s3.headers.contains_key("authorization"),
+        "no token to storage"
+    );
+    let stats = client.stats();
+    assert_eq!(stats.file_requests, 1, "the storage fetch counted apart");
+    assert_eq!(
+        stats.requests as usize,
+        all.len() - 1,
+        "API requests are the token and the download URL"
+    );
+}
+
+// ---------------------------------------------------------------- batched writes
+
+const A: &str = "AAAAAAAA-0000-0000-0000000000000001";
+const B: &str = "BBBBBBBB-0000-0000-0000000000000002";
+const C: &str = "CCCCCCCC-0000-0000-0000000000000003";
+const LIST_PATH: &str = "/api/v4/media/";
+
+/// Every `POST /api/v4/media/{id}/` is accepted.
+async fn mount_any_write_accepted(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex(r"^/api/v4/media/[^/]+/$"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .set_body_json(json!({"message": "Accepted", "statuscode": 202})),
+        )
+        .mount(server)
+        .await;
+}
+
+fn prompt(id: &str, value: &str) -> Value {
+    media(
+        id,
+        "2026-11-21T09:00:00Z",
+        json!({"property_Prompt": value}),
+    )
+}
+
+fn writes(ids: &[&str]) -> Vec<(String, RemoteFields)> {
+    ids.iter()
+        .map(|id| (id.to_string(), fields(&[("Prompt", "new")])))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_of_writes_is_confirmed_by_one_listing_of_their_ids() {
+    let server = server().await;
+    mount_token(&server, "tok-1", 3600, None).await;
+    mount_metaprops(&server, metaproperties(json!([])), None).await;
+    mount_any_write_accepted(&server).await;
+    // First listing: A and C show the write, B not yet; the second lists B alone.
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .and(query_param("ids", format!("{A},{B},{C}")))
+        .and(query_param("limit", "3"))
+        .respond_with(json_ok(json!([
+            prompt(A, "new"),
+            prompt(B, "old"),
+            prompt(C, "new")
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .and(query_param("ids", B))
+        .and(query_param("limit", "1"))
+        .respond_with(json_ok(json!([prompt(B, "new")])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _dir) = oauth_client(&server);
+    assert_eq!(client.max_write_batch(), 50, "the default batch");
+    let results = client.write_fields_batch(&writes(&[A, B, C])).await;
+    let ids: Vec<String> = results
+        .iter()
+        .map(|r| r.as_ref().expect("confirmed").asset_id.clone())
+        .collect();
+    assert_eq!(ids, [A, B, C], "one result per write, in order");
+
+    let all = server.received_requests().await.unwrap_or_default();
+    let posts: Vec<&str> = all
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path().starts_with(LIST_PATH))
+        .map(|r| r.url.path())
+        .collect();
+    assert_eq!(posts.len(), 3, "one write per media: {posts:?}");
+    let reads: Vec<String> = all
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path().starts_with(LIST_PATH))
+        .map(|r| r.url.to_string())
+        .collect();
+    assert_eq!(reads.len(), 2, "two listings, no read per media: {reads:?}");
+    for form in all
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path().starts_with(LIST_PATH))
+        .map(form_of)
+    {
+        assert_eq!(
+            form.get("metaproperty.mp-prompt").map(String::as_str),
+            Some("new")
+        );
+    }
+}
+
+#[tokio::test]
+async fn in_a_batch_a_deleted_media_is_its_record_error_and_a_lagging_one_unconfirmed() {
+    let server = server().await;
+    mount_token(&server, "tok-1", 3600, None).await;
+    mount_metaprops(&server, metaproperties(json!([])), None).await;
+    mount_any_write_accepted(&server).await;
+    // A is applied at once; B never shows the write; C is not listed (deleted meanwhile).
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .and(query_param("ids", format!("{A},{B},{C}")))
+        .respond_with(json_ok(json!([prompt(A, "new"), prompt(B, "old")])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .and(query_param("ids", B))
+        .respond_with(json_ok(json!([prompt(B, "old")])))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let (client, _dir) = oauth_client(&server);
+    let mut results = client
+        .write_fields_batch(&writes(&[A, B, C]))
+        .await
+        .into_iter();
+    assert!(results.next().expect("A").is_ok());
+    let b = results.next().expect("B").expect_err("B never visible");
+    assert!(
+        matches!(b, ConnectorError::Unconfirmed { ref record, .. } if record == B),
+        "{b:?}"
+    );
+    assert!(
+        b.to_string().contains("not visible after 5 re-reads"),
+        "{b}"
+    );
+    let c = results.next().expect("C").expect_err("C gone");
+    assert!(c.is_record_error(), "{c:?}");
+    assert!(
+        c.to_string().contains(C) && c.to_string().contains("not found"),
+        "{c}"
+    );
+    assert!(results.next().is_none());
+}
+
+#[tokio::test]
+async fn a_refused_write_and_a_failed_listing_reach_only_the_writes_they_concern() {
+    let server = server().await;
+    mount_token(&server, "tok-1", 3600, None).await;
+    mount_metaprops(&server, metaproperties(json!([])), None).await;
+    // B's write is refused; A's and C's are accepted, but the listing that would confirm them
+    // is refused too.
+    Mock::given(method("POST"))
+        .and(path(format!("{LIST_PATH}{B}/").as_str()))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Forbidden", "statuscode": 403})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_any_write_accepted(&server).await;
+    Mock::given(method("GET"))
+        .and(path(LIST_PATH))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Forbidden", "statuscode": 403})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _dir) = oauth_client(&server);
+    let results = client.write_fields_batch(&writes(&[A, B, C])).await;
+    assert_eq!(results.len(), 3);
+    for r in &results {
+        let e = r.as_ref().expect_err("nothing confirmed");
+        assert_eq!(e.status(), Some(403), "{e:?}");
+    }
+    let listing = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|r| r.method.as_str() == "GET" && r.url.path() == LIST_PATH)
+        .expect("one listing");
+    assert_eq!(
+        listing.url.query(),
+        Some(format!("ids={A},{C}&limit=2").as_str()),
+        "only the accepted writes are listed"
+    );
+}
+
+#[test]
+fn write_batch_is_validated() {
+    let base = "base_url = \"https://acme.bynder.com\"\nauth = { type = \"permanent_token\", token = { env = \"T\" } }\n";
+    for bad in ["0", "101"] {
+        let errors = parse(&format!("{base}write_batch = {bad}\n"))
+            .validate()
+            .expect_err("out of range");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("write_batch: must be between 1 and 100")),
+            "{errors:?}"
+        );
+    }
+    assert!(
+        parse(&format!("{base}write_batch = 100\n"))
+            .validate()
+            .is_ok()
     );
 }
 

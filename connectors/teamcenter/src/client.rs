@@ -36,8 +36,6 @@ mod read;
 mod schema;
 mod update;
 
-pub(crate) use batch::dup;
-
 /// Everything the client is built from (assembled by `ValidatedTeamcenter::build`).
 pub(crate) struct ClientParts {
     pub system: String,

@@ -11,7 +11,7 @@ mod links;
 mod planning;
 mod recover;
 
-use assets::write_asset;
+use assets::write_assets;
 use files::check_file;
 use links::{create_links, update_links};
 use planning::{ClipPlan, plan_owned, record_planned};
@@ -128,6 +128,9 @@ enum Outcome {
     LeftToOther,
     /// The run is stopping: the clip's remaining writes wait, queued, for the next run.
     Deferred,
+    /// A write the DAM accepted did not show yet: the clip goes to the back of the queue and
+    /// is planned again by the next run (this one does not take it again).
+    Requeued,
 }
 
 /// A clip of the batch with its plan.
@@ -284,35 +287,6 @@ async fn plan_all(
     Ok(clips)
 }
 
-/// Writes every clip's own metadata, concurrently; a stop skips the writes not yet started.
-async fn write_assets(
-    engine: &SyncEngine,
-    store: &Arc<dyn StateStore>,
-    run: &Arc<RunState>,
-    clips: &[Planned],
-) -> Vec<(usize, Result<(), EngineError>)> {
-    let writes: Vec<(usize, CanonicalValues)> = clips
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            c.ops.iter().filter_map(move |op| match op {
-                Op::WriteAsset { changes } => Some((i, changes.clone())),
-                _ => None,
-            })
-        })
-        .collect();
-    futures::stream::iter(writes)
-        .map(|(i, changes)| async move {
-            if engine.halt(run).is_some() {
-                return (i, Err(EngineError::Stopping));
-            }
-            (i, write_asset(engine, store, run, &clips[i], changes).await)
-        })
-        .buffer_unordered(engine.opts().concurrency.max(1))
-        .collect()
-        .await
-}
-
 /// Settles each clip by its outcome: one whose writes all went through stores its local-only
 /// records and leaves the queue (concurrently); one refused for its own reasons is
 /// quarantined; the others stay queued (leased to this process, which takes them again next
@@ -346,6 +320,11 @@ async fn settle_all(
         .await;
     settled.into_iter().collect::<Result<Vec<()>, _>>()?;
     for c in &clips {
+        if matches!(c.outcome, Outcome::Requeued) {
+            run.report.lock().await.writes_unconfirmed += 1;
+            store.finish_work(&engine.opts().owner, &c.item).await?;
+            store.enqueue(std::slice::from_ref(&c.item)).await?;
+        }
         if let Outcome::Quarantine(reason) = &c.outcome {
             run.report.lock().await.clips_quarantined_after_planning += 1;
             engine
@@ -414,6 +393,11 @@ fn settle_outcomes(
             Err(EngineError::Stopping) => {
                 if matches!(c.outcome, Outcome::Done) {
                     c.outcome = Outcome::Deferred;
+                }
+            }
+            Err(EngineError::Connector(ConnectorError::Unconfirmed { .. })) => {
+                if matches!(c.outcome, Outcome::Done) {
+                    c.outcome = Outcome::Requeued;
                 }
             }
             Err(EngineError::Connector(e)) if e.is_record_error() => {

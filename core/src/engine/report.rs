@@ -120,6 +120,9 @@ pub struct SyncReport {
     pub links_retired: u64,
     /// Metadata writes to DAM assets.
     pub asset_writes: u64,
+    /// Metadata writes the DAM accepted but did not show within the confirmation reads: the
+    /// clips are queued again for the next run.
+    pub writes_unconfirmed: u64,
     /// Fields changed on both sides.
     pub conflicts: Vec<Conflict>,
     /// Records quarantined in this run.
@@ -128,6 +131,10 @@ pub struct SyncReport {
     pub requests: BTreeMap<String, u64>,
     /// Retries per system.
     pub retries: BTreeMap<String, u64>,
+    /// Requests per system to file storage outside its API (pre-signed download URLs): not
+    /// among `requests`, not under the API's rate limit.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub file_requests: BTreeMap<String, u64>,
     /// Records pulled per feed (`system/stream`).
     pub pulled: BTreeMap<String, u64>,
     /// Clips planned.
@@ -211,6 +218,7 @@ impl SyncReport {
         self.links_updated += other.links_updated;
         self.links_retired += other.links_retired;
         self.asset_writes += other.asset_writes;
+        self.writes_unconfirmed += other.writes_unconfirmed;
         self.conflicts.extend(other.conflicts.iter().cloned());
         self.quarantined.extend(other.quarantined.iter().cloned());
         for (k, v) in &other.requests {
@@ -218,6 +226,9 @@ impl SyncReport {
         }
         for (k, v) in &other.retries {
             *self.retries.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.file_requests {
+            *self.file_requests.entry(k.clone()).or_default() += v;
         }
         for (k, v) in &other.pulled {
             *self.pulled.entry(k.clone()).or_default() += v;
@@ -266,6 +277,13 @@ impl SyncReport {
         let _ = writeln!(out, "  links updated      {}", self.links_updated);
         let _ = writeln!(out, "  links retired      {}", self.links_retired);
         let _ = writeln!(out, "  asset writes       {}", self.asset_writes);
+        if self.writes_unconfirmed > 0 {
+            let _ = writeln!(
+                out,
+                "  not yet visible    {} (accepted by the DAM; queued for the next run)",
+                self.writes_unconfirmed
+            );
+        }
         let _ = writeln!(out, "  clips planned      {}", self.clips_planned);
         if self.untagged > 0 {
             let _ = writeln!(out, "  clips untagged     {}", self.untagged);
@@ -279,6 +297,9 @@ impl SyncReport {
         for (system, n) in &self.requests {
             let retries = self.retries.get(system).copied().unwrap_or(0);
             let _ = writeln!(out, "  requests {system:<14} {n} ({retries} retried)");
+        }
+        for (system, n) in &self.file_requests {
+            let _ = writeln!(out, "  file downloads {system:<8} {n} (outside the API)");
         }
         self.render_conflicts(&mut out);
         if self.left_to_others > 0 {

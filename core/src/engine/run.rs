@@ -181,6 +181,10 @@ impl SyncEngine {
                 system.to_string(),
                 stats.retries.saturating_sub(before.retries),
             );
+            let files = stats.file_requests.saturating_sub(before.file_requests);
+            if files > 0 {
+                report.file_requests.insert(system.to_string(), files);
+            }
         }
     }
 

@@ -189,6 +189,16 @@ fn parse_query(params: &[(String, String)]) -> Result<(MediaQuery, bool), String
         },
     };
     let total = get("total").is_some_and(|t| t == "1" || t == "true");
+    // `ids`: "Comma-separated list of asset ids. Will return an asset for each existing id"
+    // (Bynder API reference, Retrieve assets, api.bynder.com/reference/get_api-v4-media): ids
+    // that do not exist are left out, not refused; the other filters and paging still apply.
+    let ids = get("ids").map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
     Ok((
         MediaQuery {
             kind,
@@ -196,6 +206,7 @@ fn parse_query(params: &[(String, String)]) -> Result<(MediaQuery, bool), String
             order,
             limit,
             page,
+            ids,
         },
         total,
     ))
@@ -214,8 +225,8 @@ fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         .ok()
 }
 
-/// `GET {base}/api/v4/media/?type=video&dateModified=…&orderBy=…&limit=…&page=…[&total=1]` —
-/// docs/wire/bynder.md Media ("List, incremental").
+/// `GET {base}/api/v4/media/?type=video&dateModified=…&orderBy=…&limit=…&page=…[&total=1]`
+/// [`&ids=…`] — docs/wire/bynder.md Media ("List, incremental", "Confirming writes").
 async fn list_media(State(st): State<ByState>, headers: HeaderMap, params: Params) -> Response {
     if let Err(r) = authorize(&st, &headers) {
         return *r;

@@ -202,6 +202,8 @@ pub(crate) struct MediaQuery {
     pub(crate) order: (String, bool),
     pub(crate) limit: usize,
     pub(crate) page: usize,
+    /// Only these media (`ids=`), when given.
+    pub(crate) ids: Option<Vec<String>>,
 }
 
 /// Checks one value against a metaproperty: `Ok(None)` clears it.
@@ -430,6 +432,9 @@ impl BynderStore {
     /// One page of a listing, and the total count of matches when `count` is set.
     pub(crate) fn list(&mut self, q: &MediaQuery, count: bool) -> (Vec<&Media>, Option<usize>) {
         self.apply_due();
+        if let Some(ids) = &q.ids {
+            return self.list_ids(q, ids, count);
+        }
         let media = &self.media;
         let keep = |id: &str| match (&q.kind, media.get(id)) {
             (_, None) => false,
@@ -490,6 +495,38 @@ impl BynderStore {
             ids.iter().filter_map(|id| self.media.get(id)).collect(),
             total,
         )
+    }
+
+    /// A listing restricted to `ids`: the existing ones among them, with the other filters,
+    /// ordering and paging applied (a direct lookup, not a walk of the catalogue).
+    fn list_ids(
+        &self,
+        q: &MediaQuery,
+        ids: &[String],
+        count: bool,
+    ) -> (Vec<&Media>, Option<usize>) {
+        let mut seen = std::collections::HashSet::new();
+        let mut all: Vec<&Media> = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .filter_map(|id| self.media.get(id))
+            .filter(|_| q.kind.as_deref().is_none_or(|k| k == "video"))
+            .filter(|m| q.since.is_none_or(|t| m.modified >= t))
+            .collect();
+        all.sort_by(|a, b| {
+            let o = match q.order.0.as_str() {
+                "dateModified" => a.modified.cmp(&b.modified),
+                "name" => a.name.cmp(&b.name),
+                _ => a.created.cmp(&b.created),
+            };
+            o.then_with(|| a.id.cmp(&b.id))
+        });
+        if q.order.1 {
+            all.reverse();
+        }
+        let total = count.then_some(all.len());
+        let offset = (q.page - 1) * q.limit;
+        (all.into_iter().skip(offset).take(q.limit).collect(), total)
     }
 
     // ---- tokens ----

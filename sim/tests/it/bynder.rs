@@ -158,6 +158,60 @@ async fn paging_walks_every_asset_once() {
     s.shutdown().await;
 }
 
+/// `ids=` lists the existing media among those named, each once (an unknown id is left out,
+/// not refused); `limit` (default 50) and `total=1` still apply.
+#[tokio::test]
+async fn listing_by_ids_answers_the_existing_ones() {
+    let s = sim(0, 80).await;
+    let ids = s.bynder_asset_ids();
+    let c = client();
+    let token = s.credentials().bynder_permanent_token;
+    let list = |query: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = format!("{}/api/v4/media/", s.bynder.url);
+        let token = token.clone();
+        async move {
+            c.get(url)
+                .bearer_auth(token)
+                .query(&query)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let wanted = [
+        ids[3].clone(),
+        ids[70].clone(),
+        "NO-SUCH-ID".into(),
+        ids[3].clone(),
+    ];
+    let v = list(vec![("ids", wanted.join(","))]).await;
+    let got: HashSet<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, HashSet::from([ids[3].clone(), ids[70].clone()]));
+    assert_eq!(v.as_array().unwrap().len(), 2, "each once");
+
+    let all: Vec<String> = ids[..60].to_vec();
+    let v = list(vec![("ids", all.join(","))]).await;
+    assert_eq!(v.as_array().unwrap().len(), 50, "the default limit applies");
+    let v = list(vec![
+        ("ids", all.join(",")),
+        ("limit", "60".into()),
+        ("total", "1".into()),
+    ])
+    .await;
+    assert_eq!(v["total"]["count"], 60);
+    assert_eq!(v["media"].as_array().unwrap().len(), 60);
+    s.shutdown().await;
+}
+
 /// Metadata writes by metaproperty id (select by option id) → 202 and visible on re-read;
 /// unknown metaproperty → 400; options can be created; archive and delete.
 #[tokio::test]

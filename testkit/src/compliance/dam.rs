@@ -288,6 +288,52 @@ pub async fn metadata_write_reads_back<F: DamFixture>() {
     fx.shutdown().await;
 }
 
+/// `write_fields_batch` (in batches of the connector's `max_write_batch`) answers one result
+/// per write, in order, each clip as read after its write; a clip that does not exist is that
+/// clip's record error and the others of its batch still go through.
+pub async fn batched_metadata_writes_read_back<F: DamFixture>() {
+    let fx = F::start(RECORDS).await;
+    let c = fx.connector();
+    let system = c.system().to_string();
+    let assets = all_assets(&fx).await;
+    fx.advance_clock(60);
+    let missing = format!("{}-missing", assets[0].asset_id);
+    let mut batch: Vec<(String, RemoteFields)> = assets
+        .iter()
+        .take(3)
+        .enumerate()
+        .map(|(i, a)| (a.asset_id.clone(), fx.fields_to_write(i % 2)))
+        .collect();
+    batch.insert(1, (missing.clone(), fx.fields_to_write(0)));
+    let size = c.max_write_batch().clamp(1, batch.len());
+    let mut results = Vec::new();
+    for chunk in batch.chunks(size) {
+        let answers = c.write_fields_batch(chunk).await;
+        assert_eq!(answers.len(), chunk.len(), "{system}: one result per write");
+        results.extend(answers);
+    }
+    for ((id, fields), r) in batch.iter().zip(results) {
+        if *id == missing {
+            let err = r.expect_err("a write to a missing clip must fail");
+            assert!(
+                err.is_record_error(),
+                "{system}: a missing clip in a batch is that clip's error, got {err:?}"
+            );
+            continue;
+        }
+        let written = r.unwrap_or_else(|e| panic!("{system}: write to {id}: {e}"));
+        assert_eq!(&written.asset_id, id, "{system}: results in order");
+        assert_holds(&system, "write_fields_batch's answer", &written, fields);
+        let read = c
+            .get_asset(id)
+            .await
+            .expect("get_asset")
+            .expect("the clip exists");
+        assert_holds(&system, "get_asset after the batch", &read, fields);
+    }
+    fx.shutdown().await;
+}
+
 /// `download_original` streams the clip's original file: as many bytes as it says, with the
 /// SHA-256 it says; a limit below the file's size is refused as too large.
 pub async fn download_gives_the_original_file<F: DamFixture>() {
@@ -640,6 +686,11 @@ macro_rules! dam_compliance {
             #[tokio::test]
             async fn metadata_write_reads_back() {
                 dam::metadata_write_reads_back::<$fixture>().await;
+            }
+
+            #[tokio::test]
+            async fn batched_metadata_writes_read_back() {
+                dam::batched_metadata_writes_read_back::<$fixture>().await;
             }
 
             #[tokio::test]

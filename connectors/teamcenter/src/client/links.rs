@@ -13,8 +13,8 @@ use partreel_connector::error::{ConnectorError, Result};
 use partreel_connector::model::{PartRevision, RemoteFields, RemoteLink};
 use serde_json::{Map, Value, json};
 
+use super::TeamcenterClient;
 use super::batch::errors_by_item;
-use super::{TeamcenterClient, dup};
 use crate::convert;
 use crate::wire::{self, op};
 
@@ -44,7 +44,7 @@ impl TeamcenterClient {
                     .into_iter()
                     .map(|l| (l.link_id.0.clone(), Ok(l)))
                     .collect(),
-                Err(e) => return chunk.iter().map(|_| Err(dup(&e))).collect(),
+                Err(e) => return chunk.iter().map(|_| Err(e.clone())).collect(),
             };
         let existing: HashSet<String> = records.keys().cloned().collect();
         // Create what is missing, looking again after an ambiguous failure.
@@ -69,19 +69,19 @@ impl TeamcenterClient {
                         Ok(found) => {
                             records.extend(found.into_iter().map(|l| (l.link_id.0.clone(), Ok(l))))
                         }
-                        Err(e) => return chunk.iter().map(|_| Err(dup(&e))).collect(),
+                        Err(e) => return chunk.iter().map(|_| Err(e.clone())).collect(),
                     }
                     if round == WRITE_ROUNDS {
                         for n in &missing {
                             records
                                 .entry(n.link_id.0.clone())
-                                .or_insert_with(|| Err(dup(&e)));
+                                .or_insert_with(|| Err(e.clone()));
                         }
                     }
                 }
                 Err(e) => {
                     for n in &missing {
-                        records.insert(n.link_id.0.clone(), Err(dup(&e)));
+                        records.insert(n.link_id.0.clone(), Err(e.clone()));
                     }
                     break;
                 }
@@ -109,11 +109,11 @@ impl TeamcenterClient {
                 let id = n.link_id.as_str();
                 let mut link = match records.get(id) {
                     Some(Ok(l)) => l.clone(),
-                    Some(Err(e)) => return Err(dup(e)),
+                    Some(Err(e)) => return Err(e.clone()),
                     None => return Err(self.malformed(op::CREATE_OBJECTS, "record not created")),
                 };
                 match related.get(id) {
-                    Some(Err(e)) => Err(dup(e)),
+                    Some(Err(e)) => Err(e.clone()),
                     _ => {
                         link.part_remote_id = Some(n.part.remote_id.clone());
                         Ok(link)
@@ -221,7 +221,7 @@ impl TeamcenterClient {
         let parts: Vec<&PartRevision> = pairs.iter().map(|p| p.0).collect();
         let present = match self.related(&parts).await {
             Ok(p) => p,
-            Err(e) => return pairs.iter().map(|_| Err(dup(&e))).collect(),
+            Err(e) => return pairs.iter().map(|_| Err(e.clone())).collect(),
         };
         let todo: Vec<Pair<'_>> = pairs
             .iter()
@@ -254,7 +254,7 @@ impl TeamcenterClient {
                 Err(e @ ConnectorError::Ambiguous { .. }) => (Vec::new(), Some(e)),
                 Err(e) => {
                     for i in open {
-                        out[i] = Some(Err(dup(&e)));
+                        out[i] = Some(Err(e.clone()));
                     }
                     break;
                 }
@@ -280,10 +280,10 @@ impl TeamcenterClient {
                     out[*i] = Some(Ok(()));
                 } else if let Some(e) = &ambiguous {
                     if round == WRITE_ROUNDS {
-                        out[*i] = Some(Err(dup(e)));
+                        out[*i] = Some(Err(e.clone()));
                     }
                 } else if let Some(r) = results.get(k) {
-                    out[*i] = Some(r.as_ref().map(|_| ()).map_err(dup));
+                    out[*i] = Some(r.as_ref().map(|_| ()).map_err(ConnectorError::clone));
                 }
             }
         }

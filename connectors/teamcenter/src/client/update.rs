@@ -10,8 +10,8 @@ use partreel_connector::error::{ConnectorError, Result};
 use partreel_connector::model::{LinkStatus, RemoteLink};
 use serde_json::{Value, json};
 
+use super::TeamcenterClient;
 use super::batch::errors_by_item;
-use super::{TeamcenterClient, dup};
 use crate::config::Retire;
 use crate::convert;
 use crate::wire::{self, op};
@@ -37,7 +37,7 @@ impl TeamcenterClient {
                         if u.fields.is_empty() {
                             Ok(u.link.clone())
                         } else {
-                            Err(dup(&e))
+                            Err(e.clone())
                         }
                     })
                     .collect();
@@ -185,7 +185,7 @@ impl TeamcenterClient {
             .await;
         let errors = match result.and_then(|a| self.service_data(op::DELETE_RELATIONS, &a.body)) {
             Ok(sd) => errors_by_item(&sd, known.iter().map(|(_, u)| u.link.link_id.as_str())),
-            Err(e) => return retired.iter().map(|_| Err(dup(&e))).collect(),
+            Err(e) => return retired.iter().map(|_| Err(e.clone())).collect(),
         };
         // The status already says `retired`; a relation that could not be deleted (or was gone
         // already) is logged, not failed.
