@@ -255,6 +255,27 @@ async fn aem_incremental_with_a_quiet_run() {
         first["quarantined"]
     );
 
+    // The fewest AEM requests for 1,000 new links (docs/wire/aem.md "Confirming writes"): a
+    // metadata PUT and the original rendition per clip, one QueryBuilder read per 50 writes,
+    // the feed pages and the tokens — about 2,027; at most 2,050 per 1,000 links. No Siren read
+    // per written asset.
+    let aem_requests = requests(&first, "aem");
+    eprintln!("first AEM run: requests {}", first["requests"]);
+    assert!(
+        aem_requests * 1000 <= 2050 * 500,
+        "{aem_requests} AEM requests for 500 links"
+    );
+    let siren_reads = env
+        .sim
+        .aem
+        .emulator
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.starts_with("/api/assets/"))
+        .count();
+    assert_eq!(siren_reads, 0, "no read per written asset");
+
     env.sim.clock.advance(between);
     let second = env.sync(&[]).await;
     assert_eq!(writes(&second), 0, "{second}");

@@ -574,3 +574,53 @@ async fn a_bynder_write_not_visible_in_time_stays_queued_and_lands_next_run() {
         "{second}"
     );
 }
+
+/// With Bynder's emulator limited to R requests a second and partreel's Bynder limit set to the
+/// same R, a run with work queued keeps Bynder busy at 95% of R or more and never meets a 429:
+/// counted from the emulator's request log over the whole seconds between the run's first and
+/// last Bynder request (more than 20 s: two requests per clip for 320 clips at 20 a second).
+#[tokio::test]
+async fn the_bynder_budget_is_used_whole_and_never_exceeded() {
+    const R: u32 = 20;
+    let sim = partreel_sim::SimConfig {
+        parts: 320,
+        clips: 320,
+        story: false,
+        ..partreel_sim::SimConfig::default()
+    };
+    let opts = partreel_sim::config_writer::ConfigOptions {
+        requests_per_sec: Some(R),
+        ..partreel_sim::config_writer::ConfigOptions::default()
+    };
+    let env = Env::start(sim, opts).await;
+    env.sim
+        .bynder
+        .faults
+        .set_rate_limit(Some(partreel_sim::RateLimit {
+            requests: R,
+            per: Duration::from_secs(1),
+        }));
+    let report = env.sync(&["--job", "windchill-bynder"]).await;
+    assert!(
+        report["links_created"].as_u64().unwrap_or_default() >= 300,
+        "{report}"
+    );
+    let log = env.sim.bynder.log.entries();
+    let throttled = log.iter().filter(|e| e.status == 429).count();
+    let (Some(first), Some(last)) = (log.first(), log.last()) else {
+        panic!("no Bynder request logged");
+    };
+    // The log's times are whole seconds: count the full seconds strictly inside the run.
+    let from = first.at + chrono::TimeDelta::seconds(1);
+    let to = last.at - chrono::TimeDelta::seconds(1);
+    let seconds = (to - from).num_seconds() + 1;
+    assert!(seconds >= 20, "a window of {seconds} s");
+    let sent = log.iter().filter(|e| e.at >= from && e.at <= to).count() as f64;
+    let rate = sent / seconds as f64;
+    eprintln!("Bynder at {rate:.2} requests/s of {R} over {seconds} s, {throttled} answered 429");
+    assert_eq!(throttled, 0, "no 429 at the configured limit");
+    assert!(
+        rate >= 0.95 * f64::from(R),
+        "{rate:.2} requests/s over {seconds} s, below 95% of {R}"
+    );
+}

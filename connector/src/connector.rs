@@ -245,6 +245,15 @@ pub trait PlmConnector: Send + Sync {
         fields: &RemoteFields,
     ) -> Result<RemoteLink>;
 
+    /// Creates one link record as [`Self::create_link`] does, told whether an earlier attempt
+    /// may have landed ([`NewLink::prior_attempt`]): a connector whose look-up before a create
+    /// costs a request may skip it when the journal says no earlier attempt exists (crash
+    /// recovery settles those first, reading the part's own records). The default looks
+    /// first, always.
+    async fn create_new(&self, new: &NewLink) -> Result<RemoteLink> {
+        self.create_link(&new.part, &new.link_id, &new.fields).await
+    }
+
     /// Makes sure an existing link record is attached to the part revision (the second half
     /// of a creation interrupted by a crash).
     async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()>;
@@ -256,12 +265,12 @@ pub trait PlmConnector: Send + Sync {
     /// partial error) must not fail the others. A batch may create without looking for the
     /// link id first, except for the links marked [`NewLink::prior_attempt`]: those it must
     /// look for, and return the record an earlier attempt made. Systems with batch operations (Teamcenter's
-    /// array inputs with `clientId`s) override this; the default calls [`Self::create_link`]
+    /// array inputs with `clientId`s) override this; the default calls [`Self::create_new`]
     /// for each.
     async fn create_links(&self, batch: &[NewLink]) -> Vec<Result<RemoteLink>> {
         let mut out = Vec::with_capacity(batch.len());
         for n in batch {
-            out.push(self.create_link(&n.part, &n.link_id, &n.fields).await);
+            out.push(self.create_new(n).await);
         }
         out
     }

@@ -19,7 +19,7 @@ use reqwest::Method;
 use url::Url;
 
 use crate::auth::AemAuth;
-use crate::config::ValidatedAem;
+use crate::config::{MAX_PAGE_SIZE, ValidatedAem};
 use crate::convert::{Convert, format_bound};
 use crate::wire::{
     API_PREFIX, ASSET_NODE_TYPE, AssetUpdate, CLASS_ASSET, DAM_PREFIX, FEED_NODE_DEPTH, HIT_PATH,
@@ -34,8 +34,20 @@ pub struct AemClient {
     pub(crate) http: HttpClient,
     auth: AemAuth,
     pub(crate) page_size: u32,
+    write_batch: usize,
     declared: Vec<String>,
     convert: Convert,
+}
+
+/// What a QueryBuilder read covers.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// The `dam:Asset`s under a path (and the node at it, with `self_too`).
+    Under { path: &'a str, self_too: bool },
+    /// These assets, by path: `group.p.or=true` with `group.N_path=<asset>` and
+    /// `group.N_path.self=true` (PredicateGroupEvaluator; "Query Builder Predicate Reference",
+    /// group), inside `dam_root`.
+    Assets(&'a [&'a str]),
 }
 
 impl std::fmt::Debug for AemClient {
@@ -62,6 +74,7 @@ impl AemClient {
             http,
             auth,
             page_size: cfg.page_size,
+            write_batch: cfg.write_batch.max(1) as usize,
             declared: cfg.metadata_properties,
             convert,
         }
@@ -144,8 +157,16 @@ impl AemClient {
         offset: u64,
         limit: u32,
     ) -> Result<(QueryResult, Response)> {
-        self.query(&self.dam_root, false, since, offset, limit)
-            .await
+        self.query(
+            Scope::Under {
+                path: &self.dam_root,
+                self_too: false,
+            },
+            since,
+            offset,
+            limit,
+        )
+        .await
     }
 
     /// The QueryBuilder hit of one asset (`path=<asset>&path.self=true`, PathPredicateEvaluator:
@@ -153,7 +174,11 @@ impl AemClient {
     /// Siren JSON lacks `jcr:lastModified`.
     async fn hit_of(&self, asset_id: &str) -> Result<Option<VideoExperiment>> {
         self.api_url(asset_id, false)?;
-        let (result, _) = self.query(asset_id, true, None, 0, 1).await?;
+        let scope = Scope::Under {
+            path: asset_id,
+            self_too: true,
+        };
+        let (result, _) = self.query(scope, None, 0, 1).await?;
         let Some(hit) = result
             .hits
             .iter()
@@ -167,11 +192,10 @@ impl AemClient {
             .map_err(|r| self.record_err(asset_id, r.reason))
     }
 
-    /// One QueryBuilder page of `dam:Asset`s under `path` (and `path` itself with `self_too`).
+    /// One QueryBuilder page of the `dam:Asset`s in `scope`.
     async fn query(
         &self,
-        path: &str,
-        self_too: bool,
+        scope: Scope<'_>,
         since: Option<chrono::DateTime<chrono::Utc>>,
         offset: u64,
         limit: u32,
@@ -187,9 +211,21 @@ impl AemClient {
         })?;
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("path", path);
-            if self_too {
-                q.append_pair("path.self", "true");
+            match scope {
+                Scope::Under { path, self_too } => {
+                    q.append_pair("path", path);
+                    if self_too {
+                        q.append_pair("path.self", "true");
+                    }
+                }
+                Scope::Assets(paths) => {
+                    q.append_pair("path", &self.dam_root);
+                    q.append_pair("group.p.or", "true");
+                    for (i, p) in paths.iter().enumerate() {
+                        q.append_pair(&format!("group.{}_path", i + 1), p);
+                        q.append_pair(&format!("group.{}_path.self", i + 1), "true");
+                    }
+                }
             }
             q.append_pair("type", ASSET_NODE_TYPE);
             if let Some(since) = since {
@@ -215,6 +251,92 @@ impl AemClient {
             });
         }
         Ok((result, resp))
+    }
+
+    /// docs/wire/aem.md "Write metadata": PUT {base}/api/assets/{path} with
+    /// {"class":"asset","properties":{…}} → 200 / 404 / 412 (Experience League "Assets HTTP
+    /// API", "Update metadata of an asset"). A PUT of fixed values is idempotent. Nothing to
+    /// write sends nothing.
+    async fn put_metadata(&self, asset_id: &str, fields: &RemoteFields) -> Result<()> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let body = AssetUpdate {
+            class: "asset",
+            properties: fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let url = self.api_url(asset_id, false)?;
+        let req = Request::new(Method::PUT, url).json(&body)?.idempotent(true);
+        match self.send(req).await {
+            Ok(_) => Ok(()),
+            Err(ConnectorError::Http {
+                status,
+                ref message,
+                ..
+            }) if matches!(status, 400 | 404 | 409 | 412 | 422) => Err(self.record_err(
+                asset_id,
+                format!("metadata update refused ({status}): {message}"),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The asset as read after a write, when it shows every written field; else the record
+    /// error naming those it does not (AEM applied the PUT before answering, so a field that
+    /// reads back different was not written).
+    fn confirmed(
+        &self,
+        asset_id: &str,
+        fields: &RemoteFields,
+        asset: VideoExperiment,
+    ) -> Result<VideoExperiment> {
+        let stale: Vec<&str> = fields
+            .iter()
+            .filter(|(k, v)| asset.fields.get(*k).map_or("", String::as_str) != v.as_str())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if stale.is_empty() {
+            Ok(asset)
+        } else {
+            Err(self.record_err(
+                asset_id,
+                format!(
+                    "write not visible when re-read (fields {})",
+                    stale.join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// The QueryBuilder hits of these assets, by path, in one read; a hit that cannot be read
+    /// is that asset's record error.
+    async fn read_assets(
+        &self,
+        paths: &[&str],
+    ) -> Result<BTreeMap<String, Result<VideoExperiment>>> {
+        for p in paths {
+            self.api_url(p, false)?;
+        }
+        let limit = u32::try_from(paths.len()).unwrap_or(MAX_PAGE_SIZE).max(1);
+        let (result, _) = self.query(Scope::Assets(paths), None, 0, limit).await?;
+        let mut out = BTreeMap::new();
+        for hit in &result.hits {
+            let Some(path) = hit.get(HIT_PATH).and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            if !paths.contains(&path) {
+                continue;
+            }
+            let read = self
+                .convert
+                .hit(hit)
+                .map_err(|r| self.record_err(path, r.reason));
+            out.insert(path.to_string(), read);
+        }
+        Ok(out)
     }
 
     /// `{base}{path}/jcr:content/renditions/original`, for a path under `dam_root`.
@@ -293,34 +415,7 @@ impl DamConnector for AemClient {
     }
 
     async fn write_fields(&self, asset_id: &str, fields: &RemoteFields) -> Result<VideoExperiment> {
-        if !fields.is_empty() {
-            // docs/wire/aem.md "Write metadata": PUT {base}/api/assets/{path} with
-            // {"class":"asset","properties":{…}} → 200 / 404 / 412 (Experience League "Assets
-            // HTTP API", "Update metadata of an asset"). A PUT of fixed values is idempotent.
-            let body = AssetUpdate {
-                class: "asset",
-                properties: fields
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect::<BTreeMap<_, _>>(),
-            };
-            let url = self.api_url(asset_id, false)?;
-            let req = Request::new(Method::PUT, url).json(&body)?.idempotent(true);
-            match self.send(req).await {
-                Ok(_) => {}
-                Err(ConnectorError::Http {
-                    status,
-                    ref message,
-                    ..
-                }) if matches!(status, 400 | 404 | 409 | 412 | 422) => {
-                    return Err(self.record_err(
-                        asset_id,
-                        format!("metadata update refused ({status}): {message}"),
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.put_metadata(asset_id, fields).await?;
         // AEM applies the PUT before answering; one re-read confirms it.
         let Some(asset) = self.get_asset(asset_id).await? else {
             return Err(self.record_err(
@@ -328,22 +423,67 @@ impl DamConnector for AemClient {
                 "asset not found when re-read after the write".into(),
             ));
         };
-        let stale: Vec<&str> = fields
+        self.confirmed(asset_id, fields, asset)
+    }
+
+    /// Each PUT is sent (several at once; the rate limiter paces them), then the written
+    /// assets are read back together: one QueryBuilder read of their paths per batch (split
+    /// when the URL would grow too long) instead of a Siren read per asset (docs/wire/aem.md
+    /// "Confirming writes").
+    async fn write_fields_batch(
+        &self,
+        batch: &[(String, RemoteFields)],
+    ) -> Vec<Result<VideoExperiment>> {
+        use futures::StreamExt;
+        let puts: Vec<_> = batch
             .iter()
-            .filter(|(k, v)| asset.fields.get(*k).map_or("", String::as_str) != v.as_str())
-            .map(|(k, _)| k.as_str())
+            .map(|(asset_id, fields)| self.put_metadata(asset_id, fields))
             .collect();
-        if stale.is_empty() {
-            Ok(asset)
-        } else {
-            Err(self.record_err(
-                asset_id,
-                format!(
-                    "write not visible when re-read (fields {})",
-                    stale.join(", ")
-                ),
-            ))
+        let put: Vec<Result<()>> = futures::stream::iter(puts)
+            .buffered(WRITES_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut results: Vec<Option<Result<VideoExperiment>>> = Vec::with_capacity(batch.len());
+        let mut written: Vec<&str> = Vec::new();
+        for (r, (asset_id, _)) in put.into_iter().zip(batch) {
+            match r {
+                Ok(()) => {
+                    written.push(asset_id);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
         }
+        let mut read: BTreeMap<String, Result<VideoExperiment>> = BTreeMap::new();
+        for chunk in confirm_chunks(&written) {
+            match self.read_assets(chunk).await {
+                Ok(found) => read.extend(found),
+                Err(e) => {
+                    for p in chunk {
+                        read.insert((*p).to_string(), Err(e.clone()));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .zip(batch)
+            .map(|(r, (asset_id, fields))| match r {
+                Some(done) => done,
+                None => match read.remove(asset_id) {
+                    Some(Ok(asset)) => self.confirmed(asset_id, fields, asset),
+                    Some(Err(e)) => Err(e),
+                    None => Err(self.record_err(
+                        asset_id,
+                        "asset not found when re-read after the write".into(),
+                    )),
+                },
+            })
+            .collect()
+    }
+
+    fn max_write_batch(&self) -> usize {
+        self.write_batch
     }
 
     async fn original_url(&self, asset_id: &str) -> Result<Option<String>> {
@@ -421,4 +561,33 @@ impl DamConnector for AemClient {
             "AEM Assets' HTTP API",
         ))
     }
+}
+
+/// Metadata writes of one batch in flight at once (the rate limiter paces them).
+const WRITES_IN_FLIGHT: usize = 8;
+
+/// Longest query string of one confirmation read: paths are long, and 8 KB request lines are
+/// the common limit of servers and CDNs in front of AEM [INF]; the rest of the query is short.
+const MAX_CONFIRM_QUERY_BYTES: usize = 6_000;
+
+/// The written paths in groups whose `group.N_path=…&group.N_path.self=true` pairs stay under
+/// [`MAX_CONFIRM_QUERY_BYTES`] (percent-encoding counted as three bytes per byte, the worst
+/// case); every group holds at least one path.
+fn confirm_chunks<'a>(paths: &'a [&'a str]) -> Vec<&'a [&'a str]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, p) in paths.iter().enumerate() {
+        let cost = 3 * p.len() + 48;
+        if i > start && bytes + cost > MAX_CONFIRM_QUERY_BYTES {
+            out.push(&paths[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += cost;
+    }
+    if start < paths.len() {
+        out.push(&paths[start..]);
+    }
+    out
 }

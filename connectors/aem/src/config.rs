@@ -35,6 +35,9 @@ pub const DEFAULT_SCOPES: &[&str] = &[
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
 /// Largest `p.limit` partreel sends (bounded response bodies; QueryBuilder itself has no cap).
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Most metadata writes confirmed by one QueryBuilder read (docs/wire/aem.md "Confirming
+/// writes"); the read is split further when the paths would make its URL too long.
+pub const MAX_WRITE_BATCH: u32 = 100;
 
 /// Default client-side rate limit, requests per second (and burst). AEM publishes no quota for
 /// the author tier [INF: research §A.1.5], so stay well below what one author instance serves.
@@ -62,6 +65,10 @@ pub struct AemConfig {
     /// otherwise lists what the clips hold).
     #[serde(default)]
     pub metadata_properties: Vec<String>,
+    /// Metadata writes confirmed together by one QueryBuilder read of their paths (1…100;
+    /// 1 re-reads each asset on its own).
+    #[serde(default = "default_write_batch")]
+    pub write_batch: u32,
     /// HTTP settings; the rate limit defaults to 10 requests/s when `rate_limit` is left out.
     #[serde(default)]
     pub http: HttpConfig,
@@ -98,6 +105,10 @@ fn default_page_size() -> u32 {
     DEFAULT_PAGE_SIZE
 }
 
+fn default_write_batch() -> u32 {
+    50
+}
+
 fn default_scopes() -> Vec<String> {
     DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
 }
@@ -127,6 +138,7 @@ pub struct ValidatedAem {
     pub(crate) auth: AemAuthConfig,
     pub(crate) token_url: Option<Url>,
     pub(crate) page_size: u32,
+    pub(crate) write_batch: u32,
     pub(crate) archive_property: Option<String>,
     pub(crate) metadata_properties: Vec<String>,
     pub(crate) http: HttpConfig,
@@ -185,6 +197,12 @@ impl AemConfig {
                 self.page_size
             ));
         }
+        if !(1..=MAX_WRITE_BATCH).contains(&self.write_batch) {
+            errors.push(format!(
+                "write_batch: must be between 1 and {MAX_WRITE_BATCH}, not {}",
+                self.write_batch
+            ));
+        }
         if let Some(p) = &self.archive_property
             && !is_property_name(p)
         {
@@ -207,6 +225,7 @@ impl AemConfig {
                 auth: self.auth.clone(),
                 token_url,
                 page_size: self.page_size,
+                write_batch: self.write_batch,
                 archive_property: self.archive_property.clone(),
                 metadata_properties: self.metadata_properties.clone(),
                 http: self.http.clone(),

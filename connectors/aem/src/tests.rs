@@ -630,6 +630,157 @@ async fn write_fields_puts_the_siren_body_and_confirms_by_re_reading() {
     );
 }
 
+const B_ASSET: &str = "/content/dam/acme/video-experiments/holiday/dl-2040.mp4";
+const B_API: &str = "/api/assets/acme/video-experiments/holiday/dl-2040.mp4";
+const C_ASSET: &str = "/content/dam/acme/video-experiments/gone.mp4";
+const C_API: &str = "/api/assets/acme/video-experiments/gone.mp4";
+
+/// Each asset of a batch gets its PUT, then one QueryBuilder read of all their paths (a
+/// `group.p.or` of `path` + `path.self`) confirms them: no Siren read per asset. An asset the
+/// read does not return (deleted meanwhile) and one that reads back another value are those
+/// clips' record errors; the third is confirmed.
+#[tokio::test]
+async fn a_batch_of_writes_is_confirmed_by_one_querybuilder_read_of_their_paths() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
+    for api in [ASSET_API, B_API, C_API] {
+        Mock::given(method("PUT"))
+            .and(path(api))
+            .and(header("csrf-token", "csrf-1"))
+            .respond_with(json_ok(
+                json!({"class": "core/response", "properties": {"status.code": 200}}),
+            ))
+            .expect(1)
+            .mount(&s)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(QB))
+        .and(query_param("path", ROOT))
+        .and(query_param("group.p.or", "true"))
+        .and(query_param("group.1_path", ASSET))
+        .and(query_param("group.1_path.self", "true"))
+        .and(query_param("group.2_path", B_ASSET))
+        .and(query_param("group.2_path.self", "true"))
+        .and(query_param("group.3_path", C_ASSET))
+        .and(query_param("group.3_path.self", "true"))
+        .and(query_param("type", "dam:Asset"))
+        .and(query_param("p.limit", "3"))
+        .and(query_param("p.hits", "full"))
+        .respond_with(json_ok(qb(
+            vec![
+                hit(
+                    ASSET,
+                    "2026-11-25T10:00:00.000Z",
+                    json!({"acme:lifecycleState": "RELEASED"}),
+                ),
+                hit(
+                    B_ASSET,
+                    "2026-11-25T10:00:00.000Z",
+                    json!({"acme:lifecycleState": "INWORK"}),
+                ),
+            ],
+            false,
+            0,
+        )))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let (c, _d) = ims_client(&s);
+    assert_eq!(c.max_write_batch(), 50, "the default batch");
+    let batch: Vec<(String, RemoteFields)> = [ASSET, B_ASSET, C_ASSET]
+        .iter()
+        .map(|a| {
+            (
+                a.to_string(),
+                fields(&[("acme:lifecycleState", "RELEASED")]),
+            )
+        })
+        .collect();
+    let mut results = c.write_fields_batch(&batch).await.into_iter();
+    let a = results.next().expect("a").expect("confirmed");
+    assert_eq!(a.asset_id, ASSET);
+    let b = results.next().expect("b").expect_err("not applied");
+    assert!(
+        b.is_record_error() && b.to_string().contains("acme:lifecycleState"),
+        "{b}"
+    );
+    let gone = results.next().expect("c").expect_err("gone");
+    assert!(
+        gone.is_record_error() && gone.to_string().contains("not found"),
+        "{gone}"
+    );
+    assert!(
+        requests_to(&s, &format!("{ASSET_API}.json"))
+            .await
+            .is_empty(),
+        "no Siren read per asset"
+    );
+}
+
+/// Long paths split the confirmation read so no query string passes 6,000 bytes; every
+/// written asset is still read back exactly once.
+#[tokio::test]
+async fn the_confirmation_read_is_split_when_the_paths_are_long() {
+    let s = server().await;
+    mount_token(&s, "tok", 86399, None).await;
+    mount_csrf(&s, "csrf-1", None).await;
+    Mock::given(method("PUT"))
+        .and(wiremock::matchers::path_regex(
+            r"^/api/assets/acme/video-experiments/",
+        ))
+        .respond_with(json_ok(
+            json!({"class": "core/response", "properties": {"status.code": 200}}),
+        ))
+        .mount(&s)
+        .await;
+    let long = "x".repeat(150);
+    let paths: Vec<String> = (0..40)
+        .map(|i| format!("{ROOT}/{long}-{i:02}.mp4"))
+        .collect();
+    let hits: Vec<Value> = paths
+        .iter()
+        .map(|p| {
+            hit(
+                p,
+                "2026-11-25T10:00:00.000Z",
+                json!({"acme:lifecycleState": "RELEASED"}),
+            )
+        })
+        .collect();
+    // Answers every read with every hit; the client keeps those it asked for.
+    Mock::given(method("GET"))
+        .and(path(QB))
+        .respond_with(json_ok(qb(hits, false, 0)))
+        .mount(&s)
+        .await;
+    let (c, _d) = ims_client(&s);
+    let batch: Vec<(String, RemoteFields)> = paths
+        .iter()
+        .map(|p| (p.clone(), fields(&[("acme:lifecycleState", "RELEASED")])))
+        .collect();
+    let results = c.write_fields_batch(&batch).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let reads = requests_to(&s, QB).await;
+    assert!(reads.len() >= 2, "split into {} reads", reads.len());
+    let mut asked = Vec::new();
+    for r in &reads {
+        assert!(
+            r.url.query().unwrap_or_default().len() <= 6_000,
+            "query too long"
+        );
+        asked.extend(
+            r.url
+                .query_pairs()
+                .filter(|(k, _)| k.ends_with("_path"))
+                .map(|(_, v)| v.into_owned()),
+        );
+    }
+    asked.sort();
+    assert_eq!(asked, paths, "each written asset read back once");
+}
+
 #[tokio::test]
 async fn the_csrf_token_is_fetched_once_and_sent_on_writes_only() {
     let s = server().await;

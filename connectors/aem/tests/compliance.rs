@@ -54,6 +54,8 @@ fn build(sim: &AemSim, secret: &str) -> (TempDir, AemClient) {
             api_key: true,
         },
         page_size: 100,
+        // Small batches, so the batch item crosses a batch boundary.
+        write_batch: 2,
         archive_property: Some(ARCHIVE_PROPERTY.into()),
         metadata_properties: vec!["acme:lifecycleState".into(), "acme:partName".into()],
         http: fast_http(),

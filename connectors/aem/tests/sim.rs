@@ -76,6 +76,7 @@ fn client(s: &AemSim, page_size: u32) -> (TempDir, AemClient) {
             api_key: true,
         },
         page_size,
+        write_batch: 50,
         archive_property: Some(ARCHIVE_PROPERTY.into()),
         metadata_properties: vec!["acme:lifecycleState".into(), "acme:partName".into()],
         http: fast_http(),

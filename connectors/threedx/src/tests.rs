@@ -1175,6 +1175,54 @@ async fn a_create_gives_the_extension_and_a_missing_link_id_is_read_back_then_re
     );
 }
 
+/// A creation the journal knows no earlier attempt of is one `POST documents`, without the
+/// look under the item (docs/wire/threedx.md "Fewest requests"); one marked as a prior attempt
+/// looks first and adopts what it finds, posting nothing.
+#[tokio::test]
+async fn create_new_looks_under_the_item_only_after_a_prior_attempt() {
+    use partreel_connector::connector::NewLink;
+    let s = server().await;
+    mount_cas(&s, &[SESSION_1]).await;
+    mount_csrf(&s, SESSION_1, CSRF_1, 1).await;
+    Mock::given(method("POST"))
+        .and(path(DOCS))
+        .and(body_partial_json(
+            json!({"data": [{"type": "Document", "dataelements": {"partreelLinkId": LINK}}]}),
+        ))
+        .respond_with(ok(envelope(vec![doc("CE1", "a red garage", "active")])))
+        .expect(1)
+        .mount(&s)
+        .await;
+    mount_documents_under(&s, vec![doc("CE1", "a red garage", "active")]).await;
+    let (_d, c) = client_with(&s, cas(), 100);
+    let mut new = NewLink {
+        part: part_rev(),
+        link_id: LinkId(LINK.into()),
+        fields: fields(&[("prompt", "a red garage")]),
+        prior_attempt: false,
+    };
+    let made = c.create_new(&new).await.expect("created");
+    assert_eq!(
+        (made.remote_id.as_str(), made.link_id.as_str()),
+        (DOC_ID, LINK)
+    );
+    let looked = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path().contains("/parentId/"))
+            .count()
+    };
+    let reqs = s.received_requests().await.unwrap_or_default();
+    assert_eq!(looked(&reqs), 0, "no look-up before a first attempt");
+
+    new.prior_attempt = true;
+    let found = c.create_new(&new).await.expect("adopted");
+    assert_eq!(found.remote_id, DOC_ID);
+    assert_eq!(found.part_remote_id.as_deref(), Some(PART_ID));
+    let reqs = s.received_requests().await.unwrap_or_default();
+    assert_eq!(looked(&reqs), 1, "a prior attempt is looked for");
+    // The POST mock's `expect(1)` checks on drop that the second call posted nothing.
+}
+
 /// An update the platform answers with the old value (accepted, not applied) is a record
 /// error naming the document and the attribute, never taken as written.
 #[tokio::test]

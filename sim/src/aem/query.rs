@@ -1,5 +1,5 @@
 //! The QueryBuilder JSON servlet of the AEM emulator, for the predicates partreel's feed uses:
-//! `path` (and `path.self`), `type=dam:Asset`, `daterange` on `jcr:content/jcr:lastModified`, `orderby` on the same
+//! `path` (and `path.self`), a `group.p.or=true` of `group.N_path` (and `.self`), `type=dam:Asset`, `daterange` on `jcr:content/jcr:lastModified`, `orderby` on the same
 //! property ascending, `p.offset`, `p.limit`, `p.guessTotal`, `p.hits` (`full`, `selective` with
 //! `p.properties`, `simple`) — docs/wire/aem.md "Changed since" (Experience League "Query
 //! Builder API", "Query Builder Predicate Reference"). Anything else is refused with a 400
@@ -53,7 +53,42 @@ fn parse_bound(s: &str) -> Option<DateTime<Utc>> {
 
 fn parse(params: &[(String, String)]) -> Result<(Query, Hits, bool), String> {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    for (k, _) in params {
+    let mut any_of: std::collections::BTreeMap<u32, (Option<String>, bool)> =
+        std::collections::BTreeMap::new();
+    for (k, v) in params {
+        // A group of paths joined by OR (PredicateGroupEvaluator: `group.p.or=true`,
+        // `group.N_<predicate>`; "Query Builder Predicate Reference", group): the only group
+        // form the emulator takes — `group.N_path` and `group.N_path.self`.
+        if let Some(rest) = k.strip_prefix("group.") {
+            if rest == "p.or" {
+                if v != "true" {
+                    return Err(format!("group.p.or {v:?} is not supported (true)"));
+                }
+                continue;
+            }
+            let parsed = rest.split_once('_').and_then(|(n, pred)| {
+                let n = n.parse::<u32>().ok()?;
+                match pred {
+                    "path" => Some((n, Some(v.clone()), None)),
+                    "path.self" => Some((n, None, Some(v.as_str()))),
+                    _ => None,
+                }
+            });
+            let Some((n, path, include_self)) = parsed else {
+                return Err(format!("unsupported predicate {k}"));
+            };
+            let entry = any_of.entry(n).or_insert((None, false));
+            if let Some(p) = path {
+                entry.0 = Some(p);
+            }
+            match include_self {
+                None => {}
+                Some("true") => entry.1 = true,
+                Some("false") => entry.1 = false,
+                Some(other) => return Err(format!("{k} {other:?}")),
+            }
+            continue;
+        }
         let known = matches!(
             k.as_str(),
             "path"
@@ -147,6 +182,16 @@ fn parse(params: &[(String, String)]) -> Result<(Query, Hits, bool), String> {
         Some(h) => return Err(format!("p.hits {h:?}")),
     };
     let guess = get("p.guessTotal").is_some_and(|g| g == "true");
+    if !any_of.is_empty() && get("group.p.or") != Some("true") {
+        return Err("group.N_path without group.p.or=true is not supported".into());
+    }
+    let any_of = any_of
+        .into_iter()
+        .map(|(n, (path, include_self))| {
+            path.map(|p| (p.trim_end_matches('/').to_owned(), include_self))
+                .ok_or_else(|| format!("group.{n}_path.self without group.{n}_path"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((
         Query {
             path,
@@ -154,6 +199,7 @@ fn parse(params: &[(String, String)]) -> Result<(Query, Hits, bool), String> {
             lower,
             offset,
             limit,
+            any_of,
         },
         hits,
         guess,

@@ -83,6 +83,9 @@ pub(crate) struct Query {
     pub(crate) offset: usize,
     /// `p.limit` (None: all, `-1`).
     pub(crate) limit: Option<usize>,
+    /// `group.p.or=true` with `group.N_path` (and `group.N_path.self`): assets below any of
+    /// these paths (or at one, with `self`), besides `path`.
+    pub(crate) any_of: Vec<(String, bool)>,
 }
 
 impl AemStore {
@@ -195,6 +198,9 @@ impl AemStore {
     /// A QueryBuilder page: assets below `q.path`, oldest `jcr:lastModified` first, ties by
     /// path; and whether more follow.
     pub(crate) fn query(&self, q: &Query) -> (Vec<&Asset>, bool) {
+        if !q.any_of.is_empty() {
+            return self.query_any_of(q);
+        }
         let prefix = format!("{}/", q.path.trim_end_matches('/'));
         let lower = q.lower;
         let walk = Walk {
@@ -213,6 +219,53 @@ impl AemStore {
             .filter_map(|(_, p)| self.assets.get(p))
             .collect();
         (page, more)
+    }
+
+    /// A query whose `group.p.or` lists paths: the assets at (with `self`) or below each one,
+    /// within `path`, by a lookup per path instead of a walk of the whole index; then the
+    /// date bound, the feed's order (`jcr:lastModified`, then path) and the page.
+    fn query_any_of(&self, q: &Query) -> (Vec<&Asset>, bool) {
+        let root = format!("{}/", q.path.trim_end_matches('/'));
+        let mut found: BTreeMap<&str, &Asset> = BTreeMap::new();
+        for (path, include_self) in &q.any_of {
+            let path = path.trim_end_matches('/');
+            if *include_self && let Some((p, a)) = self.assets.get_key_value(path) {
+                found.insert(p, a);
+            }
+            let below = format!("{path}/");
+            for (p, a) in self
+                .assets
+                .range::<str, _>((
+                    std::ops::Bound::Included(below.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(p, _)| p.starts_with(&below))
+            {
+                found.insert(p, a);
+            }
+        }
+        let mut hits: Vec<&Asset> = found
+            .into_iter()
+            .filter(|(p, _)| p.starts_with(&root) || *p == q.path)
+            .map(|(_, a)| a)
+            .filter(|a| {
+                q.lower.is_none_or(|(l, incl)| {
+                    if incl {
+                        a.modified >= l
+                    } else {
+                        a.modified > l
+                    }
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            a.modified
+                .cmp(&b.modified)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        let limit = q.limit.unwrap_or(usize::MAX);
+        let more = hits.len() > q.offset.saturating_add(limit);
+        (hits.into_iter().skip(q.offset).take(limit).collect(), more)
     }
 
     /// Issues nothing; says whether `token` is live at `now`.

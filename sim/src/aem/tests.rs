@@ -155,6 +155,47 @@ async fn the_feed_is_oldest_first_with_inclusive_or_exclusive_bounds() {
     s.shutdown().await;
 }
 
+/// A `group.p.or=true` of `group.N_path` + `.self` reads exactly the assets named (a path
+/// that is no asset is left out), in the feed's order, within `path`; a group without `p.or`,
+/// or with another predicate, is refused naming it.
+#[tokio::test]
+async fn a_group_of_paths_reads_those_assets() {
+    let s = sim(9).await;
+    let tok = token(&s).await;
+    let paths = s.asset_paths();
+    let (a, b) = (&paths[2], &paths[7]);
+    let group = |extra: &str| {
+        format!(
+            "/bin/querybuilder.json?path=/content/dam/acme/video-experiments&type=dam:Asset\
+             &group.p.or=true&group.1_path={}&group.1_path.self=true\
+             &group.2_path={}&group.2_path.self=true\
+             &group.3_path=/content/dam/acme/video-experiments/no-such.mp4&group.3_path.self=true\
+             {extra}&p.limit=10&p.hits=full&p.nodedepth=2",
+            urlencoding::encode(a),
+            urlencoding::encode(b)
+        )
+    };
+    let (status, v) = get(&s, &tok, &group("")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let mut got: Vec<String> = v["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|h| h["jcr:path"].as_str().map(str::to_owned))
+        .collect();
+    got.sort();
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    let (status, err) = get(&s, &tok, &group("&group.4_property=x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let bad = group("").replace("&group.p.or=true", "");
+    let (status, _) = get(&s, &tok, &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn siren_reads_folder_paging_puts_and_originals() {
     let s = sim(0).await;

@@ -302,6 +302,13 @@ impl ThreedxSim {
         lock(&self.store).ignore_unknown_attributes = on;
     }
 
+    /// Keeps each new document out of `documents/search` for `lag` after its creation (a 3D
+    /// search index that lags the write, docs/wire/threedx.md "Search"); `documents/parentId`
+    /// and reads by id see it at once.
+    pub fn set_search_lag(&self, lag: std::time::Duration) {
+        lock(&self.store).search_lag = lag;
+    }
+
     /// Closes every 3DSpace session (same as `emulator.faults.expire_sessions()`).
     pub fn expire_sessions(&self) {
         lock(&self.store).expire_sessions();

@@ -135,6 +135,11 @@ pub struct ThreedxStore {
     pub(crate) link_extension: Option<String>,
     /// Attributes a document does not have are dropped silently instead of refused.
     pub(crate) ignore_unknown_attributes: bool,
+    /// How long a new document stays out of `documents/search` (the 3D search index is
+    /// updated after the write [INFERRED]; docs/wire/threedx.md "Search"); zero by default.
+    pub(crate) search_lag: std::time::Duration,
+    /// When each document created under a lag enters the index.
+    indexed_at: std::collections::HashMap<String, std::time::Instant>,
     /// Edits to make to a document right after its next `GET documents/{id}` is answered:
     /// (attribute, value) by document id (see `ThreedxSim::edit_document_after_next_read`).
     pub(crate) edits_after_read: HashMap<String, Vec<(String, String)>>,
@@ -307,6 +312,11 @@ impl ThreedxStore {
             .docs
             .values()
             .filter(|d| {
+                self.indexed_at
+                    .get(&d.id)
+                    .is_none_or(|at| *at <= std::time::Instant::now())
+            })
+            .filter(|d| {
                 terms.iter().all(|t| match t {
                     Term::All => true,
                     Term::Since(s) => d.modified >= *s,
@@ -355,6 +365,10 @@ impl ThreedxStore {
         apply_elements(&mut doc, el, self.ignore_unknown_attributes)?;
         doc.cestamp = self.cestamp();
         self.docs.insert(id.clone(), doc);
+        if !self.search_lag.is_zero() {
+            self.indexed_at
+                .insert(id.clone(), std::time::Instant::now() + self.search_lag);
+        }
         Ok(id)
     }
 

@@ -85,8 +85,32 @@ impl ThreedxClient {
         link_id: &LinkId,
         fields: &RemoteFields,
     ) -> Result<RemoteLink> {
+        let found = self.find_under(&part.remote_id, link_id).await?;
+        self.post_until_known(part, link_id, fields, found).await
+    }
+
+    /// A creation no earlier attempt may have made (the engine's journal says so): posted
+    /// without looking under the item first; an ambiguous failure still looks before posting
+    /// again.
+    pub(super) async fn post_new_document(
+        &self,
+        part: &PartRevision,
+        link_id: &LinkId,
+        fields: &RemoteFields,
+    ) -> Result<RemoteLink> {
+        self.post_until_known(part, link_id, fields, None).await
+    }
+
+    /// Posts the document unless `found` already holds it; after an ambiguous failure looks
+    /// under the item before posting again, up to `WRITE_ROUNDS` posts.
+    async fn post_until_known(
+        &self,
+        part: &PartRevision,
+        link_id: &LinkId,
+        fields: &RemoteFields,
+        mut found: Option<RemoteLink>,
+    ) -> Result<RemoteLink> {
         let mut round = 0;
-        let mut found = self.find_under(&part.remote_id, link_id).await?;
         loop {
             if let Some(mut l) = found.take() {
                 l.part_remote_id = Some(part.remote_id.clone());

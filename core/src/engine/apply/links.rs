@@ -268,8 +268,7 @@ impl PreparedWrite for PreparedCreate {
     }
 
     async fn send_one(&self, plm: &dyn PlmConnector) -> Result<RemoteLink, ConnectorError> {
-        plm.create_link(&self.new.part, &self.new.link_id, &self.new.fields)
-            .await
+        plm.create_new(&self.new).await
     }
 
     async fn send_batch(

@@ -79,8 +79,9 @@ fn is_ours(engine: &SyncEngine, entry: &crate::state::JournalEntry) -> bool {
     }
 }
 
-/// Creations: looks every pending link id up at once (the connector batches the lookup),
-/// adopts what the PLM has, abandons the rest; returns the clips to plan again (the re-plan
+/// Creations: looks every pending link id up at once (the connector batches the lookup), then
+/// the part revision of each one not found (its own records, authoritative where a search may
+/// lag), adopts what the PLM has, abandons the rest; returns the clips to plan again (the re-plan
 /// creates what was abandoned).
 async fn recover_creates(
     engine: &SyncEngine,
@@ -95,23 +96,39 @@ async fn recover_creates(
     let found = engine.plm().find_links(&ids).await?;
     let mut work = Vec::with_capacity(creates.len());
     for (journal, intent) in creates {
-        match found.iter().find(|r| r.link_id == intent.link.link_id) {
+        let part = store
+            .part(
+                &intent.link.plm_system,
+                &intent.link.part_number,
+                &intent.link.part_revision,
+            )
+            .await?;
+        let mut remote = found
+            .iter()
+            .find(|r| r.link_id == intent.link.link_id)
+            .cloned();
+        if remote.is_none()
+            && let Some(part) = &part
+        {
+            // A search may not show a fresh write yet (3DEXPERIENCE's index lags), and the
+            // re-plan creates without looking: ask the part revision itself before abandoning.
+            remote = engine
+                .plm()
+                .links_on_part(&part.remote_id)
+                .await?
+                .into_iter()
+                .find(|r| r.link_id == intent.link.link_id);
+        }
+        match remote {
             Some(remote) => {
-                let part = store
-                    .part(
-                        &intent.link.plm_system,
-                        &intent.link.part_number,
-                        &intent.link.part_revision,
-                    )
-                    .await?;
-                if let Some(part) = part {
+                if let Some(part) = &part {
                     engine
                         .plm()
-                        .ensure_attached(&part_revision(&part), remote)
+                        .ensure_attached(&part_revision(part), &remote)
                         .await?;
                 }
                 let mut link = intent.link.clone();
-                settle_remote(engine, &mut link, remote);
+                settle_remote(engine, &mut link, &remote);
                 store.upsert_link(&link).await?;
                 close_journal(store, journal, JournalState::Applied).await?;
                 run.report.lock().await.recovered += 1;
