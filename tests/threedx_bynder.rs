@@ -391,6 +391,15 @@ async fn incremental_with_a_quiet_run() {
         first["quarantined"]
     );
     assert_no_duplicates(&env.sim, N, "first run");
+    // The fewest 3DEXPERIENCE requests for 1,000 new links (docs/wire/threedx.md "Fewest
+    // requests"): one `POST documents` per link (it carries the parent), no look-up before a
+    // create the journal knows no earlier attempt of, plus the CAS sign-in, the CSRF token and
+    // the search pages — 1,018 measured; at most 1,030 per 1,000 links (it was 2 per link).
+    let threedx = requests(&first, "threedx");
+    assert!(
+        threedx * 1000 <= 1030 * N as u64,
+        "{threedx} 3DEXPERIENCE requests for {N} links"
+    );
 
     env.sim.clock.advance(BETWEEN_RUNS);
     let started = Instant::now();

@@ -568,18 +568,25 @@ const WRITES_IN_FLIGHT: usize = 8;
 
 /// Longest query string of one confirmation read: paths are long, and 8 KB request lines are
 /// the common limit of servers and CDNs in front of AEM [INF]; the rest of the query is short.
-const MAX_CONFIRM_QUERY_BYTES: usize = 6_000;
+const MAX_CONFIRM_QUERY_BYTES: usize = 7_000;
 
-/// The written paths in groups whose `group.N_path=…&group.N_path.self=true` pairs stay under
-/// [`MAX_CONFIRM_QUERY_BYTES`] (percent-encoding counted as three bytes per byte, the worst
-/// case); every group holds at least one path.
+/// The written paths in groups whose `group.N_path=…&group.N_path.self=true` pairs, as
+/// encoded in the query, stay under [`MAX_CONFIRM_QUERY_BYTES`]; every group holds at least one
+/// path.
 fn confirm_chunks<'a>(paths: &'a [&'a str]) -> Vec<&'a [&'a str]> {
+    // `&group.NNN_path=` and `&group.NNN_path.self=true`.
+    const PAIR_KEYS: usize = 17 + 27;
+    // `path`, `type`, ordering, paging and hit rendering, with room for a long `dam_root`.
+    const OTHER_PARAMS: usize = 500;
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (i, p) in paths.iter().enumerate() {
-        let cost = 3 * p.len() + 48;
-        if i > start && bytes + cost > MAX_CONFIRM_QUERY_BYTES {
+        let encoded: usize = url::form_urlencoded::byte_serialize(p.as_bytes())
+            .map(str::len)
+            .sum();
+        let cost = encoded + PAIR_KEYS;
+        if i > start && bytes + cost > MAX_CONFIRM_QUERY_BYTES - OTHER_PARAMS {
             out.push(&paths[start..i]);
             start = i;
             bytes = 0;

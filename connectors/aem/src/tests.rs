@@ -719,7 +719,7 @@ async fn a_batch_of_writes_is_confirmed_by_one_querybuilder_read_of_their_paths(
     );
 }
 
-/// Long paths split the confirmation read so no query string passes 6,000 bytes; every
+/// Long paths split the confirmation read so no query string passes 7,000 bytes; every
 /// written asset is still read back exactly once.
 #[tokio::test]
 async fn the_confirmation_read_is_split_when_the_paths_are_long() {
@@ -767,7 +767,7 @@ async fn the_confirmation_read_is_split_when_the_paths_are_long() {
     let mut asked = Vec::new();
     for r in &reads {
         assert!(
-            r.url.query().unwrap_or_default().len() <= 6_000,
+            r.url.query().unwrap_or_default().len() <= 7_000,
             "query too long"
         );
         asked.extend(
