@@ -624,3 +624,57 @@ async fn the_bynder_budget_is_used_whole_and_never_exceeded() {
         "{rate:.2} requests/s over {seconds} s, below 95% of {R}"
     );
 }
+
+/// `sync --dry-run` ends with what applying its plan costs per system at the configured
+/// limits, and names the binding one; the real run that follows sends about that many
+/// requests (the estimate leaves out only the feeds, the sign-in and the definitions, a handful
+/// per system).
+#[tokio::test]
+async fn a_dry_run_estimates_the_requests_and_time_the_run_then_takes() {
+    let sim = partreel_sim::SimConfig {
+        parts: 200,
+        clips: 200,
+        story: false,
+        ..partreel_sim::SimConfig::default()
+    };
+    let env = Env::start(sim, crate::util::fast()).await;
+    let plan = env.sync(&["--job", "windchill-bynder", "--dry-run"]).await;
+    let estimate = plan["estimate"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no estimate in {plan}"));
+    let of = |system: &str| {
+        estimate
+            .iter()
+            .find(|e| e["system"] == system)
+            .unwrap_or_else(|| panic!("no {system} estimate in {estimate:?}"))
+            .clone()
+    };
+    let (wc, by) = (of("windchill"), of("bynder"));
+    assert_eq!(by["binding"], true, "{estimate:?}");
+    assert_eq!(wc["binding"], false, "{estimate:?}");
+    let run = env.sync(&["--job", "windchill-bynder"]).await;
+    assert!(
+        run["links_created"].as_u64().unwrap_or_default() >= 190,
+        "{run}"
+    );
+    for (system, e) in [("windchill", &wc), ("bynder", &by)] {
+        let estimated = e["requests"].as_u64().unwrap_or_default();
+        let sent = crate::util::requests(&run, system);
+        assert!(
+            estimated > 0 && estimated <= sent && sent <= estimated + 10,
+            "{system}: estimated {estimated}, sent {sent}"
+        );
+        let seconds = e["seconds"].as_f64().unwrap_or_default();
+        let per_sec = e["per_sec"].as_f64().unwrap_or_default();
+        assert!((seconds * per_sec - estimated as f64).abs() < 1.0, "{e}");
+    }
+    let text = env
+        .run(&["sync", "--dry-run"], &["--job", "windchill-bynder"], &[])
+        .await;
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains("applying the plan, at the configured rate limits:"),
+        "{out}"
+    );
+}

@@ -284,6 +284,13 @@ pub trait PlmConnector: Send + Sync {
         out
     }
 
+    /// API requests needed to create `creates` link records and update `updates` (the
+    /// estimate `sync --dry-run` and `partreel doctor` give): one each by default; systems
+    /// that batch, or need more than one request per write, say so.
+    fn requests_for_links(&self, creates: u64, updates: u64) -> u64 {
+        creates + updates
+    }
+
     /// Largest batch [`Self::create_links`] / [`Self::update_links`] should be given.
     fn max_batch(&self) -> usize {
         1
@@ -346,6 +353,14 @@ pub trait DamConnector: Send + Sync {
             out.push(self.write_fields(asset_id, fields).await);
         }
         out
+    }
+
+    /// API requests needed to check `files` clip files (the original's URL, or the original
+    /// itself when the DAM serves it) and to write and confirm `writes` clips' metadata (the
+    /// estimate `sync --dry-run` and `partreel doctor` give). By default one per file and two
+    /// per write (the write, its re-read).
+    fn requests_for_clips(&self, files: u64, writes: u64) -> u64 {
+        files + 2 * writes
     }
 
     /// Largest batch [`Self::write_fields_batch`] should be given; 1 (the default) means the

@@ -486,6 +486,12 @@ impl DamConnector for AemClient {
         self.write_batch
     }
 
+    /// The original per file (served by the author instance itself); a PUT per clip and one
+    /// QueryBuilder read per batch of writes (docs/wire/aem.md "Confirming writes").
+    fn requests_for_clips(&self, files: u64, writes: u64) -> u64 {
+        files + writes + writes.div_ceil(self.write_batch.max(1) as u64)
+    }
+
     async fn original_url(&self, asset_id: &str) -> Result<Option<String>> {
         Ok(self
             .get_asset(asset_id)

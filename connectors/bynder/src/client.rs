@@ -457,6 +457,12 @@ impl DamConnector for BynderClient {
         self.write_batch
     }
 
+    /// A download URL per file (the file itself is storage, off the API); a write per clip
+    /// and one listing per batch of writes (docs/wire/bynder.md "Confirming writes").
+    fn requests_for_clips(&self, files: u64, writes: u64) -> u64 {
+        files + writes + writes.div_ceil(self.write_batch.max(1) as u64)
+    }
+
     async fn original_url(&self, asset_id: &str) -> Result<Option<String>> {
         // docs/wire/bynder.md "Original file": GET {base}/api/v4/media/{id}/download/ →
         // {"s3_file": …} [INF key] (bynder-python-sdk media_download_url).

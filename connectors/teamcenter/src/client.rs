@@ -375,6 +375,14 @@ impl PlmConnector for TeamcenterClient {
         self.cfg().batch_size
     }
 
+    /// Per batch of creations: the look-up by link id, `createRelateAndSubmitObjects2` and
+    /// `createRelations`; per batch of updates: `setProperties` and the read that confirms it
+    /// (docs/wire/teamcenter.md).
+    fn requests_for_links(&self, creates: u64, updates: u64) -> u64 {
+        let batch = self.cfg().batch_size.max(1) as u64;
+        3 * creates.div_ceil(batch) + 2 * updates.div_ceil(batch)
+    }
+
     /// docs/wire/teamcenter.md, Schema discovery: `getTypeDescriptions` of the part and
     /// record types.
     async fn schema(&self) -> Result<RemoteSchema> {

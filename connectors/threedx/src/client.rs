@@ -332,6 +332,12 @@ impl PlmConnector for ThreedxClient {
         }
     }
 
+    /// One `POST documents` per creation; an update reads the document for its `cestamp`
+    /// and PUTs it (docs/wire/threedx.md).
+    fn requests_for_links(&self, creates: u64, updates: u64) -> u64 {
+        creates + 2 * updates
+    }
+
     /// `GET documents/parentId/{id}`, and attach with `PUT documents/{docId}` when missing.
     async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()> {
         self.attach_document(part, link).await

@@ -404,6 +404,19 @@ impl PlmConnector for WindchillClient {
         }
     }
 
+    /// Two `$batch` requests per batch of creations (the documents, then their describe
+    /// links; docs/wire/windchill.md), three per link without `$batch` (look-up, document,
+    /// describe link); a PATCH per update.
+    fn requests_for_links(&self, creates: u64, updates: u64) -> u64 {
+        let batch = self.max_batch() as u64;
+        let creating = if batch > 1 {
+            2 * creates.div_ceil(batch)
+        } else {
+            3 * creates
+        };
+        creating + updates
+    }
+
     async fn ensure_attached(&self, part: &PartRevision, link: &RemoteLink) -> Result<()> {
         if self
             .described_by(&part.remote_id)

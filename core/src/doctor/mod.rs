@@ -201,7 +201,11 @@ pub async fn plm(
     }
     out.push(mapping_check(&system, mapping, conn.schema().await));
     out.push(write(&system, conn.write_access().await));
-    out.push(rate_limit(&system, &conn.rate_limits()));
+    out.push(rate_limit(
+        &system,
+        &conn.rate_limits(),
+        conn.requests_for_links(PER_CLIPS, 0),
+    ));
     out
 }
 
@@ -240,7 +244,11 @@ pub async fn dam(
     );
     out.push(mapping_check(&system, mapping, conn.schema().await));
     out.push(write(&system, conn.write_access().await));
-    out.push(rate_limit(&system, &conn.rate_limits()));
+    out.push(rate_limit(
+        &system,
+        &conn.rate_limits(),
+        conn.requests_for_clips(PER_CLIPS, PER_CLIPS),
+    ));
     out
 }
 
@@ -444,11 +452,19 @@ fn write(system: &str, access: Result<WriteAccess, ConnectorError>) -> Check {
     }
 }
 
-/// The client-side limit, and what the server announced or enforced during the checks.
-fn rate_limit(system: &str, r: &RateLimitReport) -> Check {
+/// New clips the rate-limit check's estimate is given for.
+const PER_CLIPS: u64 = 1000;
+
+/// The client-side limit, what a first sync of [`PER_CLIPS`] new clips needs at it (`needs`
+/// requests), and what the server announced or enforced during the checks.
+fn rate_limit(system: &str, r: &RateLimitReport, needs: u64) -> Check {
+    let estimate = crate::engine::estimate::at_limit(system, needs, r);
     let configured = format!(
-        "partreel sends at most {} request(s) per {}s",
-        r.requests, r.per_secs
+        "partreel sends at most {} request(s) per {}s; a first sync of {PER_CLIPS} new clips \
+         needs about {needs} requests here, {} at this limit",
+        r.requests,
+        r.per_secs,
+        crate::engine::estimate::duration(estimate.seconds)
     );
     let fix = format!(
         "set [systems.{system}.http.rate_limit] to the budget the vendor grants this account \

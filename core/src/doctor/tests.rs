@@ -205,11 +205,19 @@ fn rate_limit_check_reports_headers_and_throttling() {
         per_secs: 1,
         ..Default::default()
     };
-    assert!(rate_limit("s", &r).detail.contains("no rate-limit headers"));
+    let plain = rate_limit("s", &r, 2024);
+    assert!(plain.detail.contains("no rate-limit headers"), "{plain:?}");
+    // 2,024 requests at 98% of 10/s.
+    assert!(
+        plain
+            .detail
+            .contains("a first sync of 1000 new clips needs about 2024 requests here, 3 min 27 s"),
+        "{plain:?}"
+    );
     r.server_headers = vec![("x-ratelimit-limit".into(), "4500".into())];
-    let seen = rate_limit("s", &r);
+    let seen = rate_limit("s", &r, 2024);
     assert_eq!(seen.status, Status::Pass);
     assert!(seen.detail.contains("x-ratelimit-limit: 4500"), "{seen:?}");
     r.throttled = 2;
-    assert_eq!(rate_limit("s", &r).status, Status::Warn);
+    assert_eq!(rate_limit("s", &r, 2024).status, Status::Warn);
 }

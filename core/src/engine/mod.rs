@@ -27,6 +27,7 @@
 pub mod apply;
 pub mod crash;
 mod duplicates;
+pub mod estimate;
 mod journal;
 mod options;
 pub mod plan;

@@ -120,6 +120,9 @@ pub struct SyncReport {
     pub links_retired: u64,
     /// Metadata writes to DAM assets.
     pub asset_writes: u64,
+    /// Clip files fetched and checked for provenance (a file version already checked is not
+    /// fetched again).
+    pub files_checked: u64,
     /// Metadata writes the DAM accepted but did not show within the confirmation reads: the
     /// clips are queued again for the next run.
     pub writes_unconfirmed: u64,
@@ -135,6 +138,10 @@ pub struct SyncReport {
     /// among `requests`, not under the API's rate limit.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub file_requests: BTreeMap<String, u64>,
+    /// A dry run's estimate of the requests its plan needs per system, and their time at the
+    /// configured limits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub estimate: Vec<super::estimate::Estimate>,
     /// Records pulled per feed (`system/stream`).
     pub pulled: BTreeMap<String, u64>,
     /// Clips planned.
@@ -219,6 +226,7 @@ impl SyncReport {
         self.links_retired += other.links_retired;
         self.asset_writes += other.asset_writes;
         self.writes_unconfirmed += other.writes_unconfirmed;
+        self.files_checked += other.files_checked;
         self.conflicts.extend(other.conflicts.iter().cloned());
         self.quarantined.extend(other.quarantined.iter().cloned());
         for (k, v) in &other.requests {
@@ -227,6 +235,7 @@ impl SyncReport {
         for (k, v) in &other.retries {
             *self.retries.entry(k.clone()).or_default() += v;
         }
+        self.estimate.extend(other.estimate.iter().cloned());
         for (k, v) in &other.file_requests {
             *self.file_requests.entry(k.clone()).or_default() += v;
         }
@@ -277,6 +286,9 @@ impl SyncReport {
         let _ = writeln!(out, "  links updated      {}", self.links_updated);
         let _ = writeln!(out, "  links retired      {}", self.links_retired);
         let _ = writeln!(out, "  asset writes       {}", self.asset_writes);
+        if self.files_checked > 0 {
+            let _ = writeln!(out, "  files checked      {}", self.files_checked);
+        }
         if self.writes_unconfirmed > 0 {
             let _ = writeln!(
                 out,
@@ -362,9 +374,15 @@ impl SyncReport {
         }
     }
 
-    /// A dry run's plan: every operation with its fields.
+    /// A dry run's plan: every operation with its fields, then what applying it costs.
     fn render_plan(&self, out: &mut String) {
         use std::fmt::Write;
+        if self.dry_run && !self.estimate.is_empty() {
+            let _ = writeln!(out, "  applying the plan, at the configured rate limits:");
+            for e in &self.estimate {
+                let _ = writeln!(out, "    {}", super::estimate::line(e));
+            }
+        }
         if self.dry_run {
             let _ = writeln!(out, "  plan ({} operations):", self.plan.len());
             for op in &self.plan {

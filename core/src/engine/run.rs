@@ -96,6 +96,9 @@ impl SyncEngine {
 
         let mut report = run.report.lock().await.clone();
         self.count_requests(&mut report, stats_before);
+        if self.opts.dry_run {
+            self.estimate_plan(&mut report);
+        }
         report.duration_ms = started.elapsed().as_millis() as u64;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         if !self.opts.dry_run {
@@ -157,6 +160,21 @@ impl SyncEngine {
             "sync started"
         );
         Ok(run)
+    }
+
+    /// A dry run's estimate: the requests its planned writes and file checks need per system,
+    /// and their time at the configured limits.
+    fn estimate_plan(&self, report: &mut SyncReport) {
+        // A dry run counts what it plans in the same counters a run counts what it writes;
+        // the files it checked (in a scratch copy of the state) the run checks again.
+        report.estimate = super::estimate::for_writes(
+            self.plm.as_ref(),
+            self.dam.as_ref(),
+            report.links_created,
+            report.links_updated + report.links_retired,
+            report.files_checked,
+            report.asset_writes,
+        );
     }
 
     /// This run's requests and retries per system: the connectors' counters since

@@ -40,6 +40,7 @@ pub(super) async fn check_file(
         return Ok(asset);
     }
     let outcome = download_and_check(engine, run, checker, &asset.asset_id).await?;
+    run.report.lock().await.files_checked += 1;
     record_verdict(&mut asset, outcome, file_version);
     store
         .upsert_assets(std::slice::from_ref(&asset), &[])
