@@ -678,3 +678,65 @@ async fn a_dry_run_estimates_the_requests_and_time_the_run_then_takes() {
         "{out}"
     );
 }
+
+/// In a terminal, `partreel sync` draws bars that count this job's clips only (the queue holds
+/// every Bynder job's copy of each clip), name the rate limit that binds with the time left at
+/// the limits, and count files and writes as each is done rather than once a batch. Run under
+/// `script`, which gives the process a terminal and records what it drew.
+#[tokio::test]
+async fn progress_bars_count_this_jobs_clips_and_move_as_work_is_done() {
+    const CLIPS: u64 = 240;
+    let sim = partreel_sim::SimConfig {
+        parts: CLIPS as usize,
+        clips: CLIPS as usize,
+        story: false,
+        ..partreel_sim::SimConfig::default()
+    };
+    let opts = partreel_sim::config_writer::ConfigOptions {
+        requests_per_sec: Some(100),
+        ..partreel_sim::config_writer::ConfigOptions::default()
+    };
+    let env = Env::start(sim, opts).await;
+    let typescript = env.dir.path().join("typescript");
+    let command = format!(
+        "{} sync --config {} --job windchill-bynder",
+        crate::util::bin().display(),
+        env.config.display()
+    );
+    let out = tokio::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command])
+        .arg(&typescript)
+        .env("COLUMNS", "200")
+        .env("LINES", "50")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("run script");
+    assert!(out.status.success(), "{}", text(&out));
+    let drawn =
+        String::from_utf8_lossy(&std::fs::read(&typescript).expect("typescript")).into_owned();
+    assert!(
+        drawn.contains(&format!("/{CLIPS} ")) || drawn.contains(&format!("/{CLIPS}\u{1b}")),
+        "the plan bar counts this job's {CLIPS} clips: {drawn}"
+    );
+    assert!(
+        !drawn.contains(&format!("/{} ", 3 * CLIPS)),
+        "not every job's queue: {drawn}"
+    );
+    assert!(drawn.contains("bynder 98.0/s binds"), "{drawn}");
+    assert!(drawn.contains("left at the limits"), "{drawn}");
+    // The files-checked count is redrawn many times on its way up, not once a batch.
+    let counts: std::collections::BTreeSet<u64> = drawn
+        .split(" files checked")
+        .filter_map(|before| {
+            before
+                .rsplit(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
+    assert!(
+        counts.iter().filter(|n| **n > 0 && **n < CLIPS).count() >= 5,
+        "files checked seen at {counts:?}"
+    );
+}

@@ -1,7 +1,9 @@
 //! Progress bars for an interactive `partreel sync`: one line per feed while pulling (records
-//! and records/s), then one for the queue (clips planned of those queued, clips/s) and one for
-//! remote writes (count and writes/s). Drawn on stderr, only when stdout is a terminal and
-//! the report is text; the engine's [`ProgressEvent`]s drive them.
+//! and records/s), then one for the job's queue (clips planned of those queued for this job,
+//! clips/s, which system's rate limit binds and the time left at the configured limits) and
+//! one for the work (remote writes and files checked, updated as each one is done, not once a
+//! batch). Drawn on stderr, only when stdout is a terminal and the report is text; the
+//! engine's [`ProgressEvent`]s drive them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,24 @@ struct Inner {
     feeds: BTreeMap<String, ProgressBar>,
     plan: Option<ProgressBar>,
     apply: Option<ProgressBar>,
+    /// The binding system and the whole queue's time at the configured limits (the systems
+    /// are worked one after the other within a batch, so their times add up).
+    budget: Option<(String, f64)>,
+}
+
+/// The plan bar's message: which limit binds, and the time left at the limits for the clips
+/// not planned yet.
+fn budget_message(budget: &Option<(String, f64)>, done: u64, total: u64) -> String {
+    match budget {
+        Some((binding, secs)) if total > 0 => {
+            let left = secs * (1.0 - done.min(total) as f64 / total as f64);
+            format!(
+                "{binding} binds · about {} left at the limits",
+                partreel_core::engine::estimate::duration(left)
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 fn spinner_style(template: &str) -> ProgressStyle {
@@ -88,19 +108,24 @@ impl Bars {
                 });
                 bar.inc(*records);
             }
-            ProgressEvent::Queue { queued } => {
+            ProgressEvent::Queue { queued, estimate } => {
                 for b in inner.feeds.values() {
                     end_feed(b);
                 }
+                inner.budget = estimate.iter().find(|e| e.binding).map(|b| {
+                    let total: f64 = estimate.iter().map(|e| e.seconds).sum();
+                    (format!("{} {:.1}/s", b.system, b.per_sec), total)
+                });
                 let plan = self.multi.add(ProgressBar::new(*queued));
                 plan.set_style(spinner_style(
-                    "{spinner} plan  {prefix:<28} [{bar:30}] {pos:>7}/{len:<7} clips  {rate:>10}  eta {eta}",
+                    "{spinner} plan  {prefix:<28} [{bar:30}] {pos:>7}/{len:<7} clips  {rate:>10}  {msg}",
                 ));
                 plan.set_prefix(job.to_string());
+                plan.set_message(budget_message(&inner.budget, 0, *queued));
                 plan.enable_steady_tick(Duration::from_millis(200));
                 let apply = self.multi.add(ProgressBar::new_spinner());
                 apply.set_style(spinner_style(
-                    "{spinner} apply {prefix:<28} {pos:>9} writes   {rate:>10}  {elapsed}",
+                    "{spinner} apply {prefix:<28} {pos:>9} writes   {rate:>10}  {msg}  {elapsed}",
                 ));
                 apply.set_prefix(job.to_string());
                 apply.enable_steady_tick(Duration::from_millis(200));
@@ -111,6 +136,12 @@ impl Bars {
                     old.finish();
                 }
             }
+            ProgressEvent::Work { files, writes } => {
+                if let Some(apply) = &inner.apply {
+                    apply.set_position(*writes);
+                    apply.set_message(format!("{files} files checked"));
+                }
+            }
             ProgressEvent::Batch { clips, writes, .. } => {
                 if let Some(plan) = &inner.plan {
                     // Clips queued while the run went on can push past the first count.
@@ -118,6 +149,8 @@ impl Bars {
                         plan.set_length(*clips);
                     }
                     plan.set_position(*clips);
+                    let total = plan.length().unwrap_or(0);
+                    plan.set_message(budget_message(&inner.budget, *clips, total));
                 }
                 if let Some(apply) = &inner.apply {
                     apply.set_position(*writes);
@@ -137,5 +170,28 @@ impl Bars {
             }
         }
         let _ = self.multi.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::budget_message;
+
+    #[test]
+    fn the_plan_bar_names_the_binding_limit_and_the_time_left_at_it() {
+        let budget = Some(("bynder 14.7/s".to_string(), 1200.0));
+        assert_eq!(
+            budget_message(&budget, 0, 5000),
+            "bynder 14.7/s binds · about 20 min 00 s left at the limits"
+        );
+        assert_eq!(
+            budget_message(&budget, 2500, 5000),
+            "bynder 14.7/s binds · about 10 min 00 s left at the limits"
+        );
+        assert_eq!(budget_message(&None, 0, 5000), "");
+        assert_eq!(
+            budget_message(&budget, 6000, 5000),
+            "bynder 14.7/s binds · about 0 s left at the limits"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub(crate) async fn close_journal(
 /// right after the configured one.
 pub(crate) fn count_write(engine: &SyncEngine, run: &RunState) {
     let n = run.writes.fetch_add(1, Ordering::SeqCst) + 1;
+    engine.work_done(run);
     #[cfg(feature = "crash-injection")]
     if engine.opts.crash_after_writes == Some(n) {
         eprintln!("partreel: test crash after remote write {n}");

@@ -164,6 +164,17 @@ impl SyncEngine {
         }
     }
 
+    /// A file checked or a remote write made: the run's totals so far, for bars that move
+    /// within seconds rather than once a batch.
+    fn work_done(&self, run: &RunState) {
+        if self.opts.progress.is_some() {
+            self.progress(ProgressEvent::Work {
+                files: run.files.load(std::sync::atomic::Ordering::Relaxed),
+                writes: run.writes.load(std::sync::atomic::Ordering::Relaxed),
+            });
+        }
+    }
+
     fn page_done(&self, system: &str, stream: &str, records: usize) {
         if self.opts.progress.is_some() {
             self.progress(ProgressEvent::Page {

@@ -76,7 +76,7 @@ impl Default for SyncOptions {
 }
 
 /// A step of a run, for progress displays.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProgressEvent {
     /// A page of a feed (`system/stream`) was stored: `records` read in it.
     Page {
@@ -85,10 +85,20 @@ pub enum ProgressEvent {
         /// Records in the page.
         records: u64,
     },
-    /// Planning and applying starts: clips waiting in the queue (every job's).
+    /// Planning and applying starts: this job's clips waiting in the queue, and what applying
+    /// all of them would take at most (a file check, a metadata write and a link each).
     Queue {
-        /// Queue length.
+        /// This job's queue length.
         queued: u64,
+        /// Requests and time per system for the whole queue; the binding one marked.
+        estimate: Vec<super::estimate::Estimate>,
+    },
+    /// A clip file was checked or a remote write made: the run's totals so far.
+    Work {
+        /// Clip files fetched and checked.
+        files: u64,
+        /// Remote writes made.
+        writes: u64,
     },
     /// A batch was planned and applied; totals of this run so far.
     Batch {

@@ -33,8 +33,18 @@ impl SyncEngine {
         let mut seen_in_run: BTreeSet<WorkItem> = BTreeSet::new();
         self.take_over_gone(store, run).await?;
         if self.opts.progress.is_some() {
-            let queued = store.work_len().await?;
-            self.progress(ProgressEvent::Queue { queued });
+            let queued = store
+                .work_len_for(self.plm.system(), self.dam.system())
+                .await?;
+            let estimate = super::estimate::for_writes(
+                self.plm.as_ref(),
+                self.dam.as_ref(),
+                queued,
+                0,
+                queued,
+                queued,
+            );
+            self.progress(ProgressEvent::Queue { queued, estimate });
         }
         loop {
             if self.stops_here(run).await {

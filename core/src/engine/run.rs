@@ -8,6 +8,8 @@ pub(crate) struct RunState {
     pub run_id: String,
     pub report: Mutex<SyncReport>,
     pub writes: AtomicU64,
+    /// Clip files fetched and checked so far.
+    pub files: AtomicU64,
     /// Clip file downloads that failed in a row (reset by one that succeeds).
     pub download_failures: AtomicU64,
     /// When the run started (for the deadline).
@@ -148,6 +150,7 @@ impl SyncEngine {
                 ..Default::default()
             }),
             writes: AtomicU64::new(0),
+            files: AtomicU64::new(0),
             download_failures: AtomicU64::new(0),
             started,
         });

@@ -267,6 +267,12 @@ pub(crate) async fn assets_upsert_and_enqueue(s: &dyn StateStore) {
     assert_eq!(s.work_len().await.expect("len"), 4);
     s.upsert_assets(&[a2], &peers).await.expect("again");
     assert_eq!(s.work_len().await.expect("len"), 4, "queued once per pair");
+    assert_eq!(
+        s.work_len_for("wc", "bynder").await.expect("len"),
+        2,
+        "one job's"
+    );
+    assert_eq!(s.work_len_for("wc", "aem").await.expect("len"), 0);
     let wc = s
         .lease_work("me", "wc", "bynder", 10, 60)
         .await

@@ -432,6 +432,8 @@ pub trait StateStore: Send + Sync {
     async fn finish_work(&self, owner: &str, item: &WorkItem) -> Result<()>;
     /// Clips queued.
     async fn work_len(&self) -> Result<u64>;
+    /// Clips queued for one job (its PLM and DAM).
+    async fn work_len_for(&self, plm: &str, dam: &str) -> Result<u64>;
 
     /// Records the intent of a remote write before it is made; returns its id.
     async fn journal_begin(

@@ -921,6 +921,18 @@ impl StateStore for PostgresStore {
         Ok(to_u64(col(&row, "work", "n")?))
     }
 
+    async fn work_len_for(&self, plm: &str, dam: &str) -> Result<u64> {
+        let mut c = self.conn().await?;
+        let row = c
+            .query_one(
+                "SELECT count(*) AS n FROM work WHERE plm_system = $1 AND dam_system = $2",
+                &[&plm, &dam],
+            )
+            .await
+            .map_err(q)?;
+        Ok(to_u64(col(&row, "work", "n")?))
+    }
+
     async fn journal_begin(
         &self,
         run_id: &str,

@@ -1034,6 +1034,19 @@ impl StateStore for SqliteStore {
         })
     }
 
+    async fn work_len_for(&self, plm: &str, dam: &str) -> Result<u64> {
+        let (plm, dam) = (plm.to_string(), dam.to_string());
+        self.blocking(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM work WHERE plm_system = ?1 AND dam_system = ?2",
+                params![plm, dam],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(q)
+        })
+    }
+
     async fn journal_begin(
         &self,
         run_id: &str,
