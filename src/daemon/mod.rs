@@ -332,7 +332,7 @@ async fn run_once(s: &Scheduled, statuses: &Statuses) {
                 run_id = %r.run_id,
                 outcome,
                 writes = r.writes(),
-                quarantined = r.quarantined.len(),
+                quarantined = r.quarantined.len() as u64 + r.quarantined_not_listed,
                 duration_ms = r.duration_ms,
                 "run ended"
             );

@@ -201,7 +201,7 @@ impl SyncEngine {
         if kind == RecordKind::Asset {
             r.clips_quarantined += 1;
         }
-        r.quarantined.push(report::Quarantined {
+        r.add_quarantined(report::Quarantined {
             system: system.to_string(),
             record: record.to_string(),
             reason: reason.to_string(),

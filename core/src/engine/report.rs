@@ -95,6 +95,14 @@ pub struct Duplicate {
     pub outcome: String,
 }
 
+/// Entries a report lists of each kind (conflicts, quarantined records, a dry run's planned
+/// operations); the rest are counted. Keeps a run's memory flat as the catalogue grows.
+pub const LISTED_MAX: usize = 1000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncReport {
@@ -126,10 +134,18 @@ pub struct SyncReport {
     /// Metadata writes the DAM accepted but did not show within the confirmation reads: the
     /// clips are queued again for the next run.
     pub writes_unconfirmed: u64,
-    /// Fields changed on both sides.
+    /// Fields changed on both sides: the first [`LISTED_MAX`] of this run.
     pub conflicts: Vec<Conflict>,
-    /// Records quarantined in this run.
+    /// Conflicts beyond those listed (counted, not kept: a run over a million clips must not
+    /// hold a million entries).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub conflicts_not_listed: u64,
+    /// Records quarantined in this run: the first [`LISTED_MAX`] (the quarantine table holds
+    /// them all, `partreel quarantine list`).
     pub quarantined: Vec<Quarantined>,
+    /// Quarantined records beyond those listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub quarantined_not_listed: u64,
     /// HTTP requests per system.
     pub requests: BTreeMap<String, u64>,
     /// Retries per system.
@@ -161,6 +177,10 @@ pub struct SyncReport {
     pub recovered: u64,
     /// The plan (dry runs only).
     pub plan: Vec<PlannedOp>,
+    /// Planned operations beyond the [`LISTED_MAX`] listed (a dry run counts every one in
+    /// `links_created`, `links_updated`, `links_retired` and `asset_writes`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub plan_not_listed: u64,
     /// The run stopped early on request (shutdown) or at its deadline; queued work waits for
     /// the next run.
     pub stopped_early: bool,
@@ -217,6 +237,35 @@ impl SyncReport {
         })
     }
 
+    /// Adds conflicts, listing them up to [`LISTED_MAX`] and counting the rest.
+    pub fn add_conflicts(&mut self, conflicts: impl IntoIterator<Item = Conflict>) {
+        for c in conflicts {
+            if self.conflicts.len() < LISTED_MAX {
+                self.conflicts.push(c);
+            } else {
+                self.conflicts_not_listed += 1;
+            }
+        }
+    }
+
+    /// Adds a quarantined record, listed up to [`LISTED_MAX`], counted beyond.
+    pub fn add_quarantined(&mut self, q: Quarantined) {
+        if self.quarantined.len() < LISTED_MAX {
+            self.quarantined.push(q);
+        } else {
+            self.quarantined_not_listed += 1;
+        }
+    }
+
+    /// Adds a planned operation, listed up to [`LISTED_MAX`], counted beyond.
+    pub fn add_planned(&mut self, op: PlannedOp) {
+        if self.plan.len() < LISTED_MAX {
+            self.plan.push(op);
+        } else {
+            self.plan_not_listed += 1;
+        }
+    }
+
     /// Adds another job's report into this one (totals of several jobs run together).
     pub fn absorb(&mut self, other: &SyncReport) {
         self.dry_run |= other.dry_run;
@@ -227,8 +276,16 @@ impl SyncReport {
         self.asset_writes += other.asset_writes;
         self.writes_unconfirmed += other.writes_unconfirmed;
         self.files_checked += other.files_checked;
-        self.conflicts.extend(other.conflicts.iter().cloned());
-        self.quarantined.extend(other.quarantined.iter().cloned());
+        self.add_conflicts(other.conflicts.iter().cloned());
+        self.conflicts_not_listed += other.conflicts_not_listed;
+        for q in &other.quarantined {
+            self.add_quarantined(q.clone());
+        }
+        self.quarantined_not_listed += other.quarantined_not_listed;
+        for op in &other.plan {
+            self.add_planned(op.clone());
+        }
+        self.plan_not_listed += other.plan_not_listed;
         for (k, v) in &other.requests {
             *self.requests.entry(k.clone()).or_default() += v;
         }
@@ -322,7 +379,11 @@ impl SyncReport {
             );
         }
         self.render_duplicates(&mut out);
-        let _ = writeln!(out, "  quarantined        {}", self.quarantined.len());
+        let _ = writeln!(
+            out,
+            "  quarantined        {}",
+            self.quarantined.len() as u64 + self.quarantined_not_listed
+        );
         for q in &self.quarantined {
             let _ = writeln!(out, "    {} {}: {}", q.system, q.record, q.reason);
         }
@@ -333,7 +394,11 @@ impl SyncReport {
     /// The conflicts, one line each.
     fn render_conflicts(&self, out: &mut String) {
         use std::fmt::Write;
-        let _ = writeln!(out, "  conflicts          {}", self.conflicts.len());
+        let _ = writeln!(
+            out,
+            "  conflicts          {}",
+            self.conflicts.len() as u64 + self.conflicts_not_listed
+        );
         for c in &self.conflicts {
             if c.kind == ConflictKind::Provenance {
                 let _ = writeln!(
@@ -350,6 +415,13 @@ impl SyncReport {
                 out,
                 "    {} on {} field {}: DAM {:?} vs PLM {:?} (last synced {:?})",
                 c.asset_id, c.part, c.field, c.dam_value, c.plm_value, c.base_value
+            );
+        }
+        if self.conflicts_not_listed > 0 {
+            let _ = writeln!(
+                out,
+                "    … and {} more (the report lists the first {LISTED_MAX})",
+                self.conflicts_not_listed
             );
         }
     }
@@ -384,7 +456,11 @@ impl SyncReport {
             }
         }
         if self.dry_run {
-            let _ = writeln!(out, "  plan ({} operations):", self.plan.len());
+            let _ = writeln!(
+                out,
+                "  plan ({} operations):",
+                self.plan.len() as u64 + self.plan_not_listed
+            );
             for op in &self.plan {
                 let _ = writeln!(
                     out,
@@ -412,6 +488,41 @@ mod tests {
             clips_quarantined_after_planning: after_planning,
             ..SyncReport::default()
         }
+    }
+
+    #[test]
+    fn lists_stop_at_their_cap_and_count_the_rest() {
+        let mut r = SyncReport::default();
+        let q = |i: usize| Quarantined {
+            system: "bynder".into(),
+            record: format!("clip-{i}"),
+            reason: "bad".into(),
+        };
+        for i in 0..LISTED_MAX + 25 {
+            r.add_quarantined(q(i));
+        }
+        assert_eq!(r.quarantined.len(), LISTED_MAX);
+        assert_eq!(r.quarantined_not_listed, 25);
+        let mut total = SyncReport::default();
+        total.absorb(&r);
+        total.absorb(&r);
+        assert_eq!(total.quarantined.len(), LISTED_MAX);
+        assert_eq!(total.quarantined_not_listed, LISTED_MAX as u64 + 50);
+        assert!(
+            total
+                .render()
+                .contains(&format!("  quarantined        {}", 2 * (LISTED_MAX + 25)))
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["quarantined_not_listed"], 25);
+        assert!(SyncReport::default().conflicts_not_listed == 0);
+        assert!(
+            serde_json::to_value(SyncReport::default())
+                .expect("json")
+                .get("conflicts_not_listed")
+                .is_none(),
+            "left out when nothing was left out"
+        );
     }
 
     #[test]

@@ -117,8 +117,8 @@ impl SyncEngine {
                     links_updated = report.links_updated,
                     links_retired = report.links_retired,
                     asset_writes = report.asset_writes,
-                    quarantined = report.quarantined.len(),
-                    conflicts = report.conflicts.len(),
+                    quarantined = report.quarantined.len() as u64 + report.quarantined_not_listed,
+                    conflicts = report.conflicts.len() as u64 + report.conflicts_not_listed,
                     "sync finished"
                 );
                 Ok(report)

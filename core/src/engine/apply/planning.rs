@@ -25,7 +25,7 @@ impl ClipPlan {
     /// Adds the conflicts to the run's report; the operations are left to apply.
     pub(super) async fn ops_reporting(self, run: &Arc<RunState>) -> Vec<Op> {
         if !self.conflicts.is_empty() {
-            run.report.lock().await.conflicts.extend(self.conflicts);
+            run.report.lock().await.add_conflicts(self.conflicts);
         }
         self.ops
     }
@@ -159,5 +159,5 @@ pub(super) async fn record_planned(
             }
         }
     };
-    report.plan.push(planned);
+    report.add_planned(planned);
 }
