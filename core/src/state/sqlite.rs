@@ -275,7 +275,22 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on the connection, off the async workers. SQLite calls block: waiting for
+    /// Runs a read on the connection. A read of a WAL database does not wait for another
+    /// process's write lock, so when this store's connection is free the read runs right here
+    /// on the worker: no hand-off of the worker's other tasks to another thread, which cost a
+    /// thread switch per call (the sync's CPU profile). When another task holds the
+    /// connection — a write that may be waiting for another process — the read waits off the
+    /// workers, as [`Self::blocking`] does.
+    fn reading<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        match self.conn.try_lock() {
+            Ok(mut c) => f(&mut c),
+            Err(std::sync::TryLockError::Poisoned(p)) => f(&mut p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => self.blocking(f),
+        }
+    }
+
+    /// Runs `f` on the connection, off the async workers (see [`Self::reading`] for reads).
+    /// SQLite calls block: waiting for
     /// this store's connection (other tasks of this process), for another process's write
     /// lock (up to `[sync] state_wait_secs`), for the disk. On the multi-thread runtime the
     /// worker first hands its other tasks to a new worker (`block_in_place`), so they keep
@@ -466,7 +481,7 @@ fn enqueue_tx(tx: &Connection, items: &[WorkItem], now: &str) -> Result<()> {
 #[async_trait]
 impl StateStore for SqliteStore {
     async fn cursor(&self, system: &str, stream: &str) -> Result<Option<DateTime<Utc>>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let at: Option<String> = row(
                 c,
                 "SELECT at FROM cursors WHERE system = ?1 AND stream = ?2",
@@ -493,7 +508,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn part(&self, system: &str, number: &str, revision: &str) -> Result<Option<PartRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let row = row(
                     c,
                     &format!("SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 AND revision = ?3"),
@@ -507,7 +522,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn parts_by_number(&self, system: &str, number: &str) -> Result<Vec<PartRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND number = ?2 ORDER BY length(revision), revision"
@@ -523,7 +538,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn parts_by_sku(&self, system: &str, sku: &str) -> Result<Vec<PartRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {PART_COLS} FROM parts WHERE system = ?1 AND sku = ?2 ORDER BY number, length(revision), revision"
@@ -573,7 +588,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn asset(&self, system: &str, asset_id: &str) -> Result<Option<AssetRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let row = row(
                 c,
                 &format!("SELECT {ASSET_COLS} FROM assets WHERE system = ?1 AND asset_id = ?2"),
@@ -640,7 +655,7 @@ impl StateStore for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT DISTINCT asset_id FROM links WHERE dam_system = ?1 AND asset_id > ?2
@@ -684,7 +699,7 @@ impl StateStore for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT DISTINCT l.asset_id FROM links l LEFT JOIN assets a
@@ -706,7 +721,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn links_page(&self, after: Option<&LinkId>, limit: usize) -> Result<Vec<LinkRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {LINK_COLS} FROM links WHERE link_id > ?1 ORDER BY link_id LIMIT ?2"
@@ -725,7 +740,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn link(&self, id: &LinkId) -> Result<Option<LinkRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let row = row(
                 c,
                 &format!("SELECT {LINK_COLS} FROM links WHERE link_id = ?1"),
@@ -739,7 +754,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn links_for_asset(&self, dam: &str, asset_id: &str) -> Result<Vec<LinkRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {LINK_COLS} FROM links WHERE dam_system = ?1 AND asset_id = ?2 ORDER BY link_id"
@@ -760,7 +775,7 @@ impl StateStore for SqliteStore {
         number: &str,
         revision: Option<&str>,
     ) -> Result<Vec<LinkRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let rows = match revision {
                 Some(rev) => {
                     let mut stmt = c
@@ -988,7 +1003,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn lease_holders(&self, plm: &str, dam: &str) -> Result<Vec<(String, u64)>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT leased_by, COUNT(*) FROM work
@@ -1047,7 +1062,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn work_len(&self) -> Result<u64> {
-        self.blocking(|c| {
+        self.reading(|c| {
             row(c, "SELECT COUNT(*) FROM work", [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
                 .map_err(q)
@@ -1056,7 +1071,7 @@ impl StateStore for SqliteStore {
 
     async fn work_len_for(&self, plm: &str, dam: &str) -> Result<u64> {
         let (plm, dam) = (plm.to_string(), dam.to_string());
-        self.blocking(move |c| {
+        self.reading(move |c| {
             row(
                 c,
                 "SELECT COUNT(*) FROM work WHERE plm_system = ?1 AND dam_system = ?2",
@@ -1116,7 +1131,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT id, run_id, op, system, key, payload, created_at FROM journal
@@ -1191,7 +1206,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
             .prepare_cached(
                 "SELECT system, record_id, kind, reason, first_seen, last_seen, attempts, run_id
@@ -1277,7 +1292,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT run_id, started_at, finished_at, outcome, report FROM runs
@@ -1315,7 +1330,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn link_counts(&self) -> Result<BTreeMap<String, u64>> {
-        self.blocking(|c| {
+        self.reading(|c| {
             let mut stmt = c
                 .prepare_cached("SELECT status, COUNT(*) FROM links GROUP BY status")
                 .map_err(q)?;
