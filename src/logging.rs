@@ -8,8 +8,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{GlobalArgs, LogFormat};
 
-/// partreel's own crates besides the connectors (those come from the system registry).
-const CORE_CRATES: &[&str] = &["partreel", "partreel_core"];
+/// partreel's own crates besides the connectors (those come from the system registry):
+/// `partreel_connector` holds the HTTP plumbing every connector uses (its `http` events: method,
+/// path, status, never a query or a credential).
+const CORE_CRATES: &[&str] = &["partreel", "partreel_core", "partreel_connector"];
 /// The emulators' crate, after the connectors.
 const SIM_CRATE: &str = "partreel_sim";
 
@@ -119,7 +121,12 @@ mod tests {
         for s in crate::systems::SYSTEMS {
             assert!(own.contains(&s.krate), "{} is not logged in full", s.krate);
         }
-        for c in ["partreel", "partreel_core", "partreel_sim"] {
+        for c in [
+            "partreel",
+            "partreel_core",
+            "partreel_connector",
+            "partreel_sim",
+        ] {
             assert!(own.contains(&c), "{c}");
         }
     }
