@@ -188,6 +188,19 @@ pub fn write_access_unknown(system_kind: &str) -> WriteAccess {
     ))
 }
 
+/// Writes of one batch a connector keeps in flight at once (the rate limiter paces them).
+pub const WRITES_IN_FLIGHT: usize = 8;
+
+/// Runs a batch's writes, at most [`WRITES_IN_FLIGHT`] at once; the answers come in the order
+/// the writes were given.
+pub async fn in_flight<F: std::future::Future>(writes: Vec<F>) -> Vec<F::Output> {
+    use futures::StreamExt;
+    futures::stream::iter(writes)
+        .buffered(WRITES_IN_FLIGHT)
+        .collect()
+        .await
+}
+
 /// A link record to create (see [`PlmConnector::create_links`]).
 #[derive(Debug, Clone)]
 pub struct NewLink {

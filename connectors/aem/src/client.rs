@@ -9,7 +9,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use partreel_connector::ConnectorError;
 use partreel_connector::connector::{
-    ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema,
+    ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema, in_flight,
 };
 use partreel_connector::error::Result;
 use partreel_connector::http::{Auth, HttpClient, Request, Response};
@@ -434,15 +434,11 @@ impl DamConnector for AemClient {
         &self,
         batch: &[(String, RemoteFields)],
     ) -> Vec<Result<VideoExperiment>> {
-        use futures::StreamExt;
         let puts: Vec<_> = batch
             .iter()
             .map(|(asset_id, fields)| self.put_metadata(asset_id, fields))
             .collect();
-        let put: Vec<Result<()>> = futures::stream::iter(puts)
-            .buffered(WRITES_IN_FLIGHT)
-            .collect()
-            .await;
+        let put: Vec<Result<()>> = in_flight(puts).await;
         let mut results: Vec<Option<Result<VideoExperiment>>> = Vec::with_capacity(batch.len());
         let mut written: Vec<&str> = Vec::new();
         for (r, (asset_id, _)) in put.into_iter().zip(batch) {
@@ -568,9 +564,6 @@ impl DamConnector for AemClient {
         ))
     }
 }
-
-/// Metadata writes of one batch in flight at once (the rate limiter paces them).
-const WRITES_IN_FLIGHT: usize = 8;
 
 /// Longest query string of one confirmation read: paths are long, and 8 KB request lines are
 /// the common limit of servers and CDNs in front of AEM [INF]; the rest of the query is short.

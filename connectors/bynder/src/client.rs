@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use partreel_connector::ConnectorError;
 use partreel_connector::connector::{
     ChangeQuery, ConnectorStats, DamConnector, Page, PropertyInfo, RemoteSchema, WriteAccess,
+    in_flight,
 };
 use partreel_connector::error::Result;
 use partreel_connector::http::NoAuth;
@@ -386,15 +387,11 @@ impl DamConnector for BynderClient {
         &self,
         batch: &[(String, RemoteFields)],
     ) -> Vec<Result<VideoExperiment>> {
-        use futures::StreamExt;
         let writes: Vec<_> = batch
             .iter()
             .map(|(asset_id, fields)| self.post_write(asset_id, fields))
             .collect();
-        let posted: Vec<Result<Vec<PlannedField>>> = futures::stream::iter(writes)
-            .buffered(WRITES_IN_FLIGHT)
-            .collect()
-            .await;
+        let posted: Vec<Result<Vec<PlannedField>>> = in_flight(writes).await;
         let mut results: Vec<Option<Result<VideoExperiment>>> =
             posted.iter().map(|_| None).collect();
         // (index in the batch, fields to see) of the writes still to confirm.
@@ -570,9 +567,6 @@ impl DamConnector for BynderClient {
         })
     }
 }
-
-/// Metadata writes of one batch in flight at once (the rate limiter paces them).
-const WRITES_IN_FLIGHT: usize = 8;
 
 /// The planned fields a media read back does not show yet.
 fn stale_fields(planned: &[PlannedField], asset: &VideoExperiment) -> Vec<String> {

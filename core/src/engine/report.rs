@@ -103,6 +103,15 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Pushes `item` onto a report list while it holds fewer than [`LISTED_MAX`], else counts it.
+fn listed<T>(list: &mut Vec<T>, not_listed: &mut u64, item: T) {
+    if list.len() < LISTED_MAX {
+        list.push(item);
+    } else {
+        *not_listed += 1;
+    }
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncReport {
@@ -240,30 +249,18 @@ impl SyncReport {
     /// Adds conflicts, listing them up to [`LISTED_MAX`] and counting the rest.
     pub fn add_conflicts(&mut self, conflicts: impl IntoIterator<Item = Conflict>) {
         for c in conflicts {
-            if self.conflicts.len() < LISTED_MAX {
-                self.conflicts.push(c);
-            } else {
-                self.conflicts_not_listed += 1;
-            }
+            listed(&mut self.conflicts, &mut self.conflicts_not_listed, c);
         }
     }
 
     /// Adds a quarantined record, listed up to [`LISTED_MAX`], counted beyond.
     pub fn add_quarantined(&mut self, q: Quarantined) {
-        if self.quarantined.len() < LISTED_MAX {
-            self.quarantined.push(q);
-        } else {
-            self.quarantined_not_listed += 1;
-        }
+        listed(&mut self.quarantined, &mut self.quarantined_not_listed, q);
     }
 
     /// Adds a planned operation, listed up to [`LISTED_MAX`], counted beyond.
     pub fn add_planned(&mut self, op: PlannedOp) {
-        if self.plan.len() < LISTED_MAX {
-            self.plan.push(op);
-        } else {
-            self.plan_not_listed += 1;
-        }
+        listed(&mut self.plan, &mut self.plan_not_listed, op);
     }
 
     /// Adds another job's report into this one (totals of several jobs run together).

@@ -97,6 +97,7 @@ impl SyncEngine {
         let _ = std::fs::remove_dir_all(run.files_dir());
 
         let mut report = run.report.lock().await.clone();
+        report.files_checked = run.files.load(Ordering::Relaxed);
         self.count_requests(&mut report, stats_before);
         if self.opts.dry_run {
             self.estimate_plan(&mut report);

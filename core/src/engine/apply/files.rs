@@ -40,7 +40,6 @@ pub(super) async fn check_file(
         return Ok(asset);
     }
     let outcome = download_and_check(engine, run, checker, &asset.asset_id).await?;
-    run.report.lock().await.files_checked += 1;
     run.files.fetch_add(1, Ordering::Relaxed);
     engine.work_done(run);
     record_verdict(&mut asset, outcome, file_version);
